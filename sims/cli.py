@@ -1,0 +1,170 @@
+"""Command-line interface ``ibl``.
+
+::
+
+    ibl list                               registered experiments and figures
+    ibl run NAME [--quick] [--set k=v ...] [--jobs N] [--scheduler local|local:N|tcp://H:P] [--force]
+    ibl figures [NAME ...]                 redraw figures from stored results
+    ibl status                             what is stored, what is missing
+    ibl all [--quick] [--jobs N]           every experiment, then every figure (the main job)
+
+``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from sims.store import ResultStore
+
+
+def _store(args) -> ResultStore:
+    return ResultStore(args.store) if args.store else ResultStore()
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SystemExit(f"ibl: --set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def cmd_list(args) -> int:
+    from figures import FIGURES
+    from sims.experiment import list_experiments
+
+    print("Experiments (ibl run NAME [--quick]):")
+    for exp in list_experiments():
+        print(f"  {exp.name:<22} {exp.description}")
+    print("\nFigures (ibl figures [NAME]):")
+    for name, fig in FIGURES.items():
+        print(f"  {name:<22} {fig.description}  [from: {', '.join(fig.experiments)}]")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from sims.sweep import run_experiment
+
+    report = run_experiment(
+        args.name,
+        quick=args.quick,
+        overrides=_parse_sets(args.set),
+        store=_store(args),
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{report.experiment}: {report.total} runs, {report.cached} already stored, "
+        f"{report.computed} computed ({report.corrupt} corrupt replaced) in {report.wall_time_s:.1f} s "
+        f"[sweep {report.sweep_key}]"
+    )
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from figures import FIGURES, make_figure
+
+    names = args.names or list(FIGURES)
+    failed = 0
+    for name in names:
+        try:
+            paths = make_figure(name, store=_store(args), outdir=Path(args.outdir))
+        except LookupError as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        for p in paths:
+            print(f"{name}: wrote {p}")
+    return 1 if failed else 0
+
+
+def cmd_status(args) -> int:
+    from sims.experiment import list_experiments
+    from sims.sweep import latest_sweep, sweep_status
+
+    store = _store(args)
+    print(f"store: {store.root.resolve()}")
+    for exp in list_experiments():
+        parts = []
+        for quick in (True, False):
+            st = sweep_status(store, exp, quick)
+            bad = f", {st['corrupt']} corrupt" if st["corrupt"] else ""
+            parts.append(f"{'quick' if quick else 'full'} {st['ok']}/{st['total']}{bad}")
+        latest = latest_sweep(store, exp.name)
+        tail = f"; latest complete sweep {latest['sweep_key']} ({'quick' if latest['quick'] else 'custom/full'})" if latest else ""
+        print(f"  {exp.name:<22} {'; '.join(parts)}{tail}")
+    return 0
+
+
+def cmd_all(args) -> int:
+    from sims.experiment import list_experiments
+    from sims.sweep import run_experiment
+
+    t0 = time.perf_counter()
+    for exp in list_experiments():
+        report = run_experiment(
+            exp, quick=args.quick, store=_store(args), jobs=args.jobs, scheduler=args.scheduler,
+            progress=not args.no_progress,
+        )
+        print(f"{report.experiment}: {report.computed} computed, {report.cached} cached ({report.wall_time_s:.1f} s)")
+    args.names = []
+    rc = cmd_figures(args)
+    print(f"main job finished in {time.perf_counter() - t0:.1f} s")
+    return rc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ibl", description="implicit-bias-lab: experiments, sweeps and figures")
+    p.add_argument("--store", default=None, help="result store directory (default $IBL_STORE or ./results)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="registered experiments and figures").set_defaults(func=cmd_list)
+
+    def sweep_opts(sp):
+        sp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local worker processes")
+        sp.add_argument("--scheduler", default="local", help="local | local:N | tcp://HOST:PORT (dask)")
+        sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    r = sub.add_parser("run", help="run (or resume) one experiment's sweep")
+    r.add_argument("name")
+    r.add_argument("--quick", action="store_true", help="quick (smoke-scale) settings")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    r.add_argument("--force", action="store_true", help="recompute stored runs")
+    sweep_opts(r)
+    r.set_defaults(func=cmd_run)
+
+    f = sub.add_parser("figures", help="redraw figures from stored results")
+    f.add_argument("names", nargs="*")
+    f.add_argument("--outdir", default="paper/figures")
+    f.set_defaults(func=cmd_figures)
+
+    sub.add_parser("status", help="what is stored and what is missing").set_defaults(func=cmd_status)
+
+    a = sub.add_parser("all", help="run every experiment, then draw every figure")
+    a.add_argument("--quick", action="store_true")
+    a.add_argument("--outdir", default="paper/figures")
+    sweep_opts(a)
+    a.set_defaults(func=cmd_all)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as exc:
+        print(f"ibl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Registered experiments: every module here registers its experiments on import."""
