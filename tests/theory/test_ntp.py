@@ -1,0 +1,705 @@
+"""Tests for theory.ntp: NTP data model, loss/entropy/gap/gradient, data subspace F and W*.
+
+Reference results are closed forms (orthonormal embeddings, spec ntp_implicit_bias.md §2
+and §5.2), a sympy derivation, mpmath at 50 digits, hand counts, a linear program and
+cross-method agreement (dense SVD basis vs block Gram solver).
+"""
+
+from __future__ import annotations
+
+import collections
+import pickle
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.optimize
+import sympy
+
+from theory import text_corpus
+from theory.ntp import (
+    TOY_2D_SUPPORTS,
+    NTPData,
+    data_subspace,
+    entropy,
+    finite_component,
+    genie_bound,
+    in_support_residual,
+    log_odds_residual,
+    loss_gap,
+    ntp_gradient,
+    ntp_loss,
+    smoothness_bound,
+)
+
+EPS = np.finfo(float).eps
+
+
+# ----------------------------------------------------------------------------- helpers
+def centered_support(data: NTPData) -> np.ndarray:
+    """S~ = S (I - 11^T/V) as an (m, V) matrix: 1 - S_j/V in-support, -S_j/V off-support."""
+    return data.support - data.support_sizes[:, None] / data.V
+
+
+def separating_direction(data: NTPData) -> np.ndarray:
+    """W^d with logits H W^dT = S~ (needs rank H = m): in F-perp, every margin exactly 1.
+
+    For orthonormal H this is the closed-form W^mm of spec §2 ([derived]).
+    """
+    return centered_support(data).T @ np.linalg.solve(data.H @ data.H.T, data.H)
+
+
+def mp_loss_gap(W: np.ndarray, data: NTPData, dps: int = 50) -> mpmath.mpf:
+    """sum_j pi_j KL(p_j || softmax(W h_j)) at `dps` digits on the exact float inputs.
+
+    The float rows of P sum to 1 only up to an ulp; a KL with unnormalised p is off by
+    O(eps) absolutely (it is even negative near the optimum), which would swamp a 1e-12
+    gap. The reference therefore normalises p_j and pi exactly (in mpmath) first.
+    """
+    with mpmath.workdps(dps):
+        H = [[mpmath.mpf(float(x)) for x in row] for row in data.H]
+        Wm = [[mpmath.mpf(float(x)) for x in row] for row in W]
+        pis = [mpmath.mpf(float(x)) for x in data.pi]
+        pis = [x / mpmath.fsum(pis) for x in pis]
+        total = mpmath.mpf(0)
+        for j in range(data.m):
+            logits = [mpmath.fsum(Wm[v][i] * H[j][i] for i in range(data.d)) for v in range(data.V)]
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(x) for x in logits))
+            ps = [mpmath.mpf(float(data.P[j, z])) for z in data.supports[j]]
+            ps = [x / mpmath.fsum(ps) for x in ps]
+            kl = mpmath.fsum(
+                p * (mpmath.log(p) - logits[z] + lse) for p, z in zip(ps, data.supports[j])
+            )
+            total += pis[j] * kl
+        return +total
+
+
+def lp_separable(data: NTPData) -> bool:
+    """Feasibility of NTP-separability (6a)+(6b) in anchored form, by a linear program."""
+    V, d = data.V, data.d
+    A_eq, A_ub = [], []
+    for j in range(data.m):
+        a = data.anchors[j]
+        for v in range(V):
+            row = np.zeros((V, d))
+            row[a] += data.H[j]
+            row[v] -= data.H[j]
+            if data.support[j, v] and v != a:
+                A_eq.append(row.ravel())
+            elif not data.support[j, v]:
+                A_ub.append(-row.ravel())  # -(e_a - e_v)^T W h_j <= -1
+    res = scipy.optimize.linprog(
+        np.zeros(V * d), A_ub=np.array(A_ub), b_ub=-np.ones(len(A_ub)),
+        A_eq=np.array(A_eq) if A_eq else None, b_eq=np.zeros(len(A_eq)) if A_eq else None,
+        bounds=[(None, None)] * (V * d), method="highs",
+    )
+    return res.status == 0
+
+
+def generator(data: NTPData, j: int, a: int, b: int) -> np.ndarray:
+    g = np.zeros((data.V, data.d))
+    g[a] += data.H[j]
+    g[b] -= data.H[j]
+    return g
+
+
+# ----------------------------------------------------------------------------- gradient
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gradient_matches_central_differences(seed):
+    rng = np.random.default_rng(seed)
+    data = NTPData.synthetic(5, 4, 6, [1, 2, 3, 5, 2], rng, n=40)
+    W = 0.7 * rng.standard_normal((data.V, data.d))
+    G = ntp_gradient(W, data)
+    h = 1e-5
+    fd = np.zeros_like(W)
+    for idx in np.ndindex(*W.shape):
+        E = np.zeros_like(W)
+        E[idx] = h
+        fd[idx] = (ntp_loss(W + E, data) - ntp_loss(W - E, data)) / (2 * h)
+    # central-difference truncation h^2 |f'''|/6 ~ 1e-10 plus rounding eps*CE/h ~ 1e-11
+    np.testing.assert_allclose(G, fd, rtol=0, atol=1e-8)
+    # 1^T grad = 0 (spec §1.2 [derived]); rounding of O(1) residuals only
+    assert np.abs(G.sum(axis=0)).max() < 1e-15 * 50
+
+
+def test_gradient_and_loss_match_sympy():
+    V, d = 3, 2
+    Hs = [[sympy.Rational(1, 2), sympy.Rational(-3, 2)], [2, sympy.Rational(1, 3)]]
+    Ps = [[sympy.Rational(1, 4), sympy.Rational(3, 4), 0], [0, 0, 1]]
+    pis = [sympy.Rational(2, 5), sympy.Rational(3, 5)]
+    w = sympy.Matrix(V, d, lambda v, i: sympy.Symbol(f"w{v}{i}"))
+    ce = 0
+    for j in range(2):
+        logits = w * sympy.Matrix(Hs[j])
+        lse = sympy.log(sum(sympy.exp(logits[v]) for v in range(V)))
+        ce += -pis[j] * sum(Ps[j][z] * (logits[z] - lse) for z in range(V) if Ps[j][z] != 0)
+    rng = np.random.default_rng(3)
+    W0 = rng.standard_normal((V, d))
+    subs = {w[v, i]: sympy.Float(float(W0[v, i]), 40) for v in range(V) for i in range(d)}
+    grad_sym = np.array([[float(sympy.diff(ce, w[v, i]).evalf(30, subs=subs)) for i in range(d)] for v in range(V)])
+    data = NTPData(
+        np.array(Hs, dtype=float), np.array(Ps, dtype=float), np.array(pis, dtype=float)
+    )
+    # both are the same formula in float64 vs 30 digits: agreement to a few ulps of O(1) numbers
+    np.testing.assert_allclose(ntp_gradient(W0, data), grad_sym, rtol=1e-13, atol=1e-15)
+    assert ntp_loss(W0, data) == pytest.approx(float(ce.evalf(30, subs=subs)), rel=1e-14)
+
+
+def test_smoothness_bound_is_a_lipschitz_constant_of_the_gradient():
+    rng = np.random.default_rng(7)
+    data = NTPData.synthetic(8, 5, 6, 3, rng, n=100)
+    L = smoothness_bound(data)
+    ratios = []
+    for _ in range(50):
+        W1, W2 = rng.standard_normal((2, data.V, data.d))
+        W2 = W1 + 1e-2 * W2  # near-local: the bound is attained only in the limit
+        ratios.append(
+            np.linalg.norm(ntp_gradient(W1, data) - ntp_gradient(W2, data)) / np.linalg.norm(W1 - W2)
+        )
+    # L <= 1/2 lambda_max(sum pi h h^T) is a proven upper bound (diag(s) - ss^T <= I/2)
+    assert max(ratios) <= L
+    assert max(ratios) > 0.05 * L  # and not vacuous
+
+
+# ----------------------------------------------------------------------------- loss gap
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("scale", [0.1, 3.0, 300.0])
+def test_ce_equals_entropy_plus_gap(seed, scale):
+    rng = np.random.default_rng(seed)
+    data = NTPData.synthetic(7, 5, 8, [1, 2, 3, 4, 5, 6, 7], rng, n=50)
+    W = scale * rng.standard_normal((data.V, data.d))
+    ce, H, gap = ntp_loss(W, data), entropy(data), loss_gap(W, data)
+    Lmax = np.abs(data.H @ W.T).max()
+    # each -log softmax term carries ~ a few eps*(|l| + log V) rounding; CE ~ O(|l|)
+    assert abs(ce - (H + gap)) <= 8 * EPS * (ce + Lmax + np.log(data.V))
+    assert gap > 0
+
+
+def test_loss_gap_matches_mpmath_for_generic_W():
+    rng = np.random.default_rng(11)
+    data = NTPData.synthetic(6, 8, 5, [1, 2, 3, 4, 2, 3], rng, n=100)
+    W = 3.0 * rng.standard_normal((data.V, data.d))
+    ref = mp_loss_gap(W, data)
+    # O(1) gap: relative error a few eps times the logit scale
+    assert abs(loss_gap(W, data) - float(ref)) <= 1e-14 * float(ref)
+
+
+@pytest.fixture(scope="module")
+def full_rank_instance():
+    rng = np.random.default_rng(0)
+    data = NTPData.synthetic(6, 8, 5, [1, 2, 3, 4, 2, 3], rng, n=100)
+    sub = data_subspace(data)
+    return data, sub, finite_component(data, subspace=sub).W, separating_direction(data)
+
+
+def test_loss_gap_accurate_at_1e_12_off_support_dominated(full_rank_instance):
+    data, _, Ws, Wd = full_rank_instance
+    W = Ws + 27.0 * Wd  # in-support log-odds exact, out-of-support mass ~ e^-27
+    ref = float(mp_loss_gap(W, data))
+    assert 1e-13 < ref < 1e-10
+    # exp(t) with |t| <~ 60 has relative error ~ 60*eps; loss_gap only adds O(eps)
+    assert abs(loss_gap(W, data) - ref) <= 1e-12 * ref
+    # the naive difference of two O(1) numbers cannot get there (documents why loss_gap exists)
+    assert abs(ntp_loss(W, data) - entropy(data) - ref) > 1e-8 * ref
+
+
+def test_loss_gap_accurate_at_1e_12_in_support_dominated(full_rank_instance):
+    data, sub, Ws, Wd = full_rank_instance
+    D = sub.project(np.random.default_rng(5).standard_normal((data.V, data.d)))
+    W = Ws + 1e-6 * D + 60.0 * Wd  # KL(p || q) ~ 1e-12 dominates; e^-60 mass negligible
+    ref = float(mp_loss_gap(W, data))
+    assert 1e-13 < ref < 1e-10
+    # conditioning of KL near its minimum: eps*(spread of in-support logits) / |w| with
+    # |w| ~ sqrt(2*gap) ~ 1e-6 gives ~1e-9 relative (measured 2e-10)
+    assert abs(loss_gap(W, data) - ref) <= 1e-8 * ref
+
+
+def test_loss_gap_and_gradient_finite_for_huge_logits():
+    rng = np.random.default_rng(2)
+    data = NTPData.synthetic(5, 4, 6, 3, rng)
+    W = 1e4 * rng.standard_normal((data.V, data.d))
+    gap, ce = loss_gap(W, data), ntp_loss(W, data)
+    # no overflow; at this scale the naive difference is accurate (relative eps * |l| / CE)
+    assert np.isfinite(gap) and gap == pytest.approx(ce - entropy(data), rel=1e-12)
+    G = ntp_gradient(W, data)
+    assert np.all(np.isfinite(G))
+
+
+def test_in_support_residual_matches_mpmath_in_large_gap_regime(full_rank_instance):
+    data, _, Ws, Wd = full_rank_instance
+    L = data.H @ (Ws + 45.0 * Wd).T
+    r = in_support_residual(L, data)
+    with mpmath.workdps(50):
+        for j in range(data.m):
+            ls = [mpmath.mpf(float(x)) for x in L[j]]
+            Z = mpmath.fsum(mpmath.exp(x) for x in ls)
+            for v in range(data.V):
+                ref = mpmath.exp(ls[v]) / Z - mpmath.mpf(float(data.P[j, v]))
+                if data.support[j, v]:
+                    # q from max-shifted exponentials has ~eps relative error and q - p
+                    # cancels O(1) numbers: ~eps absolute (measured <= 0.5 eps), although
+                    # |logits| ~ 36 here (a lse-shifted q would carry ~36 eps)
+                    assert abs(r[j, v] - float(ref)) <= 2 * EPS
+                else:
+                    # out-of-support probabilities ~ e^-45: full relative accuracy kept
+                    assert abs(r[j, v] - float(ref)) <= 1e-13 * abs(float(ref))
+    assert np.abs(r.sum(axis=1)).max() <= 4 * EPS
+
+
+def test_in_support_residual_keeps_tiny_out_of_support_mass_balanced(full_rank_instance):
+    data, _, Ws, Wd = full_rank_instance
+    L = data.H @ (Ws + 40.0 * Wd).T  # out-of-support mass eps_j ~ e^-40 ~ 1e-18 < eps
+    r = in_support_residual(L, data)
+    with mpmath.workdps(50):
+        for j in range(data.m):
+            ls = [mpmath.mpf(float(x)) for x in L[j]]
+            Z = mpmath.fsum(mpmath.exp(x) for x in ls)
+            mass_out = float(mpmath.fsum(mpmath.exp(ls[v]) for v in range(data.V) if not data.support[j, v]) / Z)
+            in_sum = np.sum(r[j, data.support[j]])
+            # sum over S of (softmax - p) = -(out-of-support mass): relative accuracy
+            # ~ eps * |logits| ~ 1e-14, where an uncorrected q - p would carry ~eps absolute
+            assert abs(in_sum + mass_out) <= 1e-12 * mass_out
+            assert abs(np.sum(r[j])) <= 1e-12 * mass_out
+
+
+def test_in_support_residual_equals_naive_softmax_at_moderate_logits():
+    rng = np.random.default_rng(4)
+    data = NTPData.synthetic(6, 5, 7, [1, 2, 3, 4, 5, 6], rng)
+    L = 2.0 * rng.standard_normal((data.m, data.V))
+    s = np.exp(L - L.max(axis=1, keepdims=True))
+    s /= s.sum(axis=1, keepdims=True)
+    # two float64 evaluations of the same O(1) quantities
+    np.testing.assert_allclose(in_support_residual(L, data), s - data.P, rtol=0, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- data subspace F
+@pytest.mark.parametrize(
+    "m,d,V,S,expected",
+    [(50, 60, 10, 6, 250), (7, 9, 6, [1, 2, 3, 4, 5, 1, 2], 11), (4, 4, 5, 4, 12)],
+)
+def test_dim_F_is_sum_of_support_sizes_minus_one_for_full_rank_H(m, d, V, S, expected):
+    data = NTPData.synthetic(m, d, V, S, np.random.default_rng(m))
+    dense = data_subspace(data, method="dense")
+    blocks = data_subspace(data, method="blocks")
+    assert dense.dim == blocks.dim == expected == int(np.sum(data.support_sizes - 1))
+    # spec §1.3 [reference simulation]: A.2 sizes give dim F = 250, dim F-perp = 350
+    if m == 50:
+        assert data.V * data.d - dense.dim == 350
+    W = np.random.default_rng(1).standard_normal((V, d))
+    # two independent exact methods; cond(H H^T) ~ 1e2..1e3 bounds the blocks error
+    np.testing.assert_allclose(blocks.project(W), dense.project(W), rtol=0, atol=1e-11)
+
+
+def test_dim_F_and_compatibility_with_repeated_embeddings():
+    # two contexts with the same embedding: generators of the overlapping supports coincide
+    H = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    P = np.array([[0.2, 0.3, 0.5, 0, 0], [0, 0.3, 0.5, 0.2, 0], [0.5, 0, 0, 0, 0.5]])
+    data = NTPData(H, P, np.full(3, 1 / 3))
+    sub = data_subspace(data)  # auto -> dense, the only method for rank H < m
+    # span{(e_a - e_b) h^T : a, b in {0,1,2} or {1,2,3}} = U({0,1,2,3}) (x) h: dim 3, plus 1
+    assert sub.n_generators == 5 and sub.dim == 4
+    fc = finite_component(data, subspace=sub)
+    # log-odds of tokens 1 vs 2 agree in both contexts (0.3 vs 0.5) -> compatible
+    assert fc.compatible and fc.max_residual < 1e-13
+    P_bad = P.copy()
+    P_bad[1, 1:4] = [0.5, 0.3, 0.2]
+    fc_bad = finite_component(NTPData(H, P_bad, np.full(3, 1 / 3)))
+    assert not fc_bad.compatible and fc_bad.max_residual > 0.1
+    with pytest.raises(ValueError, match="rank H = m"):
+        data_subspace(data, method="blocks")
+
+
+@pytest.mark.parametrize("method", ["dense", "blocks"])
+def test_projections_are_complementary_orthogonal_projectors(method):
+    rng = np.random.default_rng(12)
+    data = NTPData.synthetic(12, 15, 8, [1, 2, 3, 4, 5, 6, 7, 3, 3, 2, 1, 4], rng)
+    sub = data_subspace(data, method=method)
+    W = rng.standard_normal((data.V, data.d))
+    Wf, Wo = sub.project(W), sub.project_orth(W)
+    scale = np.linalg.norm(W)
+    # all identities hold to rounding of O(cond) * eps; cond(H H^T) < 1e3 here
+    tol = 1e-12 * scale
+    assert np.abs(Wf + Wo - W).max() <= tol
+    assert np.abs(sub.project(Wf) - Wf).max() <= tol
+    assert np.abs(sub.project(Wo)).max() <= tol
+    assert abs(np.sum(Wf * Wo)) <= tol * scale
+    assert np.abs(Wf.sum(axis=0)).max() <= tol  # F within {1^T W = 0}, spec §1.3
+    for j in range(data.m):  # every generator (anchored or not) lies in F
+        for a in data.supports[j]:
+            for b in data.supports[j]:
+                if a < b:
+                    g = generator(data, j, a, b)
+                    assert np.abs(sub.project(g) - g).max() <= 1e-12 * np.abs(g).max()
+    ones = np.outer(np.ones(data.V), rng.standard_normal(data.d))
+    assert np.abs(sub.project(ones)).max() <= tol  # 1 u^T in F-perp
+    batch = rng.standard_normal((3, data.V, data.d))
+    np.testing.assert_allclose(sub.project(batch), np.stack([sub.project(b) for b in batch]), atol=1e-14)
+    # the orthonormal basis (built lazily by SVD for 'blocks') reproduces the projection
+    Q = sub.basis.reshape(sub.dim, -1)
+    assert sub.dim == 29  # sum_j (S_j - 1) for S = 1,2,3,4,5,6,7,3,3,2,1,4 (m = 12 <= d = 15)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(sub.dim), atol=1e-13)
+    np.testing.assert_allclose(sub.project(W).ravel(), Q.T @ (Q @ W.ravel()), rtol=0, atol=tol)
+
+
+def test_dense_bases_are_orthonormal_and_complementary():
+    rng = np.random.default_rng(6)
+    data = NTPData.synthetic(6, 4, 5, [2, 3, 4, 2, 1, 3], rng)  # d < m: H not full column rank
+    sub = data_subspace(data, method="dense")
+    Q = sub.basis.reshape(sub.dim, -1)
+    N = sub.orth_basis.reshape(-1, data.V * data.d)
+    assert Q.shape[0] + N.shape[0] == data.V * data.d
+    # orthonormality from LAPACK SVD / null_space: a few eps * dimension
+    np.testing.assert_allclose(Q @ Q.T, np.eye(sub.dim), atol=1e-13)
+    np.testing.assert_allclose(N @ N.T, np.eye(N.shape[0]), atol=1e-13)
+    assert np.abs(Q @ N.T).max() < 1e-13
+    W = rng.standard_normal((data.V, data.d))
+    np.testing.assert_allclose(sub.project(W).ravel(), Q.T @ (Q @ W.ravel()), atol=1e-13)
+    # here generators are dependent (d = 4 < m = 6): dim F is the rank of the generator set
+    G = np.stack([generator(data, j, data.anchors[j], z).ravel()
+                  for j in range(data.m) for z in data.supports[j] if z != data.anchors[j]])
+    assert sub.dim == np.linalg.matrix_rank(G, tol=1e-10 * np.linalg.norm(G, 2))
+
+
+# ----------------------------------------------------------------------------- W*
+@pytest.mark.parametrize("method", ["dense", "blocks"])
+def test_finite_component_solves_log_odds_inside_F(method):
+    rng = np.random.default_rng(21)
+    data = NTPData.synthetic(10, 13, 7, [1, 2, 3, 4, 5, 6, 2, 3, 4, 5], rng, n=300)
+    sub = data_subspace(data, method=method)
+    fc = finite_component(data, subspace=sub)
+    Ws = fc.W
+    assert fc.compatible and fc.method == method and fc.dim_F == fc.n_equations == 25
+    # lstsq solution of a well-conditioned system with O(1) right-hand sides
+    assert fc.max_residual < 1e-12 and np.abs(log_odds_residual(Ws, data)).max() < 1e-12
+    assert np.abs(sub.project(Ws) - Ws).max() < 1e-12  # W* in F
+    assert np.abs(Ws.sum(axis=0)).max() < 1e-12  # 1^T W* = 0
+    # independent route: any solution W^p of the log-odds equations projects to W* (spec §1.4)
+    Lp = np.where(data.support, data.log_P, 0.0) + rng.standard_normal((data.m, 1))
+    Lp = np.where(data.support, Lp, 5 * rng.standard_normal(Lp.shape))
+    Wp = Lp.T @ np.linalg.solve(data.H @ data.H.T, data.H)
+    assert np.abs(log_odds_residual(Wp, data)).max() < 1e-12
+    np.testing.assert_allclose(sub.project(Wp), Ws, rtol=0, atol=1e-11)
+    # W* does not depend on pi
+    other = data.with_pi(rng.dirichlet(np.ones(data.m)))
+    np.testing.assert_allclose(finite_component(other, method=method).W, Ws, rtol=0, atol=1e-14)
+    # CE_F(W*) = H: in-support conditionals exact, so KL(p||q) = 0 (Lemma 4)
+    Pq = np.exp(np.where(data.support, data.H @ Ws.T, -np.inf))
+    np.testing.assert_allclose(Pq / Pq.sum(axis=1, keepdims=True), data.P, atol=1e-13)
+
+
+def test_orthonormal_embeddings_closed_forms():
+    data = NTPData.synthetic(50, 60, 10, 6, np.random.default_rng(0), n=5000, embedding="orthonormal")
+    np.testing.assert_allclose(data.H @ data.H.T, np.eye(50), atol=1e-14)
+    Ws = finite_component(data).W
+    logp_centred = np.where(
+        data.support,
+        data.log_P - (data.log_P.sum(axis=1) / data.support_sizes)[:, None],
+        0.0,
+    )
+    # spec §2/§5.2 [derived]: logits of W* = centred in-support log-probabilities, 0 off
+    # support (reference simulation reached 2e-14; 1e-9 is the spec's tolerance)
+    np.testing.assert_allclose(data.H @ Ws.T, logp_centred, rtol=0, atol=1e-9)
+    # closed-form W^mm (logits = centred support matrix) is in F-perp, with margins 1,
+    # and ||W^mm||^2 = sum_j S_j (V - S_j)/V = 120 (spec §5.2)
+    Wmm = separating_direction(data)
+    sub = data_subspace(data)
+    assert np.abs(sub.project(Wmm)).max() < 1e-13
+    assert np.sum(Wmm ** 2) == pytest.approx(120.0, rel=1e-13)
+    assert np.abs(Wmm.sum(axis=0)).max() < 1e-13
+
+
+def test_one_hot_supports_give_trivial_F():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((9, 4))
+    y = np.array([0, 1, 2, 0, 1, 2, 3, 3, 0])
+    data = NTPData.one_hot(X, y)
+    assert data.is_one_hot and data.V == 4 and entropy(data) == 0.0
+    np.testing.assert_allclose(data.pi, 1 / 9)
+    for method in ("dense", "auto"):
+        sub = data_subspace(data, method=method)
+        assert sub.dim == 0
+        W = rng.standard_normal((4, 4))
+        assert np.all(sub.project(W) == 0) and np.all(sub.project_orth(W) == W)
+    fc = finite_component(data)
+    assert fc.dim_F == 0 and np.all(fc.W == 0) and fc.compatible
+    W = rng.standard_normal((4, 4))
+    assert loss_gap(W, data) == pytest.approx(ntp_loss(W, data), rel=1e-14)  # H = 0
+
+
+# ----------------------------------------------------------------------------- genie ray
+def _ray_closed_form(data, Ws, R):
+    """Gap along W* + R W^d when every margin of W^d is exactly 1: sum pi log1p(eps_j(0) e^-R)."""
+    L = data.H @ Ws.T
+    lse_in = np.log(np.sum(np.where(data.support, np.exp(L), 0), axis=1))
+    eps0 = np.sum(np.where(data.support, 0, np.exp(L)), axis=1) / np.exp(lse_in)
+    return float(data.pi @ np.log1p(eps0 * np.exp(-R)))
+
+
+@pytest.mark.parametrize("embedding", ["orthonormal", "gaussian"])
+def test_log_gap_has_slope_minus_one_along_genie_ray(embedding):
+    data = NTPData.synthetic(50, 60, 10, 6, np.random.default_rng(0), n=5000, embedding=embedding)
+    Ws = finite_component(data).W
+    # orthonormal H: closed-form W^mm (spec §2); gaussian: a feasible direction with all
+    # margins exactly 1 (not W^mm, but the ray gap then has the same closed form)
+    Wd = separating_direction(data)
+    Rs = np.array([5.0, 10.0, 20.0, 30.0])
+    gaps = np.array([loss_gap(Ws + R * Wd, data) for R in Rs])
+    ref = np.array([_ray_closed_form(data, Ws, R) for R in Rs])
+    # loss_gap's relative accuracy in this regime is ~R*eps (see the 1e-12 tests)
+    np.testing.assert_allclose(gaps, ref, rtol=1e-11)
+    slope = np.diff(np.log(gaps[2:])) / np.diff(Rs[2:])
+    # exact slope is -1 + O(eps_j e^-R): |deviation| < V e^{-20+|W*|M} ~ 1e-6 at worst
+    assert abs(slope[0] + 1) < 1e-5
+    bound = genie_bound(data, Rs, W_star=Ws)
+    assert genie_bound(data, Rs[0]) == pytest.approx(bound[0], rel=1e-12)  # computes W* itself
+    assert np.all(gaps <= bound)
+    assert np.all(gaps > 0)
+
+
+def test_genie_ray_with_ntp_svm_direction():
+    ntp_svm = pytest.importorskip("theory.ntp_svm")
+    data = NTPData.synthetic(20, 25, 8, 3, np.random.default_rng(4), n=1000)
+    Ws = finite_component(data).W
+    Wmm = np.asarray(ntp_svm.max_margin_direction(data).W)
+    Rs = np.array([20.0, 30.0])
+    gaps = np.array([loss_gap(Ws + R * Wmm, data) for R in Rs])
+    slope = np.diff(np.log(gaps))[0] / np.diff(Rs)[0]
+    # slope = -(gap-weighted mean margin) <= -1 (margins >= 1, solver tol 1e-6 relative),
+    # tending to -1 as R grows; non-active margins > 1 decay like e^{-R (margin - 1)}
+    assert -1.1 < slope < -1 + 1e-4
+    assert np.all(gaps <= genie_bound(data, Rs, W_star=Ws))
+
+
+# ----------------------------------------------------------------------------- constructors
+def test_paper_a2_instance_shapes_and_counts():
+    data = NTPData.paper_a2(np.random.default_rng(0))
+    assert (data.m, data.d, data.V) == (50, 60, 10)
+    assert np.all(data.support_sizes == 6)
+    counts = data.pi * 5000
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)  # pi = integer counts / n
+    assert counts.min() >= 1 and round(counts.sum()) == 5000
+    np.testing.assert_allclose(data.P.sum(axis=1), 1.0, atol=1e-15)
+    assert 1.0 < entropy(data) < np.log(6)  # Dirichlet(1) on 6 atoms: mean H_6 - 1 = 1.45
+    same = NTPData.paper_a2(np.random.default_rng(0))
+    assert same.digest == data.digest
+    # P and pi are drawn before H: changing d or the embedding keeps them
+    other = NTPData.synthetic(50, 80, 10, 6, np.random.default_rng(0), n=5000, embedding="unit")
+    assert np.array_equal(other.P, data.P) and np.array_equal(other.pi, data.pi)
+    np.testing.assert_allclose(np.linalg.norm(other.H, axis=1), 1.0, atol=1e-14)
+
+
+def test_toy_2d_matches_paper_supports_and_is_separable():
+    data = NTPData.toy_2d(np.random.default_rng(0))
+    assert (data.m, data.d, data.V) == (3, 2, 5)
+    one_based = [set((np.flatnonzero(row) + 1).tolist()) for row in data.support]
+    assert one_based == [{1, 2, 5}, {1, 4, 5}, {2, 3, 4}]
+    assert [tuple(s) for s in data.supports] == list(TOY_2D_SUPPORTS)
+    # the documented embedding choice: compatible (dim F = 6 = number of equations) ...
+    fc = finite_component(data)
+    assert fc.dim_F == 6 and fc.compatible
+    # ... and separable although d < m (LP feasibility)
+    assert lp_separable(data)
+    given = NTPData.toy_2d(probabilities=[[0.5, 0.25, 0.25]] * 3)
+    assert given.P[0, 0] == 0.5 and given.P[2, 3] == 0.25
+
+
+def test_lp_helper_detects_non_separable_data():
+    # guards the LP used above: identical embeddings with different supports are not separable
+    H = np.array([[1.0, 0.0], [1.0, 0.0]])
+    P = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])
+    assert not lp_separable(NTPData(H, P, [0.5, 0.5]))
+
+
+def test_from_sequences_hand_counts():
+    seqs = [[0, 1, 2, 1], [0, 1, 0]]
+    data = NTPData.from_sequences(seqs, context_length=1, embed="one_hot")
+    # pairs: (0)->1, (1)->2, (2)->1 | (0)->1, (1)->0 ; n = 5
+    assert data.contexts == ((0,), (1,), (2,))
+    np.testing.assert_allclose(data.pi, [2 / 5, 2 / 5, 1 / 5])
+    np.testing.assert_allclose(data.P, [[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]])
+    assert data.meta["n_examples"] == 5
+    assert entropy(data) == pytest.approx(2 / 5 * np.log(2))
+    # window 2: contexts are the prefixes (0), (0,1), (1,2); (0,1) seen twice
+    data2 = NTPData.from_sequences(seqs, context_length=2, embed=lambda c: [len(c), sum(c), 1.0])
+    assert data2.contexts == ((0,), (0, 1), (1, 2))
+    np.testing.assert_allclose(data2.pi, [2 / 5, 2 / 5, 1 / 5])
+    np.testing.assert_allclose(data2.P, [[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]])
+    np.testing.assert_allclose(data2.H, [[1, 0, 1], [2, 1, 1], [2, 3, 1]])
+    # only full windows
+    data3 = NTPData.from_sequences(seqs, 2, "one_hot", min_context_length=2)
+    assert data3.contexts == ((0, 1), (1, 2)) and data3.meta["n_examples"] == 3
+
+
+def test_from_sequences_full_prefixes_are_appendix_c_contexts():
+    seqs = [[3, 1, 4, 1, 5], [3, 1, 4, 2], [3, 1]]
+    data = NTPData.from_sequences(seqs, context_length=10, embed="gaussian", d=7, rng=0, vocab_size=6)
+    expected = collections.Counter()
+    for s in seqs:
+        for t in range(1, len(s)):
+            expected[tuple(s[:t])] += 1
+    assert set(data.contexts) == set(expected)
+    n = sum(expected.values())
+    for j, c in enumerate(data.contexts):
+        assert data.pi[j] == pytest.approx(expected[c] / n)
+    assert data.V == 6 and data.H.shape == (len(expected), 7)
+
+
+def test_from_sequences_full_support_and_max_contexts():
+    seqs = [[0, 1, 0, 2, 0, 0, 1, 2, 1]]
+    with pytest.raises(ValueError, match=r"context \(0,\) is followed by all V = 3 tokens"):
+        NTPData.from_sequences(seqs, 1, "one_hot")
+    data = NTPData.from_sequences(seqs, 1, "one_hot", full_support="drop")
+    assert (0,) not in data.contexts and data.meta["n_dropped_full_support"] == 1
+    # remaining: (1)->0,2,2? pairs: 1->0, 2->0, 1->2, 2->1 : (1,) twice, (2,) twice
+    assert data.contexts == ((1,), (2,))
+    np.testing.assert_allclose(data.pi, [0.5, 0.5])
+    top = NTPData.from_sequences([[0, 1, 0, 1, 0, 2]], 1, "one_hot", max_contexts=1)
+    assert top.contexts == ((0,),) and top.pi[0] == 1.0  # (0,) occurs 3 times, (1,) twice
+
+
+def _direct_char_counts(K):
+    """Independent recount of char contexts from the raw docstrings (no tokenizer reuse)."""
+    pairs = collections.Counter()
+    for doc in text_corpus.stdlib_docstrings():
+        text = " ".join(doc.split()).lower()
+        for t in range(1, len(text)):
+            pairs[(text[max(0, t - K):t], text[t])] += 1
+    return pairs
+
+
+def test_text_loader_is_deterministic_and_matches_a_direct_count():
+    data = NTPData.from_text("char", context_length=2, max_contexts=60, rng=3)
+    again = NTPData.from_text("char", context_length=2, max_contexts=60, rng=3)
+    assert data.digest == again.digest and data.contexts == again.contexts
+    assert data.meta["python"] == text_corpus.python_version()
+    pairs = _direct_char_counts(2)
+    ctx_count = collections.Counter()
+    followers = collections.defaultdict(set)
+    for (c, z), k in pairs.items():
+        ctx_count[c] += k
+        followers[c].add(z)
+    V = data.V
+    assert set(data.vocabulary) == {z for (_, z) in pairs} | {ch for (c, _) in pairs for ch in c}
+    kept = ["".join(data.vocabulary[i] for i in c) for c in data.contexts]
+    eligible = {c for c in ctx_count if len(followers[c]) < V}
+    assert set(kept) <= eligible and len(kept) == 60
+    # the kept contexts are the most frequent eligible ones
+    assert min(ctx_count[c] for c in kept) >= max(ctx_count[c] for c in eligible - set(kept))
+    n_kept = sum(ctx_count[c] for c in kept)
+    assert data.meta["n_kept"] == n_kept
+    H_direct = 0.0
+    for j, c in enumerate(kept):
+        assert data.pi[j] == pytest.approx(ctx_count[c] / n_kept, rel=1e-14)
+        for v, z in enumerate(data.vocabulary):
+            assert data.P[j, v] == pytest.approx(pairs.get((c, z), 0) / ctx_count[c], rel=1e-14)
+            k = pairs.get((c, z), 0)
+            if k:
+                H_direct -= k / n_kept * np.log(k / ctx_count[c])
+    assert entropy(data) == pytest.approx(H_direct, rel=1e-12)
+    assert data.d == data.m + 1  # default Gaussian embedding with d = m + 1
+
+
+def test_word_level_text_loader():
+    data = NTPData.from_text("word", context_length=1, vocab_size=40, max_contexts=None)
+    assert data.V == 40 and data.vocabulary[-1] == text_corpus.UNKNOWN_WORD
+    assert data.vocabulary[0] == "the"
+    assert np.all(data.support_sizes < data.V)
+    assert 0.5 < entropy(data) < np.log(40)
+    fc = finite_component(data)  # d = m + 1: compatible (Lemma 1)
+    assert fc.compatible
+
+
+# ----------------------------------------------------------------------------- validation
+_H = np.eye(2)
+_P = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+_PI = np.array([0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(P=[[0.5, 0.4, 0.0], [0, 0, 1]]), ValueError, r"rows of P must sum to 1.*row 0 of P sums to 0\.9"),
+        (dict(P=[[0.5, 0.6, -0.1], [0, 0, 1]]), ValueError, r"P must be nonnegative; P\[0, 2\] = -0\.1"),
+        (dict(P=[[0.2, 0.3, 0.5], [0, 0, 1]]), ValueError, r"row 0 of P has positive probability on all V = 3"),
+        (dict(P=_P[:1]), ValueError, r"P has 1 rows but H has 2 rows"),
+        (dict(pi=[1.0]), ValueError, r"pi must have shape \(m,\) = \(2,\)"),
+        (dict(H=np.ones(2)), ValueError, r"H must be 2-dimensional"),
+        (dict(H=[[1.0, np.nan], [0, 1]]), ValueError, r"H must be finite.*H\[0, 1\] = nan"),
+        (dict(P=[[0.5, np.inf, 0], [0, 0, 1]]), ValueError, r"P must be finite"),
+        (dict(pi=[0.0, 1.0]), ValueError, r"pi must be strictly positive.*pi\[0\] = 0\.0"),
+        (dict(pi=[0.5, 0.6]), ValueError, r"pi must sum to 1"),
+        (dict(H=_H * 1j), TypeError, r"H must be real"),
+        (dict(H="abc"), TypeError, r"H must be a real numeric array"),
+        (dict(P=[[1.0], [1.0]]), ValueError, r"at least 2 columns"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, exc, match):
+    args = dict(H=_H, P=_P, pi=_PI)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        NTPData(**args)
+
+
+def test_valid_input_is_frozen_and_normalised():
+    data = NTPData(_H.tolist(), [[0.5 + 4e-10, 0.5, 0], [0, 0, 1]], _PI)
+    assert data.P.dtype == np.float64 and not data.P.flags.writeable
+    assert abs(data.P[0].sum() - 1) <= EPS
+    with pytest.raises(AttributeError):
+        data.H = np.zeros((2, 2))
+    assert data.anchors.tolist() == [0, 2]  # most probable in-support token
+    assert data.support_sizes.tolist() == [2, 1] and not data.is_one_hot
+
+
+def test_pickle_round_trip_keeps_content_and_immutability():
+    data = NTPData.from_text("char", context_length=1, max_contexts=10, rng=0)
+    back = pickle.loads(pickle.dumps(data))
+    assert back.digest == data.digest and back.contexts == data.contexts
+    assert back.vocabulary == data.vocabulary and dict(back.meta) == dict(data.meta)
+    assert not back.P.flags.writeable
+    sub = pickle.loads(pickle.dumps(data_subspace(data, method="blocks")))  # e.g. for joblib workers
+    W = np.random.default_rng(0).standard_normal((data.V, data.d))
+    np.testing.assert_array_equal(sub.project(W), data_subspace(data, method="blocks").project(W))
+
+
+def test_functions_validate_W_and_arguments():
+    data = NTPData(_H, _P, _PI)
+    with pytest.raises(ValueError, match=r"W must have shape \(V, d\) = \(3, 2\), got \(2, 3\)"):
+        ntp_loss(np.zeros((2, 3)), data)
+    with pytest.raises(ValueError, match=r"W must be finite"):
+        ntp_gradient(np.full((3, 2), np.nan), data)
+    with pytest.raises(TypeError, match="data must be an NTPData"):
+        entropy(_P)
+    with pytest.raises(ValueError, match="method must be"):
+        data_subspace(data, method="qr")
+    with pytest.raises(ValueError, match=r"support_size entries must lie in \[1, V - 1\] = \[1, 4\]"):
+        NTPData.synthetic(3, 2, 5, 5, 0)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an int seed"):
+        NTPData.synthetic(3, 2, 5, 2, None)
+    with pytest.raises(ValueError, match="level must be 'char' or 'word'"):
+        NTPData.from_text("byte")
+    with pytest.raises(ValueError, match="embed must return vectors of one length"):
+        NTPData.from_sequences([[0, 1, 2, 0]], 1, embed=lambda c: np.ones(c[0] + 1))
+    with pytest.raises(ValueError, match=r"token id 5 in sequences is >= vocab_size = 3"):
+        NTPData.from_sequences([[0, 5, 1]], 1, "one_hot", vocab_size=3)
+
+
+# ----------------------------------------------------------------------------- large (slow)
+@pytest.mark.slow
+def test_blocks_subspace_at_m1000_V1000_d1001():
+    data = NTPData.synthetic(1000, 1001, 1000, 6, np.random.default_rng(0), n=100_000)
+    sub = data_subspace(data)
+    assert sub.method == "blocks" and sub.dim == 5000
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((data.V, data.d))
+    Wf = sub.project(W)
+    # rounding ~ cond(H H^T) * eps, cond ~ 1e7 for a 1000 x 1001 Gaussian H
+    assert np.abs(sub.project(Wf) - Wf).max() <= 1e-8 * np.abs(Wf).max()
+    assert abs(np.sum(Wf * (W - Wf))) <= 1e-8 * np.sum(W * W)
+    for j in (0, 500, 999):
+        a = data.anchors[j]
+        z = next(v for v in data.supports[j] if v != a)
+        g = generator(data, j, a, z)
+        assert np.abs(sub.project(g) - g).max() <= 1e-8 * np.abs(g).max()
+    fc = finite_component(data, subspace=sub)
+    assert fc.compatible and fc.max_residual < 1e-9
+    assert np.abs(fc.W.sum(axis=0)).max() < 1e-10
