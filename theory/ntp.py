@@ -1590,3 +1590,10 @@ def finite_component(
         compatible=bool(max_res / scale <= tol), tol=tol, dim_F=subspace.dim,
         n_equations=int(np.sum(data.support_sizes - 1)), method=subspace.method,
     )
+
+
+# The max-margin side (NTP-SVM, separability) lives in theory.ntp_svm, which only
+# duck-types NTPData; re-exported here so ``theory.ntp`` is the model's one entry point.
+from theory.ntp_svm import check_separability, max_margin_direction  # noqa: E402
+
+__all__ += ["check_separability", "max_margin_direction"]
