@@ -23,7 +23,7 @@ class Figure:
     experiments: tuple[str, ...]
 
 
-_MODULES = ("transfer_fig1", "transfer_fig2")
+_MODULES = ("transfer_fig1", "transfer_fig2", "ntp_overparam", "ntp_toy")
 
 
 def _load() -> dict[str, Figure]:

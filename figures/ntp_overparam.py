@@ -1,0 +1,111 @@
+r"""Thrampoulidis (2024) Figs. 3-5: GD, normalised GD and Adam on the overparameterised set-up.
+
+Six panels against the iteration k (log x), one line per method: the loss gap
+CE(W_k) - H (log y), :math:`\|W_k\|`, :math:`\cos(W_k, W^{mm})` (solid) and
+:math:`\cos(W_k - W^\star, W^{mm})` (dashed), :math:`\|P_F W_k - W^\star\|/\|W^\star\|`
+(log y), :math:`\|P_\perp W_k - \log(k) W^{mm}\|`, and the GD norm against
+:math:`\log k` with the predicted slope :math:`\|W^{mm}\|`.
+
+Fitted numbers (``paper/numbers/ntp_overparam.json``): the GD loss-gap log-log slope
+over the last decade of recorded steps [k_max/10, k_max] (:func:`theory.fitting.loglog_slope`,
+95% CI) and the GD norm's slope in log k over the same window, next to :math:`\|W^{mm}\|`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from figures._common import plt, save, style, write_numbers
+from sims.sweep import load_sweep_runs
+from theory.fitting import loglog_slope
+
+DESCRIPTION = "Figs. 3-5 of Thrampoulidis (2024): GD / NGD / Adam on m=50, d=60, V=10"
+EXPERIMENTS = ("ntp_overparam",)
+
+LABELS = {"gd": "GD", "ngd": "normalised GD", "adam": "Adam"}
+
+
+def _positive(k, y):
+    keep = (k > 0) & np.isfinite(y) & (y > 0)
+    return k[keep], y[keep]
+
+
+def fit_numbers(run) -> dict:
+    """Fits on one run: gap log-log slope and norm-vs-log(k) slope over the last decade."""
+    res = run.result
+    k = np.asarray(res["steps"], dtype=np.float64)
+    kmax = float(k[-1])
+    window = (kmax / 10.0, kmax)
+    gap = loglog_slope(*_positive(k, np.asarray(res["metrics"]["gap"])), window=window)
+    mask = (k >= window[0]) & (k <= window[1])
+    norm_slope = float(np.polyfit(np.log(k[mask]), np.asarray(res["metrics"]["norm"])[mask], 1)[0])
+    return {
+        "window": list(window),
+        "gap_loglog_slope": gap.as_dict(),
+        "norm_slope_in_log_k": norm_slope,
+        "W_mm_norm": float(res["W_mm_norm"]),
+        "final": {name: float(np.asarray(v)[-1]) for name, v in res["metrics"].items()},
+    }
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    style()
+    manifest, panels = runs_by_panel_method(store)
+    fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
+    ax = axes.ravel()
+    for method, run in panels.items():
+        res = run.result
+        k = np.asarray(res["steps"], dtype=np.float64)
+        met = {n: np.asarray(v) for n, v in res["metrics"].items()}
+        lab = f"{LABELS.get(method, method)} (lr {run.params['lr']:g})"
+        pos = k > 0
+        (line,) = ax[0].loglog(*_positive(k, met["gap"]), label=lab)
+        c = line.get_color()
+        ax[1].semilogx(k[pos], met["norm"][pos], color=c)
+        ax[2].semilogx(k[pos], met["cos_mm"][pos], color=c, ls="-")
+        ax[2].semilogx(k[pos], met["cos_mm_corrected"][pos], color=c, ls="--")
+        ax[3].loglog(*_positive(k, met["dist_F"]), color=c)
+        ax[4].semilogx(k[pos], met["perp_residual"][pos], color=c)
+        ax[5].plot(np.log(k[pos]), met["norm"][pos], color=c)
+    first = next(iter(panels.values())).result
+    ax[0].set_title(f"CE - entropy (H = {first['entropy']:.3f})")
+    ax[1].set_title(r"$\|W_k\|$")
+    ax[2].set_title(r"$\cos(W_k, W^{mm})$ (solid), $\cos(W_k - W^\star, W^{mm})$ (dashed)", fontsize="small")
+    ax[3].set_title(r"$\|P_F W_k - W^\star\| / \|W^\star\|$")
+    ax[4].set_title(r"$\|P_\perp W_k - \log(k)\,W^{mm}\|$")
+    # reference slope ||W^mm|| through the last GD point
+    if "gd" in panels:
+        g = panels["gd"].result
+        kg = np.asarray(g["steps"], dtype=np.float64)
+        ng = np.asarray(g["metrics"]["norm"])
+        t = np.log(kg[kg > 0])
+        ax[5].plot(t, ng[-1] + g["W_mm_norm"] * (t - t[-1]), color="k", ls=":", lw=1,
+                   label=rf"slope $\|W^{{mm}}\|$ = {g['W_mm_norm']:.3f}")
+        ax[5].legend()
+    ax[5].set_title(r"$\|W_k\|$ vs $\log k$")
+    ax[5].set_xlabel(r"$\log k$")
+    for a in ax[:5]:
+        a.set_xlabel("iteration k")
+    ax[0].legend()
+    p0 = next(iter(panels.values())).params
+    fig.suptitle(f"m=50, d=60, V=10, |S_j|=6, N(0, {p0['scale']:g}^2) embeddings, data seed {p0['data_seed']}, "
+                 f"W^mm solver {', '.join(first['solvers'])}", fontsize="small")
+    fig.tight_layout()
+    numbers = {method: fit_numbers(run) for method, run in panels.items()}
+    numbers["solvers"] = sorted({s for run in panels.values() for s in run.result["solvers"]})
+    numbers["sweep_key"] = manifest["sweep_key"]
+    numbers["quick"] = manifest["quick"]
+    write_numbers("ntp_overparam", numbers, outdir)
+    return save(fig, outdir, "ntp_overparam")
+
+
+def runs_by_panel_method(store):
+    """``(manifest, {method: run})`` of the latest complete ``ntp_overparam`` sweep."""
+    manifest, runs = load_sweep_runs(store, "ntp_overparam")
+    return manifest, {r.params["method"]: r for r in runs}
+
+
+if __name__ == "__main__":
+    print(draw(__import__("sims.store").store.ResultStore(), Path("paper/figures")))

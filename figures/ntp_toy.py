@@ -1,0 +1,67 @@
+r"""Thrampoulidis (2024) Figs. 1-2: the 2-D toy (m = 3, d = 2, V = 5, supports of size 3).
+
+Left: the context embeddings :math:`\bar h_j` (labelled A, B, C) and the rows
+:math:`w_v^{mm}` of :math:`W^{mm}` as arrows from the origin (tokens 1..5, the paper's
+1-based labels). Right: heatmaps of P (m x V), :math:`W^{mm}` (V x d) and
+:math:`W^\star` (V x d). Read from the ``ntp_toy`` experiment (one GD run, which also
+stores the final iterate direction :math:`W_k/\|W_k\|` as a dotted check against
+:math:`W^{mm}/\|W^{mm}\|`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from figures._common import plt, save, style
+from sims.sweep import load_sweep_runs
+
+DESCRIPTION = "Figs. 1-2 of Thrampoulidis (2024): 2-D toy, context points, rows of W^mm, P, W^mm, W*"
+EXPERIMENTS = ("ntp_toy",)
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    style()
+    _, runs = load_sweep_runs(store, "ntp_toy")
+    res = runs[0].result
+    H, P, Wmm, Ws, W = (np.asarray(res[k]) for k in ("H", "P", "W_mm", "W_star", "W"))
+    fig, axes = plt.subplots(1, 4, figsize=(12.5, 3.2), gridspec_kw={"width_ratios": [1.3, 1.4, 0.8, 0.8]})
+    ax = axes[0]
+    for j, name in enumerate("ABC"):
+        ax.scatter(*H[j], color="k", zorder=3)
+        ax.annotate(name, H[j], textcoords="offset points", xytext=(4, 4))
+    scale = np.linalg.norm(Wmm) / max(np.linalg.norm(W), 1e-300)
+    for v in range(Wmm.shape[0]):
+        (ln,) = ax.plot([], [])
+        c = ln.get_color()
+        ax.annotate("", xy=Wmm[v], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=c, lw=1.2))
+        ax.plot([0, W[v, 0] * scale], [0, W[v, 1] * scale], color=c, ls=":", lw=1)
+        same = [u + 1 for u in range(Wmm.shape[0]) if np.allclose(Wmm[u], Wmm[v], atol=1e-8)]
+        if same[0] == v + 1:  # coincident rows (e.g. tokens 1 and 5 of the toy) get one joint label
+            ax.annotate("=".join(map(str, same)), Wmm[v], color=c, textcoords="offset points", xytext=(3, -8))
+    lim = 1.15 * max(np.abs(Wmm).max(), np.abs(H).max())
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_title(r"contexts and rows of $W^{mm}$ (dotted: $W_k$ rescaled)", fontsize="small")
+    for a, M, title, xl, yl in (
+        (axes[1], P, "P (contexts x tokens)", "token", "context"),
+        (axes[2], Wmm, r"$W^{mm}$", "d", "token"),
+        (axes[3], Ws, r"$W^\star$", "d", "token"),
+    ):
+        vmax = np.abs(M).max()
+        im = a.imshow(M, cmap="RdBu_r" if M.min() < 0 else "viridis", vmin=-vmax if M.min() < 0 else 0, vmax=vmax)
+        a.set_title(title)
+        a.set_xlabel(xl)
+        a.set_ylabel(yl)
+        a.set_xticks(range(M.shape[1]), [str(i + 1) for i in range(M.shape[1])])
+        a.set_yticks(range(M.shape[0]),
+                     list("ABC") if M is P else [str(i + 1) for i in range(M.shape[0])])
+        fig.colorbar(im, ax=a, fraction=0.046)
+    fig.tight_layout()
+    return save(fig, outdir, "ntp_toy")
+
+
+if __name__ == "__main__":
+    print(draw(__import__("sims.store").store.ResultStore(), Path("paper/figures")))
