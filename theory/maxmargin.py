@@ -254,13 +254,13 @@ def _class_labels(y: Any, n: int, K: Any) -> tuple[np.ndarray, int]:
     return arr, K
 
 
-def _solve_clarabel(prob: Any) -> tuple[str, str, float]:
+def _solve_clarabel(prob: Any, **overrides: Any) -> tuple[str, str, float]:
     """Solve a cvxpy problem with Clarabel (named explicitly); return status, name, time."""
     import cvxpy as cp
 
     t0 = time.perf_counter()
     try:
-        prob.solve(solver=cp.CLARABEL, **CLARABEL_OPTIONS)
+        prob.solve(solver=cp.CLARABEL, **{**CLARABEL_OPTIONS, **overrides})
     except cp.error.SolverError as exc:
         raise RuntimeError(f"Clarabel failed on the max-margin QP: {exc}") from exc
     name = getattr(prob.solver_stats, "solver_name", None) or "CLARABEL"

@@ -51,8 +51,6 @@ from threadpoolctl import threadpool_limits
 
 from theory.maxmargin import (
     ACTIVE_SLACK,
-    CLARABEL_OPTIONS,
-    DEFAULT_KKT_TOL,
     KKTCertificate,
     _as_matrix,
     _certificate,
@@ -86,6 +84,9 @@ SOLVERS = ("clarabel", "dual")
 #: matrix of the active generators (memory ~ 8 * GRAM_LIMIT**2 bytes); above it the
 #: structured equality solve of the dual solver is used.
 GRAM_LIMIT = 6000
+
+#: Clarabel tolerances for the nuclear-norm SDP (tighter ones end "inaccurate").
+SDP_OPTIONS = dict(tol_gap_abs=1e-9, tol_gap_rel=1e-9, tol_feas=1e-9)
 
 #: Largest LP (nonzeros ~ m V (rank + 1)) that the dual solver runs up front to decide
 #: separability when rank(H) < m; larger rank-deficient problems are attempted directly
@@ -1164,7 +1165,8 @@ def nuclear_norm_max_margin_logits(support: Any) -> NuclearMaxMarginResult:
     L = cp.Variable((m, V))
     c = cp.Variable(m)
     prob = cp.Problem(cp.Minimize(cp.normNuc(L)), [L[js, zs] == c[js], L[jo, vo] <= c[jo] - 1])
-    status, name, _ = _solve_clarabel(prob)
+    # interior-point SDPs stall before 1e-12; 1e-9 is reached reliably
+    status, name, _ = _solve_clarabel(prob, **SDP_OPTIONS)
     if status not in ("optimal", "optimal_inaccurate"):
         raise RuntimeError(f"Clarabel returned status {status!r} on the nuclear-norm max-margin SDP")
     Lv = np.asarray(L.value, dtype=float)
