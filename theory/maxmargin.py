@@ -333,7 +333,7 @@ def _support_farkas(X: np.ndarray, support: np.ndarray) -> np.ndarray | None:
     b[-1] = -1.0
     cost = np.concatenate([np.zeros(n_off), np.ones(2 * n_in)])
     bounds = [(None, 0.0)] * n_off + [(0.0, None)] * (2 * n_in)
-    res = scipy.optimize.linprog(cost, A_eq=A, b_eq=b, bounds=bounds, method="highs")
+    res = scipy.optimize.linprog(cost, A_eq=A, b_eq=b, bounds=bounds, method="highs-ipm")
     if res.status != 0:
         return None
     x = res.x

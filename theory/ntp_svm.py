@@ -91,7 +91,7 @@ SDP_OPTIONS = dict(tol_gap_abs=1e-9, tol_gap_rel=1e-9, tol_feas=1e-9)
 #: Largest LP (nonzeros ~ m V (rank + 1)) that the dual solver runs up front to decide
 #: separability when rank(H) < m; larger rank-deficient problems are attempted directly
 #: (a valid KKT point proves separability) and the LP only runs if the solver fails.
-LP_PRECHECK_NNZ = 2e7
+LP_PRECHECK_NNZ = 2e6
 
 #: Relative eigenvalue threshold below which G = H H^T is treated as singular
 #: (rank(H) < m), so that separability is not implied by Lemma 1 and is checked by LP.
@@ -341,7 +341,9 @@ def _result(
 # --------------------------------------------------------------------------------------
 # structured equality solve (active-set step)
 # --------------------------------------------------------------------------------------
-def _equality_solve(G: np.ndarray, sup: np.ndarray, act: np.ndarray, store_limit: float = 4e7):
+def _equality_solve(
+    G: np.ndarray, sup: np.ndarray, act: np.ndarray, X: np.ndarray | None = None, store_limit: float = 4e7
+):
     r"""Solve the NTP-SVM with the working set ``act`` of margin constraints as equalities.
 
     With :math:`K_v=\{j: v\in\mathcal S_j\}\cup\{j:(j,v)\in\texttt{act}\}` and
@@ -349,11 +351,17 @@ def _equality_solve(G: np.ndarray, sup: np.ndarray, act: np.ndarray, store_limit
     token v, :math:`G_{K_vK_v}R_{K_v,v}=c_{K_v}-\delta_{K_v,v}` (logits of the working
     constraints), :math:`R_{jv}=0` for :math:`j\notin K_v`, and :math:`R\mathbf 1=0`.
     Eliminating R column by column gives the m x m Schur system
-    :math:`\big(\sum_vE_vG_{K_v}^{-1}E_v^\top\big)c=\sum_vE_vG_{K_v}^{-1}\delta_v`.
-    Singular blocks (rank(H) < m) use a pseudo-inverse plus the consistency conditions
-    :math:`N_v^\top(c_{K_v}-\delta_v)=0` (N_v a null-space basis), with multipliers
-    that supply R's null-space part. Columns with equal :math:`K_v` share one
-    factorisation.
+    :math:`M c=b`, :math:`M=\sum_vE_vG_{K_v}^{-1}E_v^\top`,
+    :math:`b=\sum_vE_vG_{K_v}^{-1}\delta_v` (Cholesky per block; columns with equal
+    :math:`K_v` share one factorisation).
+
+    Singular blocks (rank(H) < m; ``X`` with :math:`H=XQ^\top` is then used for an SVD
+    :math:`X_{K_v}=U_vs_vV_v^\top`): :math:`G_{K_v}^{-1}` becomes the pseudo-inverse, and
+    solvability requires :math:`(I-U_vU_v^\top)(c_{K_v}-\delta_v)=0`. Summed over v these
+    are the m x m conditions :math:`A c=a` with :math:`A=\sum_vE_v(I-U_vU_v^\top)E_v^\top`;
+    c minimises :math:`\tfrac12c^\top Mc-b^\top c` on that affine set (null-space
+    method), and R gets the null-space part :math:`(I-U_vU_v^\top)\lambda_{K_v}` with
+    :math:`A\lambda=b-Mc`, which restores :math:`R\mathbf 1=0`.
 
     Returns
     -------
@@ -369,73 +377,76 @@ def _equality_solve(G: np.ndarray, sup: np.ndarray, act: np.ndarray, store_limit
         groups.setdefault(keys[v].tobytes(), []).append(v)
     M = np.zeros((m, m))
     b = np.zeros(m)
+    A = np.zeros((m, m))
+    a = np.zeros(m)
+    singular = False
     blocks = []
-    cons_rows, cons_rhs, cons_owner = [], [], []
     total = sum(int(K[:, cols[0]].sum()) ** 2 for cols in groups.values())
     store = total <= store_limit
 
     def factor(idx: np.ndarray):
+        """(pseudo-)inverse of G_KK and, if singular, the orthonormal range basis U."""
         Gk = G[np.ix_(idx, idx)]
         try:
             cf = scipy.linalg.cho_factor(Gk, lower=True, check_finite=False)
-            dg = np.diag(cf[0])
-            if dg.min() ** 2 >= 1e-13 * max(float(np.diag(Gk).max()), np.finfo(float).tiny):
+            if np.diag(cf[0]).min() ** 2 >= 1e-13 * max(float(np.diag(Gk).max()), np.finfo(float).tiny):
                 return scipy.linalg.cho_solve(cf, np.eye(idx.size), check_finite=False), None
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             pass
-        w, U = np.linalg.eigh(Gk)
-        keep = w > RANK_RTOL * max(float(w.max()), np.finfo(float).tiny)
-        Uk = U[:, keep]
-        return (Uk / w[keep]) @ Uk.T, U[:, ~keep]
+        if X is not None:
+            U, sv, _ = np.linalg.svd(X[idx], full_matrices=False)
+            keep = sv > np.sqrt(RANK_RTOL) * max(float(sv.max()), np.finfo(float).tiny)
+            U, w = U[:, keep], sv[keep] ** 2
+        else:
+            w, U = np.linalg.eigh(Gk)
+            keep = w > RANK_RTOL * max(float(w.max()), np.finfo(float).tiny)
+            U, w = U[:, keep], w[keep]
+        return (U / w) @ U.T, U
 
     with threadpool_limits(limits=1, user_api="blas"):
-        for gi, cols in enumerate(groups.values()):
+        for cols in groups.values():
             idx = np.flatnonzero(K[:, cols[0]])
             if idx.size == 0:
-                blocks.append((cols, idx, None, None))
                 continue
-            Ginv, N = factor(idx)
+            Ginv, U = factor(idx)
             dsum = delta[np.ix_(idx, cols)].sum(axis=1)
             M[np.ix_(idx, idx)] += len(cols) * Ginv
             b[idx] += Ginv @ dsum
-            if N is not None and N.shape[1]:
-                for v in cols:
-                    rows = np.zeros((N.shape[1], m))
-                    rows[:, idx] = N.T
-                    cons_rows.append(rows)
-                    cons_rhs.append(N.T @ delta[idx, v])
-                    cons_owner.append((v, N.shape[1]))
-            blocks.append((cols, idx, Ginv if store else None, N))
-    if not cons_rows:
+            if U is not None and U.shape[1] < idx.size:
+                singular = True
+                Pn = np.eye(idx.size) - U @ U.T  # projector onto null(G_KK)
+                A[np.ix_(idx, idx)] += len(cols) * Pn
+                a[idx] += Pn @ dsum
+            else:
+                U = None
+            blocks.append((cols, idx, Ginv if store else None, U))
+    if not singular:
         try:
             c = scipy.linalg.solve(M, b, assume_a="pos", check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             c = scipy.linalg.lstsq(M, b, check_finite=False)[0]
-        nu = np.zeros(0)
+        lam = None
     else:
-        C = np.vstack(cons_rows)
-        e = np.concatenate(cons_rhs)
-        nc = C.shape[0]
-        KKT = np.block([[M, C.T], [C, np.zeros((nc, nc))]])
-        sol = scipy.linalg.lstsq(KKT, np.concatenate([b, e]), check_finite=False)[0]
-        c, nu = sol[:m], sol[m:]
+        wA, VA = np.linalg.eigh(A)
+        rng_ = wA > RANK_RTOL * max(float(wA.max()), np.finfo(float).tiny)
+        Ar, Z = VA[:, rng_], VA[:, ~rng_]
+        c0 = Ar @ ((Ar.T @ a) / wA[rng_])  # minimum-norm solution of A c = a
+        if Z.shape[1]:
+            t = scipy.linalg.lstsq(Z.T @ M @ Z, Z.T @ (b - M @ c0), check_finite=False)[0]
+            c = c0 + Z @ t
+        else:
+            c = c0
+        lam = Ar @ ((Ar.T @ (b - M @ c)) / wA[rng_])
     R = np.zeros((m, V))
-    nu_of = {}
-    pos = 0
-    for v, k in cons_owner:
-        nu_of[v] = nu[pos : pos + k]
-        pos += k
     with threadpool_limits(limits=1, user_api="blas"):
-        for cols, idx, Ginv, N in blocks:
-            if idx.size == 0:
-                continue
+        for cols, idx, Ginv, U in blocks:
             if Ginv is None:
-                Ginv, _ = factor(idx)
-            T = c[idx, None] - delta[np.ix_(idx, cols)]
-            Rb = Ginv @ T
-            if N is not None and N.shape[1]:
-                for t, v in enumerate(cols):
-                    Rb[:, t] += N @ nu_of[v]
+                Ginv, U = factor(idx)
+                if U is not None and U.shape[1] >= idx.size:
+                    U = None
+            Rb = Ginv @ (c[idx, None] - delta[np.ix_(idx, cols)])
+            if U is not None and lam is not None:
+                Rb += (lam[idx] - U @ (U.T @ lam[idx]))[:, None]
             R[np.ix_(idx, cols)] = Rb
     return R, c
 
@@ -512,13 +523,19 @@ def _fista(G, sup, off, lip, max_iter, R0=None, check_every=10):
     return R, guess, it
 
 
-def _pdas(G, sup, off, act, max_iter=60):
-    """Primal-dual active-set iterations from the working set ``act``; returns best (R, c)."""
+def _pdas(G, sup, off, act, X=None, max_iter=40, patience=8):
+    """Primal-dual active-set iterations from the working set ``act``; returns best (R, c).
+
+    Stops on convergence (no wrong-sign multiplier, no violated constraint), on a repeated
+    working set (cycle), or when the number of KKT violations has not improved for
+    ``patience`` iterations.
+    """
     seen = set()
     best = None
+    best_count, stall = np.inf, 0
     it = 0
     for it in range(1, max_iter + 1):
-        R, c = _equality_solve(G, sup, act)
+        R, c = _equality_solve(G, sup, act, X)
         L = G @ R
         s = c[:, None] - 1.0 - L
         rscale = max(1.0, float(np.abs(R).max()))
@@ -529,8 +546,11 @@ def _pdas(G, sup, off, act, max_iter=60):
             best = (score, R, c)
         if not wrong.any() and not viol.any():
             return R, c, it, True
+        count = int(wrong.sum() + viol.sum())
+        stall = 0 if count < best_count else stall + 1
+        best_count = min(best_count, count)
         key = np.packbits(act).tobytes()
-        if key in seen:
+        if key in seen or stall >= patience:
             break
         seen.add(key)
         act = (act & ~wrong) | viol
@@ -547,25 +567,34 @@ def _solve_dual(pb: _Problem, max_iter: int, t0: float) -> NTPMaxMarginResult:
         raise ValueError("data.H is zero: no direction separates the supports")
     notes = []
     full_rank = evals[0] > RANK_RTOL * evals[-1]
+    checked = full_rank
+    X = None if full_rank else _reduce(H)[0]
     if not full_rank and m * sup.shape[1] * (min(H.shape) + 1) <= LP_PRECHECK_NNZ:
         # rank(H) < m: Lemma 1 does not apply; a small LP decides before iterating
         sep = check_separability(pb)
         if not sep.separable:
             raise _nonseparable_error(sep)
         notes.append(f"rank(H) < m = {m}: separability verified by LP")
+        checked = True
     iters = 0
     R = None
     converged = False
     budget = max_iter
-    for attempt in range(4):
+    for attempt in range(2):
         R, guess, k = _fista(G, sup, off, lip, budget, R0=R)
         iters += k
-        Rp, c, kp, converged = _pdas(G, sup, off, guess)
+        Rp, c, kp, converged = _pdas(G, sup, off, guess, X)
         iters += kp
         if converged:
             R = Rp
             break
         notes.append(f"active-set attempt {attempt + 1} did not converge; more FISTA iterations")
+        if attempt == 0 and not full_rank and not checked:
+            # the dual may be unbounded (no separating W): decide by LP before iterating on
+            sep = check_separability(pb)
+            if not sep.separable:
+                raise _nonseparable_error(sep)
+            checked = True
         budget = max(budget, 200)
     if not converged:
         R = Rp
@@ -575,7 +604,7 @@ def _solve_dual(pb: _Problem, max_iter: int, t0: float) -> NTPMaxMarginResult:
         notes="; ".join(notes),
     )
     if not res.certificate.check(1e-6):
-        if not full_rank:
+        if not checked:
             sep = check_separability(pb)
             if not sep.separable:
                 raise _nonseparable_error(sep)
@@ -693,7 +722,8 @@ def _polish_gram(pb: _Problem, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _polish_structured(pb: _Problem, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    R, _ = _equality_solve(pb.H @ pb.H.T, pb.support, act)
+    X = _reduce(pb.H)[0] if pb.H.shape[1] < pb.H.shape[0] else None
+    R, _ = _equality_solve(pb.H @ pb.H.T, pb.support, act, X)
     return R.T @ pb.H, R
 
 
@@ -779,8 +809,16 @@ def max_margin_direction(data: Any, solver: str = "clarabel", *, max_iter: int =
     (per-token Cholesky factorisations of :math:`G_{K_vK_v}` and an m x m Schur system for
     the common logits :math:`c`, see ``_equality_solve``), constraints with wrong-sign
     multipliers leave and violated ones enter, until the KKT conditions hold; this is the
-    active-set polish. If the active-set phase cycles, FISTA resumes from its iterate.
-    When :math:`\operatorname{rank}(H)<m` separability is first checked by LP.
+    active-set polish. If the active-set phase cycles or stalls, FISTA resumes from its
+    iterate once more. When :math:`\operatorname{rank}(H)<m`, separability is checked by
+    LP up front for small problems (:data:`LP_PRECHECK_NNZ`), otherwise only if the
+    iterations fail (a valid KKT point proves separability).
+
+    Scope: the dual solver is fast when the margin is not tiny (e.g. generic H with
+    d >= m: 8 s at m = V = 1000, d = 1001, S_j = 6). On nearly non-separable data
+    (rank(H) << m, :math:`\|W^{mm}\|` in the thousands) FISTA needs more than
+    ``max_iter`` iterations and the active-set phase can cycle; it then raises
+    ``RuntimeError`` (use ``solver="clarabel"``), never returns an unverified point.
     """
     t0 = time.perf_counter()
     if not isinstance(solver, str):
@@ -980,7 +1018,7 @@ def check_separability(data: Any) -> SeparabilityResult:
 
     res = scipy.optimize.linprog(
         np.zeros(V * r + m), A_ub=block(jo, vo), b_ub=-np.ones(jo.size), A_eq=block(js, zs), b_eq=np.zeros(js.size),
-        bounds=[(None, None)] * (V * r + m), method="highs",
+        bounds=[(None, None)] * (V * r + m), method="highs-ipm",
     )
     if res.status == 0:
         W = res.x[: V * r].reshape(V, r) @ Q.T
