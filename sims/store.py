@@ -231,16 +231,6 @@ class ResultStore:
             return "corrupt"
         return "ok"
 
-    def has_run(self, experiment: str, key: str) -> bool:
-        return self.status(experiment, key) == "ok"
-
-    def iter_run_keys(self, experiment: str) -> Iterator[str]:
-        d = self.root / experiment / "runs"
-        if d.is_dir():
-            for p in sorted(d.glob("*.json")):
-                yield p.stem
-
-    # sweeps ------------------------------------------------------------------
     def save_sweep(self, experiment: str, sweep_key: str, manifest: dict) -> None:
         atomic_write_text(self.sweep_path(experiment, sweep_key), canonical_json(manifest) + "\n")
 
@@ -261,8 +251,3 @@ class ResultStore:
                     yield _decode(json.loads(p.read_text(encoding="utf-8")))
                 except json.JSONDecodeError:
                     continue
-
-    def experiments(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "runs").is_dir())

@@ -18,7 +18,6 @@ rerunning it computes only the runs that are missing or whose files are corrupt.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 import platform
@@ -27,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -66,6 +65,10 @@ def _thread_report() -> dict[str, Any]:
     return {"threadpools": pools, "numba": numba_threads}
 
 
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def execute_run(spec: RunSpec) -> tuple[str, dict, dict]:
     """Compute one run with one BLAS and one Numba thread; return ``(key, result, meta)``."""
     from threadpoolctl import threadpool_limits
@@ -92,7 +95,7 @@ def execute_run(spec: RunSpec) -> tuple[str, dict, dict]:
         "seed_sequence": {"entropy": spec.seed, "spawn_key": [spec.index]},
         "version": spec.version,
         "packages": package_versions(),
-        "solvers": list(result.get("solvers", [])) if isinstance(result.get("solvers", []), (list, tuple)) else [result["solvers"]],
+        "solvers": _as_list(result.get("solvers", [])),
         "threads": threads,
         "wall_time_s": wall,
         "started_utc": started.isoformat(),
@@ -319,6 +322,3 @@ def sweep_status(store: ResultStore, experiment: Experiment, quick: bool) -> dic
         counts[store.status(experiment.name, s.key)] += 1
     return {"total": len(specs), **counts}
 
-
-def replace_config(config, **changes):
-    return dataclasses.replace(config, **changes)
