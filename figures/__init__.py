@@ -23,7 +23,14 @@ class Figure:
     experiments: tuple[str, ...]
 
 
-_MODULES = ("transfer_fig1", "transfer_fig2", "ntp_overparam", "ntp_toy")
+def _discover() -> tuple[str, ...]:
+    """Names of the figure scripts: every ``figures/<name>.py`` not starting with ``_``."""
+    import pkgutil
+
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+_MODULES = _discover()
 
 
 def _load() -> dict[str, Figure]:
