@@ -51,8 +51,15 @@ def fit_numbers(run) -> dict:
 
 
 def draw(store, outdir: Path) -> list[Path]:
+    manifest, panels = runs_by_panel_method(store, "ntp_overparam")
+    p0 = next(iter(panels.values())).params
+    title = f"m=50, d=60, V=10, |S_j|=6, N(0, {p0['scale']:g}^2) embeddings, data seed {p0['data_seed']}"
+    return draw_methods(manifest, panels, "ntp_overparam", title, outdir)
+
+
+def draw_methods(manifest, panels, name: str, title: str, outdir: Path) -> list[Path]:
+    """The six panels for runs of several optimisers on one instance ({method: run})."""
     style()
-    manifest, panels = runs_by_panel_method(store)
     fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
     ax = axes.ravel()
     for method, run in panels.items():
@@ -89,21 +96,19 @@ def draw(store, outdir: Path) -> list[Path]:
     for a in ax[:5]:
         a.set_xlabel("iteration k")
     ax[0].legend()
-    p0 = next(iter(panels.values())).params
-    fig.suptitle(f"m=50, d=60, V=10, |S_j|=6, N(0, {p0['scale']:g}^2) embeddings, data seed {p0['data_seed']}, "
-                 f"W^mm solver {', '.join(first['solvers'])}", fontsize="small")
+    fig.suptitle(f"{title}, W^mm solver {', '.join(first['solvers'])}", fontsize="small")
     fig.tight_layout()
     numbers = {method: fit_numbers(run) for method, run in panels.items()}
     numbers["solvers"] = sorted({s for run in panels.values() for s in run.result["solvers"]})
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
-    write_numbers("ntp_overparam", numbers, outdir)
-    return save(fig, outdir, "ntp_overparam")
+    write_numbers(name, numbers, outdir)
+    return save(fig, outdir, name)
 
 
-def runs_by_panel_method(store):
-    """``(manifest, {method: run})`` of the latest complete ``ntp_overparam`` sweep."""
-    manifest, runs = load_sweep_runs(store, "ntp_overparam")
+def runs_by_panel_method(store, experiment: str = "ntp_overparam"):
+    """``(manifest, {method: run})`` of the latest complete sweep of ``experiment``."""
+    manifest, runs = load_sweep_runs(store, experiment)
     return manifest, {r.params["method"]: r for r in runs}
 
 

@@ -1,0 +1,30 @@
+r"""GD, normalised GD and Adam on the real-text NTP instance (the panels of Figs. 3-5 of [T24]).
+
+Same six panels and fitted numbers as :mod:`figures.ntp_overparam`, for the ``ntp_text``
+experiment: character-level contexts of length 2 from the standard-library docstrings
+(:meth:`theory.ntp.NTPData.from_text`), d = m + 1 Gaussian embeddings. Numbers go to
+``paper/numbers/ntp_text.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from figures.ntp_overparam import draw_methods, runs_by_panel_method
+
+DESCRIPTION = "GD / NGD / Adam on the real-text NTP instance (stdlib docstrings)"
+EXPERIMENTS = ("ntp_text",)
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    manifest, panels = runs_by_panel_method(store, "ntp_text")
+    first = next(iter(panels.values()))
+    m, d, V = first.result["shape"]
+    p = first.params
+    title = (f"text ({p['level']}-level, context length {p['context_length']}): m={m}, d={d}, V={V}, "
+             f"N(0, {p['scale']:g}^2) embeddings")
+    return draw_methods(manifest, panels, "ntp_text", title, outdir)
+
+
+if __name__ == "__main__":
+    print(draw(__import__("sims.store").store.ResultStore(), Path("paper/figures")))
