@@ -1,0 +1,240 @@
+r"""Soudry et al. (2018): GD on one-hot separable data, binary (row 1) and 3-class (row 2).
+
+Reads the ``onehot_maxmargin`` experiment (:mod:`sims.experiments.onehot`). Columns, against
+the GD step k:
+
+1. the data, the support vectors (circled) and the hard-margin SVM (binary: the boundary
+   :math:`\hat w^\top x = 0` and the margin lines :math:`\pm1`; 3-class: the regions of
+   :math:`\arg\max_c \hat w_c^\top x`);
+2. the training loss (log-log) with the predicted :math:`\|\hat W\|^2/(\eta k)`;
+3. the direction error :math:`\|W_k/\|W_k\|-\hat W/\|\hat W\|\|` against :math:`1/\log k`, with
+   the second-order ("genie") curve of the ray :math:`\hat W\log k+\tilde W` (dashed) and its
+   asymptote :math:`C_{\rm dir}/\log k` (dotted); :math:`1-\cos` = half its square =
+   :math:`O(1/\log^2k)`;
+4. the margin gap :math:`1/\|\hat W\|-\min_n\langle g_n,W_k\rangle/\|W_k\|` against
+   :math:`1/\log k`, same references;
+5. :math:`\|W_k-\hat W\log k-\tilde W\|` (log-log) with the predicted rate :math:`k^{-\rho}`;
+6. :math:`\|W_k\|` against :math:`\log k` with the predicted line
+   :math:`\|\hat W\|\log k+\langle\hat W,\tilde W\rangle/\|\hat W\|` (slope :math:`\|\hat W\|`).
+
+The binary row is in the units of the logistic weights :math:`w=w_0-w_1`.
+
+Fitted numbers (``paper/numbers/onehot_maxmargin.json``), per panel: the loss log-log slope on the
+last decade :math:`[k_{\max}/10, k_{\max}]` (:func:`theory.fitting.loglog_slope`, 95% CI) and
+:math:`k\,\mathcal L\,\eta/\|\hat W\|^2` at :math:`k_{\max}`; OLS of the direction error and of the
+margin gap on :math:`1/\log k` over the last two decades (slope, intercept, 95% CIs) next to the
+predicted asymptotic slopes (the fitted secant slopes include the
+:math:`O(1/\log^2k)` term, so they exceed the asymptotic ones), the products with :math:`\log k`
+at :math:`k_{\max}` and the values on the ray :math:`\hat W\log k_{\max}+\tilde W`;
+:math:`\log^2k\,(1-\cos)` at :math:`k_{\max}`; the residual's log-log slope on the last decade
+(95% CI) and final value next to the predicted :math:`\rho`; the norm's OLS slope in
+:math:`\log k` on the last decade (95% CI) next to :math:`\|\hat W\|`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from figures._common import plt, save, style, write_numbers
+from sims.sweep import load_sweep_runs
+from theory.fitting import loglog_slope
+
+DESCRIPTION = "Soudry et al. (2018): GD on separable binary / 3-class data, rates, w(t) - w_hat log t -> w_tilde"
+EXPERIMENTS = ("onehot_maxmargin",)
+
+K_MIN_INV_LOG = 100  # first step shown against 1/log k
+
+TITLES = {"binary": "binary (logistic, units of w)", "multiclass": "3-class cross-entropy"}
+
+
+def linear_fit(x, y, level: float = 0.95) -> dict:
+    """OLS :math:`y = a + b x` with Student-t confidence intervals of b and a."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size < 3:
+        raise ValueError(f"need at least 3 points for a linear fit, got {x.size}")
+    res = stats.linregress(x, y)
+    t = stats.t.ppf(0.5 + level / 2, x.size - 2)
+    return {"slope": float(res.slope),
+            "slope_ci": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)],
+            "intercept": float(res.intercept),
+            "intercept_ci": [float(res.intercept - t * res.intercept_stderr),
+                             float(res.intercept + t * res.intercept_stderr)],
+            "level": level, "n_points": int(x.size)}
+
+
+def fit_numbers(res: dict) -> dict:
+    """The fitted and predicted numbers of one panel (see the module docstring)."""
+    k = np.asarray(res["steps"], dtype=np.float64)
+    met = {n: np.asarray(v, dtype=np.float64) for n, v in res["metrics"].items()}
+    gen = {n: np.asarray(v, dtype=np.float64) for n, v in res["genie"].items()}
+    pred = res["predicted"]
+    kmax = float(k[-1])
+    last = (kmax / 10.0, kmax)
+    two = (kmax / 100.0, kmax)
+    sel1 = (k >= last[0]) & (k <= last[1])
+    sel2 = (k >= two[0]) & (k <= two[1])
+    inv_log = 1.0 / np.log(k[sel2])
+    lk = np.log(kmax)
+    dir_fit = linear_fit(inv_log, met["direction_error"][sel2])
+    mg_fit = linear_fit(inv_log, met["margin_gap"][sel2])
+    norm_fit = linear_fit(np.log(k[sel1]), met["norm"][sel1])
+    return {
+        "k_max": kmax,
+        "window_last_decade": list(last),
+        "window_last_two_decades": list(two),
+        "loss_loglog_slope": loglog_slope(k, met["loss"], window=last).as_dict(),
+        "loss_times_k_over_prediction": float(kmax * met["loss"][-1] / pred["loss_times_k"]),
+        "direction_error_vs_inv_log_k": dir_fit,
+        "direction_error_final": float(met["direction_error"][-1]),
+        "direction_error_ray_final": float(gen["direction_error"][-1]),
+        "direction_error_times_log_k": float(met["direction_error"][-1] * lk),
+        "direction_error_times_log_k_predicted_limit": pred["direction_times_log_k"],
+        "one_minus_cos_times_log2_k": float(met["one_minus_cos"][-1] * lk**2),
+        "one_minus_cos_times_log2_k_predicted_limit": pred["one_minus_cos_times_log2_k"],
+        "margin_gap_vs_inv_log_k": mg_fit,
+        "margin_gap_final": float(met["margin_gap"][-1]),
+        "margin_gap_ray_final": float(gen["margin_gap"][-1]),
+        "margin_gap_times_log_k": float(met["margin_gap"][-1] * lk),
+        "margin_gap_times_log_k_predicted_limit": pred["margin_gap_times_log_k"],
+        "tilde_residual_loglog_slope": loglog_slope(k, met["tilde_residual"], window=last).as_dict(),
+        "tilde_residual_final": float(met["tilde_residual"][-1]),
+        "tilde_residual_predicted_rate": pred["residual_rate"],
+        "lambda_min": pred["lambda_min"],
+        "theta": pred["theta"],
+        "norm_slope_in_log_k": norm_fit,
+        "norm_slope_over_svm_norm": float(norm_fit["slope"] / res["svm_norm"]),
+        "norm_offset_final": float(met["norm"][-1] - res["svm_norm"] * lk),
+        "norm_offset_predicted_limit": pred["norm_offset"],
+        "svm_norm": float(res["svm_norm"]),
+        "cos_final": float(met["cos"][-1]),
+        "lr": float(res["lr"]),
+        "lr_effective": float(res["lr_effective"]),
+        "smoothness": float(res["smoothness"]),
+        "n": int(res["n"]),
+        "K": int(res["K"]),
+        "n_support_constraints": int(np.asarray(res["alpha_support"]).size),
+        "units": res["units"],
+    }
+
+
+def _draw_data(ax, res: dict) -> None:
+    X, y, W = np.asarray(res["X"]), np.asarray(res["y"]), np.asarray(res["W_hat"])
+    sup = np.asarray(res["support"])
+    sv = sup if sup.ndim == 1 else np.unique(sup[:, 0])
+    lim = 1.1 * np.abs(X).max()
+    if W.ndim == 1:  # binary: boundary w^T x = 0 and margins w^T x = +-1
+        for c, lab, mk in ((1, "+1", "o"), (-1, "-1", "s")):
+            ax.scatter(*X[y == c].T, s=12, marker=mk, label=f"y = {lab}")
+        t = np.array([-lim, lim])
+        nrm = np.array([-W[1], W[0]]) / np.linalg.norm(W)
+        for off, ls in ((0.0, "-"), (1.0, "--"), (-1.0, "--")):
+            base = off * W / np.dot(W, W)
+            pts = base[None, :] + t[:, None] * nrm[None, :]
+            ax.plot(pts[:, 0], pts[:, 1], color="k", ls=ls, lw=0.8)
+    else:  # K classes: regions of argmax_c w_c^T x
+        g = np.linspace(-lim, lim, 300)
+        gx, gy = np.meshgrid(g, g)
+        lab = np.argmax(np.stack([gx.ravel(), gy.ravel()], 1) @ W.T, axis=1).reshape(gx.shape)
+        ax.contourf(gx, gy, lab, levels=np.arange(W.shape[0] + 1) - 0.5, alpha=0.12,
+                    colors=[f"C{c}" for c in range(W.shape[0])])
+        for c in range(W.shape[0]):
+            ax.scatter(*X[y == c].T, s=12, color=f"C{c}", label=f"class {c}")
+    ax.scatter(*X[sv].T, s=70, facecolors="none", edgecolors="k", lw=0.9, label="support vectors")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.legend(loc="best", fontsize=6, frameon=True, framealpha=0.8)
+
+
+def _draw_panel(axes, res: dict, fits: dict) -> None:
+    k = np.asarray(res["steps"], dtype=np.float64)
+    met = {n: np.asarray(v, dtype=np.float64) for n, v in res["metrics"].items()}
+    gen = {n: np.asarray(v, dtype=np.float64) for n, v in res["genie"].items()}
+    pred = res["predicted"]
+    pos = k >= 1
+    kp = k[pos]
+    # loss
+    ax = axes[1]
+    ax.loglog(kp, met["loss"][pos], label="GD")
+    ax.loglog(kp, pred["loss_times_k"] / kp, color="k", ls=":", lw=1,
+              label=rf"$\|\hat W\|^2/(\eta k)$, slope {fits['loss_loglog_slope']['slope']:.3f} fitted")
+    ax.set_title("training loss")
+    # direction error and margin gap against 1 / log k (k >= 100: before, GD is in its transient)
+    big = k >= K_MIN_INV_LOG
+    x = 1.0 / np.log(k[big])
+    xx = np.linspace(0.0, x.max(), 50)
+    for ax, name, cname, lab in (
+        (axes[2], "direction_error", "direction_times_log_k", r"direction error $\|W_k/\|W_k\| - \hat W/\|\hat W\|\|$"),
+        (axes[3], "margin_gap", "margin_gap_times_log_k",
+         r"margin gap $1/\|\hat W\| - \min_n \langle g_n, W_k\rangle/\|W_k\|$"),
+    ):
+        ax.plot(x, met[name][big], label="GD")
+        ax.plot(x, gen[name][big], color="k", ls="--", lw=1, label=r"ray $\hat W\log k + \tilde W$")
+        ax.plot(xx, pred[cname] * xx, color="k", ls=":", lw=1, label=rf"asymptote {pred[cname]:.3f}/log k")
+        ax.set_xlim(0.0, x.max() * 1.02)
+        ax.set_ylim(0.0, 1.25 * max(np.nanmax(met[name][big]), pred[cname] * x.max()))
+        ax.set_xlabel(r"$1/\log k$  ($k \geq 100$)")
+        ax.set_title(lab, fontsize="small")
+        ax.legend(loc="upper left", fontsize=6)
+    axes[2].text(0.97, 0.04, rf"$1-\cos$ at $k_{{\max}}$: {met['one_minus_cos'][-1]:.2e}" + "\n"
+                 + rf"$\log^2 k\,(1-\cos)$: {fits['one_minus_cos_times_log2_k']:.3f} "
+                 + rf"($\to$ {pred['one_minus_cos_times_log2_k']:.3f})",
+                 transform=axes[2].transAxes, ha="right", va="bottom", fontsize=6)
+    # residual
+    ax = axes[4]
+    r = met["tilde_residual"][pos]
+    ax.loglog(kp, r, label="GD")
+    rho = pred["residual_rate"]
+    tail = kp >= kp[-1] / 100.0
+    ax.loglog(kp[tail], 2.0 * r[-1] * (kp[tail] / kp[-1]) ** (-rho), color="k", ls=":", lw=1,
+              label=rf"$k^{{-\rho}}$, $\rho$ = {rho:.2f} (fitted {fits['tilde_residual_loglog_slope']['slope']:.2f})")
+    ax.set_title(r"$\|W_k - \hat W \log k - \tilde W\|$")
+    # norm against log k
+    ax = axes[5]
+    lk = np.log(kp)
+    ax.plot(lk, met["norm"][pos], label="GD")
+    ax.plot(lk, res["svm_norm"] * lk + pred["norm_offset"], color="k", ls=":", lw=1,
+            label=rf"$\|\hat W\|\log k + \langle\hat W,\tilde W\rangle/\|\hat W\|$, "
+                  rf"$\|\hat W\|$ = {res['svm_norm']:.3f}")
+    ax.set_xlabel(r"$\log k$")
+    ax.set_title(r"$\|W_k\|$")
+    for a in (axes[1], axes[4]):
+        a.set_xlabel("step k")
+    for a in (axes[1], axes[4], axes[5]):
+        a.legend(fontsize=6)
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    style()
+    manifest, runs = load_sweep_runs(store, "onehot_maxmargin")
+    panels = {r.params["panel"]: r for r in runs}
+    fig, axes = plt.subplots(len(panels), 6, figsize=(17.0, 3.1 * len(panels)), squeeze=False)
+    numbers = {}
+    for row, (name, run) in enumerate(panels.items()):
+        res = run.result
+        fits = fit_numbers(res)
+        numbers[name] = fits
+        _draw_data(axes[row, 0], res)
+        axes[row, 0].set_title(f"{TITLES.get(name, name)}: n = {res['n']}, "
+                               rf"$\|\hat W\|$ = {res['svm_norm']:.3f}")
+        _draw_panel(axes[row], res, fits)
+    first = next(iter(panels.values()))
+    p = first.params
+    fig.suptitle(f"GD from W_0 = 0, step {p['lr_scale']:g}/L (L = smoothness bound), "
+                 f"{int(first.result['steps'][-1]):.0e} steps, "
+                 f"data seed {p['data_seed']}, SVM solver {', '.join(first.result['solvers'])}",
+                 fontsize="small")
+    fig.tight_layout()
+    numbers["solvers"] = sorted({s for run in panels.values() for s in run.result["solvers"]})
+    numbers["sweep_key"] = manifest["sweep_key"]
+    numbers["quick"] = manifest["quick"]
+    write_numbers("onehot_maxmargin", numbers, outdir)
+    return save(fig, outdir, "onehot_maxmargin")
+
+
+if __name__ == "__main__":
+    print(draw(__import__("sims.store").store.ResultStore(), Path("paper/figures")))
