@@ -30,6 +30,10 @@ implements the next term, the NTP analogue of Soudry et al.'s :math:`\tilde w` (
   zero-dimensional exactly when the active generators span :math:`\mathcal G\cap F^\perp`
   (:attr:`NTPSecondOrder.spanning`), the analogue of [S18]'s "support vectors span the
   data"; orthonormal embeddings always qualify (every margin is active).
+* The finite part carries a :math:`1/k` correction: :math:`P_F(W_k)=W^\star+E/k+o(1/k)`
+  (:attr:`NTPSecondOrder.finite_correction`), the quasi-static balance between the
+  curvature of CE on F and the push of the active pairs; it is reached after
+  :math:`\sim1/(\eta\mu_F)` steps.
 * Linearising the dynamics in :math:`\tau=\log k` gives the rate at which the
   :math:`\mathcal A`-component converges: :math:`k^{-\nu}` with
 
@@ -111,6 +115,14 @@ class NTPSecondOrder:
         :math:`\nu=\min(1,\kappa_{\min}-1,\mu_{\min})`.
     equation_residual : float
         :math:`\max_a|\eta\hat\pi_j e^{u_a-\langle\tilde W,A_a\rangle}/\lambda_a-1|`.
+    finite_correction : ndarray, shape (V, d), or None
+        :math:`E` in :math:`P_F(W_k)=W^\star+E/k+o(1/k)`:
+        :math:`E=\eta^{-1}\mathcal H_F^{-1}P_F\sum_a\lambda_a(\hat p_j-e_v)\bar h_j^\top` with
+        :math:`\mathcal H_F` the Hessian of CE at :math:`W^\star` restricted to F (None when
+        F's basis is too large to materialise).
+    finite_curvature : float
+        :math:`\mu_F=\lambda_{\min}(\mathcal H_F)`; :math:`P_F(W_k)` relaxes to its
+        :math:`E/k` regime on the time scale :math:`1/(\eta\mu_F)` (NaN if not computed).
     solver : str
         Solver of :math:`W^{mm}`.
     """
@@ -131,6 +143,8 @@ class NTPSecondOrder:
     restoring_min: float
     rate_exponent: float
     equation_residual: float
+    finite_correction: np.ndarray | None
+    finite_curvature: float
     solver: str
     _A: np.ndarray = field(repr=False)
     _chol: Any = field(repr=False)
@@ -240,6 +254,30 @@ class NTPSecondOrder:
             logs = L[j, v] - _lse_rows(L, np.ones_like(L, dtype=bool))[j]
             out[i] = np.exp(np.log(kk[i] * self.lr * self._pi[j] / self.multipliers) + logs)
         return out[0] if single else out
+
+
+def _finite_correction(data: NTPData, sub: DataSubspace, j: np.ndarray, v: np.ndarray, lam: np.ndarray,
+                       lr: float) -> tuple[np.ndarray | None, float]:
+    """E and mu_F (see NTPSecondOrder); (None, nan) if F's basis is too large or F = {0}."""
+    V, d = data.V, data.d
+    if sub.dim == 0:
+        return np.zeros((V, d)), np.nan
+    try:
+        Q = sub.basis.reshape(sub.dim, V * d)
+    except ValueError:
+        return None, np.nan
+    # Hessian of CE at W*: sum_j pi_j (diag p_j - p_j p_j^T) (x) h_j h_j^T, applied to the basis
+    B = Q.reshape(sub.dim, V, d)
+    L = np.einsum("kvd,md->kmv", B, data.H)  # logits of each basis matrix, (dim, m, V)
+    P = data.P[None]
+    R = data.pi[None, :, None] * (P * L - P * np.sum(P * L, axis=2, keepdims=True))
+    HQ = np.einsum("kmv,md->kvd", R, data.H).reshape(sub.dim, V * d)
+    HF = Q @ HQ.T
+    HF = 0.5 * (HF + HF.T)
+    push = np.einsum("a,av,ad->vd", lam, data.P[j] - np.eye(V)[v], data.H[j])
+    c = scipy.linalg.solve(HF, Q @ push.ravel(), assume_a="pos")
+    mu_F = float(np.linalg.eigvalsh(HF)[0])
+    return (Q.T @ c).reshape(V, d) / lr, mu_F
 
 
 def ntp_w_tilde(
@@ -369,13 +407,14 @@ def ntp_w_tilde(
         eq_res = float(np.max(np.abs(lr * data.pi[j] * np.exp(u[j, v] - A @ W_t.ravel()) / lam - 1.0)))
     else:
         restoring, eq_res = np.inf, 0.0
-    for arr in (W_t, det, from_init, W_star, b, lam, A):
+    E, mu_F = _finite_correction(data, sub, j, v, lam, lr)
+    for arr in (W_t, det, from_init, W_star, b, lam, A) + ((E,) if E is not None else ()):
         arr.setflags(write=False)
     return NTPSecondOrder(
         W_tilde=W_t, determined=det, from_init=from_init, W_star=W_star, W_mm=np.asarray(mm.W),
         active=np.stack([j, v], axis=1).astype(np.int64), multipliers=lam, offsets=b, lr=lr,
         spanning=bool(na == moving), moving_dim=int(moving), free_dim=int(moving - na),
         kappa_min=kappa, restoring_min=restoring, rate_exponent=float(min(1.0, kappa - 1.0, restoring)),
-        equation_residual=eq_res, solver=str(mm.solver), _A=A, _chol=chol, _H=np.asarray(data.H),
+        equation_residual=eq_res, finite_correction=E, finite_curvature=mu_F, solver=str(mm.solver), _A=A, _chol=chol, _H=np.asarray(data.H),
         _pi=np.asarray(data.pi),
     )

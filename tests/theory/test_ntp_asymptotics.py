@@ -196,3 +196,34 @@ def test_bad_data():
         res.residual(res.W_mm, 0)
     with pytest.raises(ValueError, match="W must have shape"):
         res.mass_ratio(np.zeros((2, 2)), 1)
+
+
+@pytest.mark.parametrize("which", ["orthonormal", "nonspanning"])
+def test_finite_part_correction_E_over_k(which):
+    """P_F(W_k) = W* + E/k + o(1/k): the quasi-static balance of CE's curvature on F and the push of
+    the active pairs (paper/ntp_w_tilde.md). The push is lambda_a exp(-delta_a)/(eta k), so the
+    relative error of E/k is first order in the active deviations: bounded by 2 max|mass ratio - 1|."""
+    data = _orthonormal() if which == "orthonormal" else _nonspanning()
+    res = ntp_w_tilde(data, 0.5)
+    sub = data_subspace(data)
+    tr = gd.run(data, 1_000_000, 0.5, record=[100_000, 1_000_000], record_W=True)
+    k = tr.steps.astype(np.float64)
+    eF = sub.project(tr.W_records) - res.W_star
+    E = res.finite_correction
+    for i in range(2):
+        err = np.linalg.norm(k[i] * eF[i] - E) / np.linalg.norm(E)
+        dev = np.abs(res.mass_ratio(tr.W_records[i], k[i]) - 1).max()
+        assert err < 2 * dev + 1e-3, (k[i], err, dev)  # measured 4e-4 / 1.2e-3 at 1e5
+    assert res.finite_curvature > 0
+
+
+def test_finite_part_correction_explains_the_slow_a2_seed():
+    """On App. A.2 data seed 0, GD misses the spec's ||P_F W - W*|| / ||W*|| < 1e-2 at 1e5 steps
+    (measured 0.34). The E/k regime alone predicts ||E|| / (1e5 ||W*||) = 0.048 > 1e-2: the threshold
+    is out of reach on this instance at 1e5 (CE's curvature on F is 7.7e-5: tokens with p ~ 1e-4)."""
+    data = NTPData.paper_a2(0)
+    res = ntp_w_tilde(data, 0.5)
+    ws = np.linalg.norm(res.W_star)
+    assert np.linalg.norm(res.finite_correction) / (1e5 * ws) > 1e-2
+    tr = gd.run(data, 100_000, 0.5, W_star=res.W_star, record=[100_000])
+    assert tr.dist_F[-1] / ws > 1e-2
