@@ -3,7 +3,9 @@ r"""Thrampoulidis (2024) Figs. 3-5: GD, normalised GD and Adam on the overparame
 Six panels against the iteration k (log x), one line per method: the loss gap
 CE(W_k) - H (log y), :math:`\|W_k\|`, :math:`\cos(W_k, W^{mm})` (solid) and
 :math:`\cos(W_k - W^\star, W^{mm})` (dashed), :math:`\|P_F W_k - W^\star\|/\|W^\star\|`
-(log y), :math:`\|P_\perp W_k - \log(k) W^{mm}\|`, and the GD norm against
+(log y; dotted: the GD prediction :math:`\|E\|/(k\|W^\star\|)` of
+:mod:`theory.ntp_asymptotics`, drawn after the relaxation time :math:`1/(\eta\mu_F)`),
+:math:`\|P_\perp W_k - \log(k) W^{mm}\|`, and the GD norm against
 :math:`\log k` with the predicted slope :math:`\|W^{mm}\|`.
 
 Fitted numbers (``paper/numbers/ntp_overparam.json``): the GD loss-gap log-log slope
@@ -41,7 +43,11 @@ def fit_numbers(run) -> dict:
     gap = loglog_slope(*_positive(k, np.asarray(res["metrics"]["gap"])), window=window)
     mask = (k >= window[0]) & (k <= window[1])
     norm_slope = float(np.polyfit(np.log(k[mask]), np.asarray(res["metrics"]["norm"])[mask], 1)[0])
-    return {
+    extra = {}
+    if "E_norm" in res:  # GD on App. A.2: the E/k prediction of theory.ntp_asymptotics at k_max
+        extra = {"predicted_dist_F_at_kmax": float(res["E_norm"] / (kmax * res["W_star_norm"])),
+                 "mu_F": float(res["mu_F"]), "w_tilde_rate_exponent": float(res["rate_exponent"])}
+    return extra | {
         "window": list(window),
         "gap_loglog_slope": gap.as_dict(),
         "norm_slope_in_log_k": norm_slope,
@@ -74,6 +80,12 @@ def draw_methods(manifest, panels, name: str, title: str, outdir: Path) -> list[
         ax[2].semilogx(k[pos], met["cos_mm"][pos], color=c, ls="-")
         ax[2].semilogx(k[pos], met["cos_mm_corrected"][pos], color=c, ls="--")
         ax[3].loglog(*_positive(k, met["dist_F"]), color=c)
+        if "E_norm" in res:  # GD: the predicted E/k regime of the finite part (paper/ntp_w_tilde.md)
+            late = k >= 1.0 / (run.params["lr"] * res["mu_F"])
+            if late.any():
+                ax[3].loglog(k[late], res["E_norm"] / (k[late] * res["W_star_norm"]), color=c, ls=":", lw=1.2,
+                             label=r"GD predicted $\|E\|/(k\|W^\star\|)$")
+                ax[3].legend(fontsize="x-small")
         ax[4].semilogx(k[pos], met["perp_residual"][pos], color=c)
         ax[5].plot(np.log(k[pos]), met["norm"][pos], color=c)
     first = next(iter(panels.values())).result

@@ -39,6 +39,7 @@ import numpy as np
 from sims import gd
 from sims.experiment import Experiment, register
 from theory.ntp import NTPData, data_subspace, finite_component
+from theory.ntp_asymptotics import ntp_w_tilde
 from theory.ntp_svm import max_margin_direction
 
 #: (method, step size) of [T24] App. A.2.
@@ -47,11 +48,11 @@ METHODS = (("gd", 0.5), ("ngd", 0.01), ("adam", 0.01))
 METRICS = ("gap", "norm", "cos_mm", "cos_mm_corrected", "dist_F", "perp_residual", "colsum_drift", "margin")
 
 
-def _references(data: NTPData, solver: str = "clarabel") -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _references(data: NTPData, solver: str = "clarabel"):
     fc = finite_component(data)
     W_star = np.asarray(getattr(fc, "W", fc), dtype=np.float64)
     mm = max_margin_direction(data, solver=solver)
-    return W_star, np.asarray(mm.W, dtype=np.float64), [str(mm.solver)]
+    return W_star, np.asarray(mm.W, dtype=np.float64), [str(mm.solver)], mm
 
 
 def _make_data(params: dict) -> NTPData:
@@ -85,7 +86,7 @@ def run_method(params: dict, rng: np.random.Generator) -> dict:
     ``params["data_seed"]``, W_0 = 0).
     """
     data = _make_data(params)
-    W_star, W_mm, solvers = _references(data, params.get("mm_solver", "clarabel"))
+    W_star, W_mm, solvers, mm = _references(data, params.get("mm_solver", "clarabel"))
     kw = {"beta2": params["beta2"]} if params["method"] == "adam" else {}
     # the engine skips its F-metrics above 2000 generators of F; then compute them here
     big_F = int(np.sum(data.support_sizes - 1)) > gd._F_MAX
@@ -104,6 +105,11 @@ def run_method(params: dict, rng: np.random.Generator) -> dict:
     }
     if big_F:
         out["metrics"].update(_f_metrics(data, traj.steps, traj.W_records, W_star, W_mm))
+    elif params["method"] == "gd" and params["data"] == "paper_a2":
+        # second-order theory (theory.ntp_asymptotics): P_F W_k - W* ~ E/k after ~1/(eta mu_F) steps
+        pred = ntp_w_tilde(data, params["lr"], mm=mm)
+        out.update(E_norm=float(np.linalg.norm(pred.finite_correction)), mu_F=pred.finite_curvature,
+                   rate_exponent=pred.rate_exponent)
     out["metrics"]["dist_F"] = out["metrics"]["dist_F"] / ws_norm
     if params.get("store_matrices"):
         out.update(H=np.array(data.H), P=np.array(data.P), W_star=W_star, W_mm=W_mm, W=np.array(traj.W))
@@ -156,6 +162,7 @@ register(
         run=run_method,
         quick={"steps": 10_000},
         figures=("ntp_overparam",),
+        version=2,
     )
 )
 
