@@ -8,7 +8,8 @@
     ibl status                             what is stored, what is missing
     ibl all [--quick] [--jobs N]           every experiment, then every figure (the main job)
 
-``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``.
+``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``; it may be
+given before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -125,16 +126,19 @@ def cmd_all(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ibl", description="implicit-bias-lab: experiments, sweeps and figures")
     p.add_argument("--store", default=None, help="result store directory (default $IBL_STORE or ./results)")
+    # --store is accepted after the subcommand too (SUPPRESS: absent there, the global value stays)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", default=argparse.SUPPRESS, help="result store directory")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="registered experiments and figures").set_defaults(func=cmd_list)
+    sub.add_parser("list", help="registered experiments and figures", parents=[common]).set_defaults(func=cmd_list)
 
     def sweep_opts(sp):
         sp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local worker processes")
         sp.add_argument("--scheduler", default="local", help="local | local:N | tcp://HOST:PORT (dask)")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    r = sub.add_parser("run", help="run (or resume) one experiment's sweep")
+    r = sub.add_parser("run", help="run (or resume) one experiment's sweep", parents=[common])
     r.add_argument("name")
     r.add_argument("--quick", action="store_true", help="quick (smoke-scale) settings")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
@@ -142,14 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_opts(r)
     r.set_defaults(func=cmd_run)
 
-    f = sub.add_parser("figures", help="redraw figures from stored results")
+    f = sub.add_parser("figures", help="redraw figures from stored results", parents=[common])
     f.add_argument("names", nargs="*")
     f.add_argument("--outdir", default="paper/figures")
     f.set_defaults(func=cmd_figures)
 
-    sub.add_parser("status", help="what is stored and what is missing").set_defaults(func=cmd_status)
+    sub.add_parser("status", help="what is stored and what is missing", parents=[common]).set_defaults(
+        func=cmd_status)
 
-    a = sub.add_parser("all", help="run every experiment, then draw every figure")
+    a = sub.add_parser("all", help="run every experiment, then draw every figure", parents=[common])
     a.add_argument("--quick", action="store_true")
     a.add_argument("--outdir", default="paper/figures")
     sweep_opts(a)

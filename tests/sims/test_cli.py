@@ -19,6 +19,11 @@ def test_list_run_status(tmp_path, capsys):
     assert "3 already stored, 0 computed" in capsys.readouterr().out
     assert main(["--store", store, "status"]) == 0
     assert "selftest" in capsys.readouterr().out
+    # --store after the subcommand means the same store (and overrides a global one)
+    args = ["run", "selftest", "--quick", "--set", "runs=3", "--jobs", "1", "--no-progress", "--store", store]
+    assert main(["--store", str(tmp_path / "other")] + args) == 0
+    assert "3 already stored, 0 computed" in capsys.readouterr().out
+    assert not (tmp_path / "other").exists()
 
 
 def test_bad_set_is_a_clear_error(tmp_path, capsys):
