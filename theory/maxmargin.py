@@ -46,6 +46,8 @@ __all__ = [
     "multiclass_svm",
     "binary_w_tilde",
     "multiclass_w_tilde",
+    "constraint_generators",
+    "soudry_predictions",
 ]
 
 #: Constraints whose slack (margin minus 1) is below this are treated as active when
@@ -878,3 +880,96 @@ def multiclass_w_tilde(X: Any, y: Any, lr: float, K: int | None = None, W0: Any 
         lr=lr,
         equation_residual=res,
     )
+
+
+def constraint_generators(X: np.ndarray, y: np.ndarray, K: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All margin-constraint generators as flat vectors.
+
+    Returns
+    -------
+    G : ndarray, shape (n_con, p)
+        Binary (K None): rows :math:`y_nx_n` (p = d). Multiclass: rows
+        :math:`\\mathrm{vec}((e_{y_n}-e_k)x_n^\\top)` for k ≠ y_n (p = K d).
+    sample : ndarray of int, shape (n_con,)
+        Sample index n of each constraint.
+    cls : ndarray of int, shape (n_con,)
+        The competing class k (-1 for binary).
+    """
+    n, d = X.shape
+    if K is None:
+        return y[:, None] * X, np.arange(n), np.full(n, -1)
+    ii, kk = np.nonzero(np.arange(K)[None, :] != y[:, None])
+    G = np.zeros((ii.size, K, d))
+    G[np.arange(ii.size), y[ii]] += X[ii]
+    G[np.arange(ii.size), kk] -= X[ii]
+    return G.reshape(ii.size, K * d), ii, kk
+
+
+def soudry_predictions(G: np.ndarray, alpha: np.ndarray, W_hat: np.ndarray, W_tilde: np.ndarray,
+                       lr_eff: float) -> dict:
+    r"""Leading constants and the residual rate of GD on separable one-hot data ([S18] asymptotics).
+
+    [derived] Inserting :math:`W_k=\hat W\log k+\tilde W` into the loss, the direction, the
+    margin and the norm, with :math:`\eta_\Sigma e^{-\langle g_s,\tilde W\rangle}=\alpha_s` on the
+    support constraints and :math:`\hat W=\sum_s\alpha_sg_s`:
+
+    * :math:`k\,\mathcal L(W_k)\to\|\hat W\|^2/\eta` (mean loss, step :math:`\eta`);
+    * :math:`\log k\,\|W_k/\|W_k\|-\hat W/\|\hat W\|\|\to\|P_\perp\tilde W\|/\|\hat W\|`;
+    * :math:`\log k\,(1/\|\hat W\|-\min_n\langle g_n,W_k\rangle/\|W_k\|)\to
+      (\max_s\log\alpha_s-\sum_s\alpha_s\log\alpha_s/\sum_s\alpha_s)/\|\hat W\|`;
+    * :math:`\|W_k\|-\|\hat W\|\log k\to\langle\hat W,\tilde W\rangle/\|\hat W\|`;
+    * :math:`\|W_k-\hat W\log k-\tilde W\|=O(k^{-\rho})`,
+      :math:`\rho=\min(\lambda_{\min}(M),\theta-1,1)`, :math:`M=\sum_s\alpha_sg_sg_s^\top`,
+      :math:`\theta` the smallest non-support margin (the one-hot case of
+      :func:`theory.ntp_asymptotics.ntp_w_tilde`'s exponent).
+
+    Parameters
+    ----------
+    G : ndarray, shape (n_con, p)
+        Constraint generators (:func:`constraint_generators`).
+    alpha : ndarray, shape (n_con,)
+        SVM multipliers of those constraints.
+    W_hat : ndarray, p entries in any shape
+        The hard-margin SVM solution.
+    W_tilde : ndarray, same shape as ``W_hat``
+        The second-order term for step ``lr_eff`` on the mean loss.
+    lr_eff : float
+        GD step on the mean loss in the panel's units.
+
+    Returns
+    -------
+    dict of float and lists
+        ``loss_times_k`` (:math:`\\|\\hat W\\|^2/\\eta`), ``direction_times_log_k``,
+        ``one_minus_cos_times_log2_k``, ``margin_gap_times_log_k``, ``norm_offset``,
+        ``M_eigenvalues``, ``lambda_min``, ``theta`` (smallest inactive margin),
+        ``residual_rate`` :math:`\\rho`.
+    """
+    G = np.asarray(G, dtype=np.float64)
+    w = np.asarray(W_hat, dtype=np.float64).ravel()
+    wt = np.asarray(W_tilde, dtype=np.float64).ravel()
+    nw = float(np.linalg.norm(w))
+    u = w / nw
+    a = np.asarray(alpha, dtype=np.float64)
+    if G.ndim != 2 or G.shape[1] != w.size or a.shape != (G.shape[0],):
+        raise ValueError(f"G must be (n_con, {w.size}) and alpha (n_con,), got {G.shape} and {a.shape}")
+    sup = a > 1e-9 * a.max()
+    a_s, G_s = a[sup], G[sup]
+    perp = wt - (u @ wt) * u
+    c_dir = float(np.linalg.norm(perp)) / nw
+    c_margin = float(np.log(a_s).max() - (a_s @ np.log(a_s)) / a_s.sum()) / nw
+    sq = np.sqrt(a_s)
+    lam = np.linalg.eigvalsh((sq[:, None] * (G_s @ G_s.T)) * sq[None, :])
+    inactive = (G @ w)[~sup]
+    theta = float(inactive.min()) if inactive.size else float("inf")
+    lam_min = float(lam.min())
+    return {
+        "loss_times_k": nw**2 / lr_eff,
+        "direction_times_log_k": c_dir,
+        "one_minus_cos_times_log2_k": 0.5 * c_dir**2,
+        "margin_gap_times_log_k": c_margin,
+        "norm_offset": float(u @ wt),
+        "M_eigenvalues": lam.tolist(),
+        "lambda_min": lam_min,
+        "theta": theta,
+        "residual_rate": float(min(lam_min, theta - 1.0, 1.0)),
+    }

@@ -93,10 +93,16 @@ import numpy as np
 
 from sims import gd
 from sims.experiment import Experiment, register
-from theory.maxmargin import binary_svm, binary_w_tilde, multiclass_svm, multiclass_w_tilde
+from theory.maxmargin import (
+    binary_svm,
+    binary_w_tilde,
+    constraint_generators,
+    multiclass_svm,
+    multiclass_w_tilde,
+    soudry_predictions,
+)
 
-__all__ = ["OnehotConfig", "constraint_generators", "make_dataset", "onehot_points", "run_panel", "smoothness",
-           "soudry_predictions"]
+__all__ = ["OnehotConfig", "make_dataset", "onehot_points", "run_panel", "smoothness"]
 
 #: Panels in their fixed order; the index is the data stream of the panel.
 PANELS = ("binary", "multiclass")
@@ -105,29 +111,6 @@ _SQRT2 = float(np.sqrt(2.0))
 
 # ----------------------------------------------------------------------------
 # constraint generators and SVM summaries (both panels in the panel's units)
-
-
-def constraint_generators(X: np.ndarray, y: np.ndarray, K: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All margin-constraint generators as flat vectors.
-
-    Returns
-    -------
-    G : ndarray, shape (n_con, p)
-        Binary (K None): rows :math:`y_nx_n` (p = d). Multiclass: rows
-        :math:`\\mathrm{vec}((e_{y_n}-e_k)x_n^\\top)` for k ≠ y_n (p = K d).
-    sample : ndarray of int, shape (n_con,)
-        Sample index n of each constraint.
-    cls : ndarray of int, shape (n_con,)
-        The competing class k (-1 for binary).
-    """
-    n, d = X.shape
-    if K is None:
-        return y[:, None] * X, np.arange(n), np.full(n, -1)
-    ii, kk = np.nonzero(np.arange(K)[None, :] != y[:, None])
-    G = np.zeros((ii.size, K, d))
-    G[np.arange(ii.size), y[ii]] += X[ii]
-    G[np.arange(ii.size), kk] -= X[ii]
-    return G.reshape(ii.size, K * d), ii, kk
 
 
 def _svm(X: np.ndarray, y: np.ndarray, K: int | None) -> dict:
@@ -141,55 +124,6 @@ def _svm(X: np.ndarray, y: np.ndarray, K: int | None) -> dict:
         W_hat, alpha = res.W, res.alpha[sample, cls]
     return {"result": res, "W_hat": W_hat, "G": G, "sample": sample, "cls": cls, "alpha": alpha,
             "margins": G @ W_hat.ravel()}
-
-
-def soudry_predictions(svm: dict, W_tilde: np.ndarray, lr_eff: float) -> dict:
-    """Leading constants and the residual rate of [S18] for one data set (see the module docstring).
-
-    Parameters
-    ----------
-    svm : dict
-        From :func:`_svm`: ``W_hat`` (panel shape), ``G`` (n_con, p), ``alpha`` (n_con,),
-        ``margins`` (n_con,).
-    W_tilde : ndarray, same shape as ``W_hat``
-        The second-order term for step ``lr_eff`` on the mean loss.
-    lr_eff : float
-        GD step on the mean loss in the panel's units.
-
-    Returns
-    -------
-    dict of float and lists
-        ``loss_times_k`` (:math:`\\|\\hat W\\|^2/\\eta`), ``direction_times_log_k``,
-        ``one_minus_cos_times_log2_k``, ``margin_gap_times_log_k``, ``norm_offset``,
-        ``M_eigenvalues``, ``lambda_min``, ``theta`` (smallest inactive margin),
-        ``residual_rate`` :math:`\\rho`.
-    """
-    w = np.asarray(svm["W_hat"], dtype=np.float64).ravel()
-    wt = np.asarray(W_tilde, dtype=np.float64).ravel()
-    nw = float(np.linalg.norm(w))
-    u = w / nw
-    a = svm["alpha"]
-    sup = a > 1e-9 * a.max()
-    a_s, G_s = a[sup], svm["G"][sup]
-    perp = wt - (u @ wt) * u
-    c_dir = float(np.linalg.norm(perp)) / nw
-    c_margin = float(np.log(a_s).max() - (a_s @ np.log(a_s)) / a_s.sum()) / nw
-    sq = np.sqrt(a_s)
-    lam = np.linalg.eigvalsh((sq[:, None] * (G_s @ G_s.T)) * sq[None, :])
-    inactive = svm["margins"][~sup]
-    theta = float(inactive.min()) if inactive.size else float("inf")
-    lam_min = float(lam.min())
-    return {
-        "loss_times_k": nw**2 / lr_eff,
-        "direction_times_log_k": c_dir,
-        "one_minus_cos_times_log2_k": 0.5 * c_dir**2,
-        "margin_gap_times_log_k": c_margin,
-        "norm_offset": float(u @ wt),
-        "M_eigenvalues": lam.tolist(),
-        "lambda_min": lam_min,
-        "theta": theta,
-        "residual_rate": float(min(lam_min, theta - 1.0, 1.0)),
-    }
 
 
 def _genie_metrics(svm: dict, W_tilde: np.ndarray, steps: np.ndarray) -> dict:
@@ -292,7 +226,7 @@ def make_dataset(panel: str, *, n_per_class: int, K: int, sep: float, noise: flo
         except ValueError:
             continue
         svm = _svm(X, y, Kp)
-        pred = soudry_predictions(svm, np.zeros_like(svm["W_hat"]), 1.0)
+        pred = soudry_predictions(svm["G"], svm["alpha"], svm["W_hat"], np.zeros_like(svm["W_hat"]), 1.0)
         if pred["theta"] >= theta_min and pred["lambda_min"] >= lambda_floor:
             return {"X": X, "y": y, "attempt": attempt, "n_drawn": int(keep.size)}
     raise ValueError(f"no accepted {panel} data set in {max_attempts} draws (data_seed={data_seed}, "
@@ -323,7 +257,7 @@ def run_panel(params: dict, rng: np.random.Generator) -> dict:
         ``margin`` (normalised min margin), ``margin_gap``, ``tilde_residual``
         (:math:`\|W_k-\hat W\log k-\tilde W\|`), each (n_rec,); ``genie``: ``direction_error``,
         ``margin_gap``, ``norm`` of the ray :math:`\hat W\log k+\tilde W`; ``predicted``
-        (:func:`soudry_predictions`); ``X``, ``y``, ``W_hat``, ``W_tilde``, ``W_final`` (panel
+        (:func:`theory.maxmargin.soudry_predictions`); ``X``, ``y``, ``W_hat``, ``W_tilde``, ``W_final`` (panel
         units); ``units``; ``svm_norm`` :math:`\|\hat W\|`; ``svm_margin``; ``lr`` (step on W),
         ``lr_effective`` (step in the panel's units), ``smoothness`` L; ``solvers``;
         ``svm_polished``, ``kkt_max_residual``, ``w_tilde_equation_residual``; ``support``
@@ -376,7 +310,7 @@ def run_panel(params: dict, rng: np.random.Generator) -> dict:
         "steps": traj.steps.astype(np.int64),
         "metrics": metrics,
         "genie": _genie_metrics(svm, wt.w_tilde, traj.steps),
-        "predicted": soudry_predictions(svm, wt.w_tilde, lr_eff),
+        "predicted": soudry_predictions(svm["G"], svm["alpha"], svm["W_hat"], wt.w_tilde, lr_eff),
         "X": X, "y": y.astype(np.int64), "K": 2 if binary else K, "n": int(n), "d": int(X.shape[1]),
         "W_hat": W_hat, "W_tilde": np.asarray(wt.w_tilde, dtype=np.float64), "W_final": W_final,
         "units": "w = w_0 - w_1 (logistic regression)" if binary else "W (K x d)",

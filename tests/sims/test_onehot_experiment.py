@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from sims import gd
-from sims.experiments.onehot import constraint_generators
+from theory.maxmargin import constraint_generators
 from sims.store import ResultStore
 from sims.sweep import load_sweep_runs, run_experiment
 from theory.fitting import loglog_slope

@@ -227,3 +227,21 @@ def test_finite_part_correction_explains_the_slow_a2_seed():
     assert np.linalg.norm(res.finite_correction) / (1e5 * ws) > 1e-2
     tr = gd.run(data, 100_000, 0.5, W_star=res.W_star, record=[100_000])
     assert tr.dist_F[-1] / ws > 1e-2
+
+
+def test_one_hot_rate_exponent_matches_soudry_predictions():
+    """Two implementations of the remainder exponent agree on one-hot data: nu of ntp_w_tilde
+    (NTP-SVM multipliers, projected generators) and rho of theory.maxmargin.soudry_predictions
+    (multiclass SVM multipliers, raw generators; F = {0} so the two Gram matrices coincide)."""
+    from theory.maxmargin import constraint_generators, multiclass_svm, soudry_predictions
+
+    rng = np.random.default_rng(7)
+    K, n, d = 3, 12, 4
+    y = np.arange(n) % K
+    X = 3 * rng.standard_normal((K, d))[y] + rng.standard_normal((n, d))
+    data = NTPData.one_hot(X, y)
+    nu = ntp_w_tilde(data, 0.5).rate_exponent
+    svm = multiclass_svm(X, y, K)
+    G, i, k = constraint_generators(X, y, K)
+    rho = soudry_predictions(G, svm.alpha[i, k], svm.W, np.zeros_like(svm.W), 0.5)["residual_rate"]
+    assert nu == pytest.approx(rho, rel=1e-6)  # two solvers' multipliers (Clarabel vs dual), ~1e-9
