@@ -8,10 +8,13 @@ What is measured (single process, float64, full-batch GD with a constant step):
 
 * steps per second at (m, d, V) = (3, 2, 5), (20, 10, 30), (200, 100, 300),
   (1000, 256, 1000), random NTP data (supports of size min(6, V - 2), h_j ~
-  N(0, I/d)), for
+  N(0, I/d)), over runs of about 1 s each (the step count is calibrated by a
+  warm-up run of the engine, which also compiles or loads its kernel; at most
+  2e6 steps), for
   (a) the engine, ``sims.gd.run(..., references=False, record=[steps])``: the
   kernel time reported by the trajectory (set-up excluded, shown separately;
-  one checkpoint, whose metrics cost about one extra GEMM);
+  it includes the one checkpoint at the end, i.e. the logits, residual and
+  gradient of the last iterate and its metrics, about one step's work);
   (b) a plain NumPy loop (``sims.gd.reference_numpy_run``: L = H W^T, softmax,
   R^T H; BLAS threads as configured);
   (c) JAX ``jit`` + ``lax.fori_loop`` of the same update with
@@ -48,7 +51,7 @@ try:  # jax must be configured before first use
 except Exception:  # noqa: BLE001 (any import failure means: no JAX column)
     HAVE_JAX = False
 
-from sims import gd
+from sims import _gd_kernels, gd
 
 SIZES = [(3, 2, 5), (20, 10, 30), (200, 100, 300), (1000, 256, 1000)]
 
@@ -79,8 +82,6 @@ def best_of(fn, repeats):
 
 
 def engine_rate(data, steps, repeats):
-    gd.run(data, 2, 0.5, references=False, record=np.array([2]))  # compile / load the cache
-
     def once():
         tr = gd.run(data, steps, 0.5, references=False, record=np.array([steps]))  # metrics only at the end
         seg = tr.info["segments"][0]
@@ -91,6 +92,21 @@ def engine_rate(data, steps, repeats):
 
     t = best_of(once, repeats)
     return steps / t, once.setup, once.cfg, once.par
+
+
+def calibrate(data, m, d, V, seconds):
+    """Warm-up run of the engine (compiles or loads its kernel), then the number of
+    steps that take about ``seconds`` at the rate it showed (at least as many as
+    the warm-up, so that the timed runs use the kernel it compiled)."""
+    n0 = steps_for(m, d, V, seconds)
+    tr = gd.run(data, n0, 0.5, references=False, record=np.array([n0]))
+    if tr.config["tiny_kernel"]:
+        # build the size-specialised tiny kernel, which gd.run selects for long runs or once it
+        # exists in the process (its compile time is excluded, as JAX's jit compile is)
+        _gd_kernels.drive_tiny_fixed(m, V, tr.config["rank"])
+        tr = gd.run(data, n0, 0.5, references=False, record=np.array([n0]))
+    per_step = tr.info["segments"][0]["kernel_seconds"] / n0
+    return int(max(n0, min(2_000_000, seconds / per_step)))
 
 
 def numpy_rate(data, steps, repeats):
@@ -150,7 +166,8 @@ def dgemm_rate(m, d, V, repeats):
 
 
 def steps_for(m, d, V, seconds):
-    """Steps that take about ``seconds`` (a rough model of the step time)."""
+    """A first guess of the steps that take about ``seconds`` (a rough model of the
+    step time, on the slow side); :func:`calibrate` measures."""
     per_step = 2e-7 + 4.0 * m * d * V / 3e10 + 3e-9 * m * V
     return int(max(3, min(2_000_000, seconds / per_step)))
 
@@ -172,15 +189,18 @@ def main(argv=None):
     rows = []
     for m, d, V in SIZES:
         data = make_data(m, d, V)
-        n = steps_for(m, d, V, seconds)
+        n = calibrate(data, m, d, V, seconds)
         eng, setup, cfg, par = engine_rate(data, n, args.repeats)
         npy = numpy_rate(data, max(3, n // 4), args.repeats)
         jx = jax_rate(data, n, args.repeats) if HAVE_JAX else None
         gflops = eng * 4.0 * m * d * V / 1e9
-        kernel = ("tiny fused loops" if cfg["tiny_kernel"] else
+        tiny = "tiny fused loops" + (", sizes fixed at compile time" if _gd_kernels.has_drive_tiny_fixed(
+            m, V, cfg["rank"]) else "")
+        kernel = (tiny if cfg["tiny_kernel"] else
                   f"{cfg['algorithm']}, {'BLAS' if cfg['use_blas'] else 'loops'}, chunks {cfg['chunks']}"
                   + (", numba threads" if par else ""))
-        rows.append(dict(size=(m, d, V), eng=eng, npy=npy, jax=jx, gflops=gflops, setup=setup, kernel=kernel))
+        rows.append(dict(size=(m, d, V), eng=eng, npy=npy, jax=jx, gflops=gflops, setup=setup, kernel=kernel,
+                         steps=n))
         print(f"# {m, d, V}: engine {eng:,.0f}/s, numpy {npy:,.0f}/s, jax {fmt_rate(jx)}/s", file=sys.stderr)
     m, d, V = SIZES[-1]
     dgemm = dgemm_rate(m, d, V, args.repeats)
@@ -212,6 +232,9 @@ def main(argv=None):
         ej = f"{r['eng'] / r['jax']:.2f}x" if r["jax"] else "n/a"
         lines.append(f"| {r['size']} | {fmt_rate(r['eng'])} | {fmt_rate(r['npy'])} | {fmt_rate(r['jax'])} | "
                      f"{r['eng'] / r['npy']:.2f}x | {ej} | {r['gflops']:.2f} | {r['kernel']} |")
+    lines.append("")
+    lines.append("Steps per timed run (engine and JAX; the NumPy loop a quarter of them): "
+                 + ", ".join(f"{r['size']}: {r['steps']:,}" for r in rows) + ".")
     lines.append("")
     lines.append(f"DGEMM rate (NumPy matmul of H W^T and R^T H at {SIZES[-1]}, default BLAS threads): "
                  f"{dgemm:.1f} GFLOP/s; the engine reaches {frac:.0%} of it at that size.")

@@ -61,15 +61,18 @@ Adam is not rotation invariant, so it always runs in the original coordinates.
 
 Kernels and threads: the whole loop, checkpoints included, runs in one numba
 call (:mod:`sims._gd_kernels`). Tiny problems (m r V < 2000) use a fused loop
-over contexts; larger ones alternate a context phase (logits GEMM and residual)
-and a vocabulary phase (gradient GEMM and update), with BLAS (``np.dot``) from
-m r V >= 2000. From 4e6 multiply-adds per step the phases are cut into
-at most 4 power-of-two chunks of >= 96 rows that run on numba threads while BLAS is held
-at one thread (one parallel layer, numerics spec section 2). The chunking depends
-only on the problem size, so results are bitwise the same for any thread count
-(threaded BLAS is not: OpenBLAS dgemm changes bits with its thread count), and a
-resumed run reuses the stored kernel choice, so ``run(k1 + k2)`` and
-``run(k1)`` then ``extend(k2)`` give bitwise the same W.
+over contexts (for runs of >= 2e7 steps compiled for the problem's sizes, so
+that its loops unroll: the same arithmetic, 1.2-2x faster); larger ones
+alternate a context phase (residual) and a vocabulary phase (gradient GEMM,
+update and, in the primal, the next logits GEMM of the same rows of W), with
+BLAS (``np.dot``) from m r V >= 2000. From 4e6 multiply-adds per step the
+phases are cut into at most 4 power-of-two chunks of >= 96 rows that run on
+numba threads while BLAS is held at one thread (one parallel layer, numerics
+spec section 2). The
+chunking depends only on the problem size, so results are bitwise the same for
+any thread count (threaded BLAS is not: OpenBLAS dgemm changes bits with its
+thread count), and a resumed run reuses the stored kernel choice, so
+``run(k1 + k2)`` and ``run(k1)`` then ``extend(k2)`` give bitwise the same W.
 
 References: [T24] Thrampoulidis, NeurIPS 2024, arXiv 2402.18551; [S18] Soudry et
 al., JMLR 2018; [N19] Nacson et al., AISTATS 2019; specs
@@ -137,6 +140,12 @@ _F_RCOND = 1e-12  # relative eigenvalue cut-off of the Gram matrix of F's genera
 _TINY_MAX = 2_000
 _BLAS_MIN = 2_000
 _CHUNK_MIN = 4_000_000
+# runs of a tiny problem from this many steps use the tiny kernel compiled for
+# their sizes (compiling one takes ~3 s, once per size and machine: numba caches
+# it on disk). It saves ~80-150 ns per step over the generic tiny kernel, so the
+# compile pays for itself from a few 1e7 steps; a version already built in this
+# process is always used.
+_TINY_FIXED_STEPS = 20_000_000
 _N_RECORD = 200
 
 
@@ -275,9 +284,10 @@ class _Problem:
     X: np.ndarray  # (m_pad, r)
     Xt_blk: np.ndarray  # (nc, r, mc)
     K: np.ndarray  # (m_pad, m_pad) or (0, 0)
-    nc: int
+    nc: int  # context blocks of the layout (dual: = ncc; primal: 1)
     mc: int
-    nvc: int
+    nvc: int  # vocabulary chunks
+    ncc: int  # context chunks (dual: blocks; primal: column ranges of the one block)
     use_blas: bool
     tiny: bool
     inS: np.ndarray
@@ -351,7 +361,9 @@ def _n_chunks(n):
     A function of the size only (never of the thread count), so that results are
     bitwise independent of the number of threads; powers of two balance 1, 2 or
     4 threads; >= 96 rows per chunk keep each BLAS call efficient (measured at
-    (1000, 256, 1000): 4 chunks 84 GFLOP/s, 8 chunks 72 GFLOP/s on 2 cores).
+    (1000, 256, 1000): 4 chunks 84 GFLOP/s, 8 chunks 72 GFLOP/s on 2 cores; with
+    the logits GEMM split by vocabulary rows, 4 and 2 chunks take the same time
+    per step there, 8.0-8.3 ms on 2 cores).
     """
     c = 1
     while 2 * c <= min(4, n // 96):
@@ -395,12 +407,15 @@ def _prepare(H, P, pi, method, algorithm, dtype, basis=None, space=None, chunks=
         X = _kmatmul(H, B)
     if method == "adam" and algorithm == "dual":
         raise ValueError("algorithm='dual' is only available for method 'gd' or 'ngd', got method='adam'")
-    algo, ub, nc, nvc, tiny_auto = _choose(m, r, V, method, algorithm)
+    algo, ub, ncc, nvc, tiny_auto = _choose(m, r, V, method, algorithm)
     if chunks is not None:
-        nc, nvc = chunks
+        ncc, nvc = chunks
     if use_blas is not None:
         ub = use_blas
-    tiny = (tiny_auto if tiny is None else tiny) and nc == 1 and not ub and algo == "primal"
+    tiny = (tiny_auto if tiny is None else tiny) and ncc == 1 and not ub and algo == "primal"
+    # the dual updates the logits blocked by context chunks; the primal keeps one
+    # block (its logits GEMM is split by vocabulary rows, its residual by columns)
+    nc = ncc if algo == "dual" else 1
     mc = -(-m // nc)
     m_pad = nc * mc
     Xp = np.zeros((m_pad, r))
@@ -449,7 +464,7 @@ def _prepare(H, P, pi, method, algorithm, dtype, basis=None, space=None, chunks=
     return _Problem(
         H=H, P=P, pi=pi, m=m, d=d, V=V, r=r, space=space, algorithm=algo, B=B,
         X=np.ascontiguousarray(Xp, dtype=fdt), Xt_blk=np.ascontiguousarray(Xt_blk, dtype=fdt),
-        K=np.ascontiguousarray(K, dtype=fdt), nc=nc, mc=mc, nvc=nvc, use_blas=bool(ub), tiny=bool(tiny),
+        K=np.ascontiguousarray(K, dtype=fdt), nc=nc, mc=mc, nvc=nvc, ncc=ncc, use_blas=bool(ub), tiny=bool(tiny),
         inS=blk(Sp), sup=_sparse_support(Pp, logPp, fdt),
         pi_blk=np.ascontiguousarray(pip.reshape(nc, mc), dtype=fdt), valid=np.ascontiguousarray(valid.reshape(nc, mc)),
         entropy=_entropy(P, pi), onehot=bool(np.all(S.sum(axis=1) == 1)), fingerprint=_fingerprint(H, P, pi),
@@ -918,12 +933,23 @@ class _ThreadScope:
         numba.set_num_threads(self._old)
 
 
+def _serial_kernel(prob, steps):
+    """The serial driver: drive, or for tiny problems drive_tiny, compiled for the
+    problem's sizes when the run is long or that version exists already (both
+    versions do the same arithmetic: bitwise the same iterates)."""
+    if not prob.tiny:
+        return _k.drive
+    if prob.dtype == np.float64 and (steps >= _TINY_FIXED_STEPS or _k.has_drive_tiny_fixed(prob.m, prob.V, prob.r)):
+        return _k.drive_tiny_fixed(prob.m, prob.V, prob.r)
+    return _k.drive_tiny
+
+
 def _run_info(threads, par, prob):
     import numba
 
     return {"threads": int(threads), "parallel_chunks": bool(par), "numba": numba.__version__,
             "numpy": np.__version__, "use_blas": prob.use_blas, "tiny_kernel": prob.tiny,
-            "chunks": [prob.nc, prob.nvc]}
+            "chunks": [prob.ncc, prob.nvc]}
 
 
 # ----------------------------------------------------------------------------
@@ -1065,7 +1091,7 @@ def _run(data, steps, lr, method, W0, schedule, power, lr_max, beta1, beta2, ada
     rec = _record_steps(record, k0, total)
     refs, src = _resolve_references(data, prob, W_star, W_mm, w_tilde, compute_refs)
 
-    cfg.update(space=prob.space, rank=prob.r, shape=[m, d, V], chunks=[prob.nc, prob.nvc],
+    cfg.update(space=prob.space, rank=prob.r, shape=[m, d, V], chunks=[prob.ncc, prob.nvc],
                use_blas=prob.use_blas, tiny_kernel=prob.tiny, data_fingerprint=prob.fingerprint,
                record_W=bool(record_W))
     Wr, Wr0, A, Lt, mom1, mom2 = _kernel_state(prob, st)
@@ -1075,13 +1101,13 @@ def _run(data, steps, lr, method, W0, schedule, power, lr_max, beta1, beta2, ada
     out_m = np.full((rec.size, _k.N_METRICS), np.nan)
     out_W = np.zeros((rec.size if record_W else 0, V, d))
     sc = _scratch(prob)
-    par = threads > 1 and (prob.nc > 1 or prob.nvc > 1)
+    par = threads > 1 and (prob.ncc > 1 or prob.nvc > 1)
     t_kernel = time.perf_counter()
-    kernel = _k.drive_parallel if par else (_k.drive_tiny if prob.tiny else _k.drive)
+    kernel = _k.drive_parallel if par else _serial_kernel(prob, steps)
     nrec = kernel(
         k0, steps, rec, out_m, out_W, bool(record_W),
         METHODS.index(cfg["method"]), SCHEDULES.index(cfg["schedule"]), _hp_vector(cfg),
-        prob.algorithm == "dual", prob.use_blas, prob.tiny, prob.nvc,
+        prob.algorithm == "dual", prob.use_blas, prob.tiny, prob.nvc, prob.ncc,
         prob.Xt_blk, prob.X, prob.K, prob.inS, prob.sup, prob.pi_blk, prob.valid, prob.entropy,
         Wr, Wr0, A, Lt, mom1, mom2,
         sc["Rt"], sc["Gb"], sc["stat"], sc["gapj"], sc["partial"], sc["Wc"], sc["gscratch"],
@@ -1188,6 +1214,7 @@ def _run_ensemble(data, steps, lrs, W0s, lr, method, schedule, power, lr_max, be
     out_W = np.zeros((n, rec.size if record_W else 0, V, d))
     method_id = METHODS.index(cfgs[0]["method"])
     sched_id = SCHEDULES.index(cfgs[0]["schedule"])
+    kernel = _serial_kernel(prob, steps)  # chosen (and created) once, before the threads
 
     def member(i):
         Wr, Wr0, A, Lt, mom1, mom2 = kstates[i]
@@ -1195,9 +1222,8 @@ def _run_ensemble(data, steps, lrs, W0s, lr, method, schedule, power, lr_max, be
         sr0 = np.asarray(states[i]["W_r0"], dtype=np.float64).sum(axis=0)
         s0 = np.asarray(states[i]["W0_perp"]).sum(axis=0)
         sc = _scratch(prob)
-        kernel = _k.drive_tiny if prob.tiny else _k.drive
         kernel(0, steps, rec, out_m[i], out_W[i], bool(record_W), method_id, sched_id, _hp_vector(cfgs[i]),
-               prob.algorithm == "dual", prob.use_blas, prob.tiny, prob.nvc,
+               prob.algorithm == "dual", prob.use_blas, prob.tiny, prob.nvc, prob.ncc,
                prob.Xt_blk, prob.X, prob.K, prob.inS, prob.sup, prob.pi_blk, prob.valid,
                prob.entropy, Wr, Wr0, A, Lt, mom1, mom2,
                sc["Rt"], sc["Gb"], sc["stat"], sc["gapj"], sc["partial"], sc["Wc"], sc["gscratch"],
@@ -1217,7 +1243,7 @@ def _run_ensemble(data, steps, lrs, W0s, lr, method, schedule, power, lr_max, be
     for i in range(n):
         cfg = dict(cfgs[i])
         cfg.update(algorithm=prob.algorithm, space=prob.space, rank=prob.r, shape=[m, d, V],
-                   chunks=[prob.nc, prob.nvc], use_blas=prob.use_blas, tiny_kernel=prob.tiny,
+                   chunks=[prob.ncc, prob.nvc], use_blas=prob.use_blas, tiny_kernel=prob.tiny,
                    data_fingerprint=prob.fingerprint, record_W=bool(record_W))
         new_st = _state_from_kernel(prob, states[i], steps, *kstates[i])
         seg = {"start": 0, "steps": steps, "kernel_seconds": dt, "ensemble_members": n,

@@ -190,6 +190,62 @@ def test_kernel_paths_are_bitwise_identical(monkeypatch):
     assert _rel(duals[0].W, gd.reference_numpy_run(wide, 30, 1.0)) < 1e-12
 
 
+@pytest.mark.parametrize(
+    "method, schedule, lr", [("gd", "constant", 0.5), ("ngd", "power", 0.05), ("adam", "constant", 0.01),
+                             ("gd", "loss", 0.01)])
+def test_size_specialised_tiny_kernel_is_bitwise_the_generic_one(monkeypatch, method, schedule, lr):
+    """drive_tiny compiled for fixed (m, V, r) (long runs) == generic drive_tiny == blocked loops.
+
+    W0 puts an out-of-support logit of context 0 ~650 above its support, so the
+    plain-softmax fallback of the residual is exercised too.
+    """
+    data = _random_ntp(5, 4, 6, 2, seed=4)
+    h0 = data.H[0]
+    v_out = int(np.flatnonzero(data.P[0] == 0)[0])
+    W0 = 0.1 * np.random.default_rng(12).standard_normal((6, 4))
+    W0[v_out] += 650.0 * h0 / (h0 @ h0)
+    used = []
+    choose = gd._serial_kernel
+    monkeypatch.setattr(gd, "_serial_kernel", lambda prob, steps: used.append(choose(prob, steps)) or used[-1])
+    runs = {}
+    for name, fixed_steps, tiny_max in (("fixed", 0, gd._TINY_MAX), ("generic", 10**18, gd._TINY_MAX),
+                                        ("blocked", 10**18, 0)):
+        monkeypatch.setattr(gd, "_TINY_FIXED_STEPS", fixed_steps)
+        monkeypatch.setattr(gd, "_TINY_MAX", tiny_max)
+        if name != "fixed":  # a fixed-size kernel once built is reused: hide it
+            monkeypatch.setattr(gd._k, "has_drive_tiny_fixed", lambda m, V, r: False)
+        runs[name] = gd.run(data, 300, lr, method, schedule=schedule, W0=W0, references=False, record=10)
+    assert used[0] is gd._k.drive_tiny_fixed(5, 6, 4) and used[1] is gd._k.drive_tiny and used[2] is gd._k.drive
+    assert runs["fixed"].config["tiny_kernel"] and not runs["blocked"].config["tiny_kernel"]
+    for name in ("generic", "blocked"):
+        assert np.array_equal(runs["fixed"].W, runs[name].W), name  # same operations in the same order
+        for metric in gd.METRIC_NAMES:
+            assert np.array_equal(runs["fixed"].metrics[metric], runs[name].metrics[metric], equal_nan=True), metric
+    if method == "gd" and schedule == "constant":
+        # as in test_matches_numpy_reference (the plain softmax is accurate here: the
+        # out-of-support logit dominates)
+        assert _rel(runs["fixed"].W, gd.reference_numpy_run(data, 300, lr, W0=W0)) < 1e-12
+
+
+@pytest.mark.parametrize("method, lr", [("gd", 1.0), ("ngd", 0.05), ("adam", 0.01)])
+def test_checkpoint_gradient_norm_of_chunked_kernels(monkeypatch, method, lr):
+    """Primal BLAS runs take the checkpoint's ||grad|| from the step's own (chunked)
+    gradient phase: it matches NumPy, and every metric is bitwise the same for 1 or 2 threads."""
+    monkeypatch.setattr(gd, "_CHUNK_MIN", 0)
+    data = _random_ntp(260, 20, 260, 3, seed=5)
+    runs = [gd.run(data, 40, lr, method, references=False, threads=t, record=4, record_W=True) for t in (1, 2)]
+    cfg = runs[0].config
+    assert cfg["algorithm"] == "primal" and cfg["use_blas"] and cfg["chunks"] == [2, 2]
+    for name in gd.METRIC_NAMES:
+        assert np.array_equal(runs[0].metrics[name], runs[1].metrics[name], equal_nan=True), name
+    for i, W in enumerate(runs[0].W_records):
+        L = data.H @ W.T
+        E = np.exp(L - L.max(axis=1, keepdims=True))
+        G = (data.pi[:, None] * (E / E.sum(axis=1, keepdims=True) - data.P)).T @ data.H
+        # two summation orders of the same O(1e-2) gradient: ~1e-15 relative measured
+        np.testing.assert_allclose(runs[0].grad_norm[i], np.linalg.norm(G), rtol=1e-12)
+
+
 # ----------------------------------------------------------------------------
 # invariants and metrics
 
@@ -304,6 +360,18 @@ def test_exp_kernel_accuracy():
     sub = (want <= np.finfo(float).tiny)
     assert np.all(np.abs(out[sub] - want[sub]) <= np.spacing(0.0))  # subnormals: one rounding
     assert np.isnan(K.exp_scalar(np.nan)) and K.exp_scalar(-np.inf) == 0.0
+
+
+def test_exp_kernel_outside_its_range():
+    """Arguments outside (-746, 710) are mapped by a select after the polynomial (no input clamp)."""
+    x = np.array([-np.inf, -1e300, -800.0, -746.0, np.nextafter(-746.0, 0.0), -745.2,
+                  np.nextafter(710.0, 0.0), 710.0, 800.0, 1e300, np.inf, np.nan])
+    out = np.empty_like(x)
+    K.exp_shift_row(x, np.zeros_like(x), out)
+    with np.errstate(over="ignore"):
+        want = np.exp(x)
+    assert np.all((want == 0.0) | np.isinf(want) | np.isnan(want))  # the premise: no rounding involved
+    np.testing.assert_array_equal(out, want)
 
 
 def test_residual_accurate_up_to_gap_700():
