@@ -147,6 +147,7 @@ class NTPSecondOrder:
     finite_curvature: float
     solver: str
     _A: np.ndarray = field(repr=False)
+    _gram: np.ndarray = field(repr=False)
     _chol: Any = field(repr=False)
     _H: np.ndarray = field(repr=False)
     _pi: np.ndarray = field(repr=False)
@@ -211,7 +212,7 @@ class NTPSecondOrder:
             raise ValueError(f"deviation must have shape ({self.n_active},), got {dev.shape}")
         if not (1 <= k_from <= k_to < np.inf):
             raise ValueError(f"need 1 <= k_from <= k_to < inf, got k_from={k_from!r}, k_to={k_to!r}")
-        gram = self._A @ self._A.T
+        gram = self._gram
         lam = self.multipliers
         sol = scipy.integrate.solve_ivp(
             lambda _t, x: gram @ (lam * np.expm1(-x)), (np.log(k_from), np.log(k_to)), dev,
@@ -415,6 +416,7 @@ def ntp_w_tilde(
         active=np.stack([j, v], axis=1).astype(np.int64), multipliers=lam, offsets=b, lr=lr,
         spanning=bool(na == moving), moving_dim=int(moving), free_dim=int(moving - na),
         kappa_min=kappa, restoring_min=restoring, rate_exponent=float(min(1.0, kappa - 1.0, restoring)),
-        equation_residual=eq_res, finite_correction=E, finite_curvature=mu_F, solver=str(mm.solver), _A=A, _chol=chol, _H=np.asarray(data.H),
+        equation_residual=eq_res, finite_correction=E, finite_curvature=mu_F, solver=str(mm.solver),
+        _A=A, _gram=gram, _chol=chol, _H=np.asarray(data.H),
         _pi=np.asarray(data.pi),
     )

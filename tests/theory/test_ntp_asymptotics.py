@@ -191,6 +191,15 @@ def test_bad_inputs(kwargs, exc, match):
 def test_bad_data():
     with pytest.raises(TypeError, match="NTPData"):
         ntp_w_tilde(np.zeros((2, 2)), 0.5)
+    # the toy's supports on Gaussian 3 x 2 embeddings (seed 1) are not NTP-separable: no W^mm
+    from theory.ntp import TOY_2D_SUPPORTS
+
+    P = np.zeros((3, 5))
+    for j, S in enumerate(TOY_2D_SUPPORTS):
+        P[j, list(S)] = 1 / 3
+    H = np.random.default_rng(1).standard_normal((3, 2))
+    with pytest.raises(ValueError, match="not NTP-separable"):
+        ntp_w_tilde(NTPData(H, P, np.full(3, 1 / 3)), 0.5)
     res = ntp_w_tilde(_nonspanning(), 0.5)
     with pytest.raises(ValueError, match="k must hold"):
         res.residual(res.W_mm, 0)
