@@ -22,6 +22,11 @@ def pytest_configure(config):
 def pytest_generate_tests(metafunc):
     if "seed" not in metafunc.fixturenames:
         return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        if "seed" in names:  # the test chose its own seeds
+            return
     marker = metafunc.definition.get_closest_marker("seeds")
     n = int(marker.args[0]) if marker is not None else 1
     metafunc.parametrize("seed", list(range(n)), ids=[f"seed{s}" for s in range(n)])
