@@ -49,20 +49,27 @@ import scipy.optimize
 import scipy.sparse
 from threadpoolctl import threadpool_limits
 
-from theory.maxmargin import (
+from theory._validation import as_choice, as_int, as_real_array, check_memory
+from theory.margin import (
+    ACCEPT_KKT_TOL,
     ACTIVE_SLACK,
+    ClarabelPoint,
     KKTCertificate,
-    _as_matrix,
-    _certificate,
-    _involved,
-    _min_norm_on_active,
-    _pair_gram,
-    _solve_clarabel,
-    _support_farkas,
+    MarginSolverError,
+    NotSeparableError,
+    PairRows,
+    involved_rows,
+    kkt_certificate,
+    power_of_two_scale,
+    solve_clarabel,
+    solve_margin,
+    support_farkas,
 )
 
 __all__ = [
     "SOLVERS",
+    "AUTO_CLARABEL_MAX_NNZ",
+    "NTPRows",
     "NTPMaxMarginResult",
     "FarkasCertificate",
     "SeparabilityResult",
@@ -78,7 +85,20 @@ __all__ = [
 ]
 
 #: Accepted values of ``solver`` in :func:`max_margin_direction`.
-SOLVERS = ("clarabel", "dual")
+SOLVERS = ("auto", "clarabel", "dual")
+
+#: ``solver="auto"`` runs Clarabel while the primal's constraint matrix has at most this
+#: many nonzeros, estimated as m V min(m, d) / 2 (the solver writes L = X Y^T with
+#: triangular X), and the dual solver above. Measured (bench/results/ntp_svm.md and the
+#: ntp_text experiment): Clarabel takes 0.7 s at (m, d, V) = (50, 60, 10) (1.25e4
+#: nonzeros), 11 s at (100, 101, 69) (3.5e5) and 71 s at (200, 201, 100) (2.0e6), where
+#: the dual solver takes 0.02-0.2 s. 5e5 keeps Clarabel (the reference solver of every
+#: stored experiment that relies on the default) up to ~15 s.
+AUTO_CLARABEL_MAX_NNZ = 5e5
+
+#: When one solver fails its certificate the other is tried; Clarabel only up to this many
+#: estimated nonzeros (beyond it cvxpy's problem alone needs gigabytes).
+RETRY_CLARABEL_MAX_NNZ = 5e6
 
 #: Largest number of active rows for which the Clarabel polish forms the dense Gram
 #: matrix of the active generators (memory ~ 8 * GRAM_LIMIT**2 bytes); above it the
@@ -119,8 +139,8 @@ def _problem(data: Any, name: str = "data") -> _Problem:
             f"{name} must have attributes H (shape (m, d), context embeddings as rows) and P "
             f"(shape (m, V), next-token probabilities), e.g. theory.ntp.NTPData; got {type(data).__name__}"
         )
-    H = _as_matrix(data.H, f"{name}.H")
-    P = _as_matrix(data.P, f"{name}.P")
+    H = as_real_array(data.H, f"{name}.H", ndim=2)
+    P = as_real_array(data.P, f"{name}.P", ndim=2)
     m = H.shape[0]
     if P.shape[0] != m:
         raise ValueError(
@@ -192,13 +212,13 @@ def _ntp_certificate(pb: _Problem, W: np.ndarray, R: np.ndarray) -> KKTCertifica
     margins = lo[jo] - L[jo, vo]  # worst in-support token against v
     lam = -R[jo, vo]
     W_gen = _anchored(R, pb.anchors).T @ H
-    return _certificate(
+    return kkt_certificate(
         margins,
         lam,
         W,
         W_gen,
-        eq_residual=float(np.max(hi - lo)),
-        eq_scale=max(1.0, float(np.abs(L).max())),
+        equality_residual=float(np.max(hi - lo)),
+        equality_scale=max(1.0, float(np.abs(L).max())),
     )
 
 
@@ -242,7 +262,7 @@ class NTPMaxMarginResult:
     solver : str
         ``"CLARABEL"`` (``prob.solver_stats.solver_name``) or ``"dual-fista-pdas"``.
     method : str
-        The ``solver`` argument.
+        The method that produced W: ``"clarabel"`` or ``"dual"``.
     solve_time : float
         Wall time of the call in seconds.
     iterations : int
@@ -255,6 +275,13 @@ class NTPMaxMarginResult:
     W_unpolished : ndarray or None
         Clarabel's own solution before polishing (``None`` for the dual solver).
     notes : str
+    choice : str
+        Which solver ran and why (``solver="auto"``'s size rule, or a retry after the
+        other solver failed its certificate).
+    scale : float
+        Power of two H was divided by before solving (1.0: as given); W, multipliers and
+        margin are mapped back, the certificate is that of the problem solved (all its
+        residuals are relative).
     """
 
     W: np.ndarray
@@ -275,6 +302,8 @@ class NTPMaxMarginResult:
     support: np.ndarray
     W_unpolished: np.ndarray | None = None
     notes: str = ""
+    choice: str = ""
+    scale: float = 1.0
 
     @property
     def active_triples(self) -> np.ndarray:
@@ -304,6 +333,7 @@ def _result(
     polished: bool,
     W_unpolished: np.ndarray | None = None,
     notes: str = "",
+    certificate: KKTCertificate | None = None,
 ) -> NTPMaxMarginResult:
     sup, off = pb.support, pb.off
     L = pb.H @ W.T
@@ -313,7 +343,7 @@ def _result(
     lam = np.where(off, -R, 0.0)
     beta = np.where(sup, -R, 0.0)
     beta[np.arange(pb.H.shape[0]), pb.anchors] = 0.0
-    cert = _ntp_certificate(pb, W, R)
+    cert = _ntp_certificate(pb, W, R) if certificate is None else certificate
     nrm = float(np.linalg.norm(W))
     res = NTPMaxMarginResult(
         W=W,
@@ -603,14 +633,14 @@ def _solve_dual(pb: _Problem, max_iter: int, t0: float) -> NTPMaxMarginResult:
         pb, W, R, solver="dual-fista-pdas", method="dual", t0=t0, iterations=iters, polished=converged,
         notes="; ".join(notes),
     )
-    if not res.certificate.check(1e-6):
+    if not res.certificate.check(ACCEPT_KKT_TOL):
         if not checked:
             sep = check_separability(pb)
             if not sep.separable:
                 raise _nonseparable_error(sep)
-        raise RuntimeError(
+        raise MarginSolverError(
             f"the dual NTP-SVM solver did not reach a valid KKT point (residuals "
-            f"{res.certificate.residuals()}); try solver='clarabel'"
+            f"{res.certificate.describe()}); try solver='clarabel'"
         )
     return res
 
@@ -618,125 +648,110 @@ def _solve_dual(pb: _Problem, max_iter: int, t0: float) -> NTPMaxMarginResult:
 # --------------------------------------------------------------------------------------
 # Clarabel solver
 # --------------------------------------------------------------------------------------
+class NTPRows(PairRows):
+    r"""The NTP-SVM's constraint generators in anchored form, for :func:`theory.margin.solve_margin`.
+
+    Inequalities :math:`(e_{z_j}-e_v)\bar h_j^\top` (:math:`v\notin\mathcal S_j`) and
+    equalities :math:`(e_{z_j}-e_z)\bar h_j^\top` (:math:`z\in\mathcal S_j\setminus\{z_j\}`),
+    both in row-major (j, token) order. Clarabel gets the common-logit formulation (see
+    :func:`max_margin_direction`); the polish switches to the structured equality solve
+    above :data:`GRAM_LIMIT` rows; infeasibility is certified by :func:`check_separability`.
+    """
+
+    def __init__(self, pb: _Problem):
+        sup, anchors = pb.support, pb.anchors
+        eq = sup.copy()
+        eq[np.arange(sup.shape[0]), anchors] = False
+        je, ze = np.nonzero(eq)
+        jo, vo = np.nonzero(pb.off)
+        super().__init__(pb.H, (jo, anchors[jo], vo), sup.shape[1], eq=(je, anchors[je], ze))
+        self.pb = pb
+
+    def scaled(self, factor):
+        return NTPRows(_Problem(H=self.pb.H * factor, support=self.pb.support, anchors=self.pb.anchors))
+
+    def coefficients_matrix(self, lam, beta) -> np.ndarray:
+        """R (m, V) with W = R^T H."""
+        return self.coefficients(lam, beta)
+
+    def certificate(self, w, lam, beta):
+        return _ntp_certificate(self.pb, w, self.coefficients(lam, beta))
+
+    def equality_solve(self, active):
+        if _n_rows(self.pb, self._act_matrix(active)) <= GRAM_LIMIT:
+            return super().equality_solve(active)
+        pb = self.pb
+        X = _reduce(pb.H)[0] if pb.H.shape[1] < pb.H.shape[0] else None
+        R, _ = _equality_solve(self.G, pb.support, self._act_matrix(active), X)
+        (jo, _, vo), (je, _, ze) = self.ineq, self.eq
+        return -R[jo, vo], -R[je, ze]
+
+    def _act_matrix(self, active) -> np.ndarray:
+        act = np.zeros(self.pb.support.shape, dtype=bool)
+        jo, _, vo = self.ineq
+        act[jo[active], vo[active]] = True
+        return act
+
+    def clarabel(self):
+        import cvxpy as cp
+
+        pb = self.pb
+        H, sup, off = pb.H, pb.support, pb.off
+        m = H.shape[0]
+        js, zs = np.nonzero(sup)
+        jo, vo = np.nonzero(off)
+        # W^mm lies in the row space of H: write H = X Q^T with Q^T from the QR factorisation of
+        # H^T (X = R^T lower-trapezoidal, half the nonzeros of a dense basis) and W = Y Q^T, so
+        # that L = H @ W.T = X @ Y.T; measured ~3x faster in Clarabel than the dense W form.
+        Q, Rq = np.linalg.qr(H.T)
+        X = Rq.T
+        Y = cp.Variable((sup.shape[1], X.shape[1]))
+        c = cp.Variable(m)
+        L = X @ Y.T
+        cons = [L[js, zs] - c[js] == 0, L[jo, vo] - c[jo] <= -1]
+        prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Y)), cons)
+        status, name, _ = solve_clarabel(prob)
+        iters = int(getattr(prob.solver_stats, "num_iters", 0) or 0)
+        if Y.value is None:
+            return ClarabelPoint(None, None, None, status, name, iters)
+        W = np.asarray(Y.value, dtype=float) @ Q.T
+        y_in = np.zeros(sup.shape)
+        y_in[js, zs] = np.asarray(cons[0].dual_value, dtype=float)
+        lam = np.maximum(np.asarray(cons[1].dual_value, dtype=float), 0.0)
+        (je, _, ze) = self.eq
+        # the common-logit equalities' duals y_jz are the anchored beta_jz (z != anchor)
+        return ClarabelPoint(W, lam, y_in[je, ze], status, name, iters)
+
+    def farkas(self):
+        sep = check_separability(self.pb)
+        return None if sep.separable else sep
+
+    def describe_infeasible(self, sep):
+        return str(_nonseparable_error(sep))
+
+
 def _solve_clarabel_ntp(pb: _Problem, t0: float) -> NTPMaxMarginResult:
-    import cvxpy as cp
-
-    H, sup, off = pb.H, pb.support, pb.off
-    m, d = H.shape
-    V = sup.shape[1]
-    js, zs = np.nonzero(sup)
-    jo, vo = np.nonzero(off)
-    # W^mm lies in the row space of H: write H = X Q^T with Q^T from the QR factorisation of
-    # H^T (X = R^T lower-trapezoidal, half the nonzeros of a dense basis) and W = Y Q^T, so
-    # that L = H @ W.T = X @ Y.T; measured ~3x faster in Clarabel than the dense W form.
-    Q, Rq = np.linalg.qr(H.T)
-    X = Rq.T
-    Y = cp.Variable((V, X.shape[1]))
-    c = cp.Variable(m)
-    L = X @ Y.T
-    cons = [L[js, zs] - c[js] == 0, L[jo, vo] - c[jo] <= -1]
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Y)), cons)
-    status, name, _ = _solve_clarabel(prob)
-    iters = int(getattr(prob.solver_stats, "num_iters", 0) or 0)
-    if status in ("infeasible", "infeasible_inaccurate") or Y.value is None:
-        sep = check_separability(pb)
-        if not sep.separable:
-            raise _nonseparable_error(sep)
-        raise RuntimeError(f"Clarabel returned status {status!r} although the data are NTP-separable")
-    if status not in ("optimal", "optimal_inaccurate"):
-        raise RuntimeError(f"Clarabel returned status {status!r} on the NTP-SVM")
-    W_raw = np.asarray(Y.value, dtype=float) @ Q.T
-    R_raw = np.zeros((m, V))
-    R_raw[js, zs] = -np.asarray(cons[0].dual_value, dtype=float)
-    R_raw[jo, vo] = -np.maximum(np.asarray(cons[1].dual_value, dtype=float), 0.0)
-    # active-set polish (numerics spec §1): start from the constraints with slack below
-    # ACTIVE_SLACK or a multiplier above ACTIVE_SLACK * max (Clarabel's point is only
-    # ~sqrt(tol) accurate, so either test alone can miss a constraint), solve the equality
-    # system for the minimum-norm W, then drop wrong-sign / add violated constraints.
-    Lr = H @ W_raw.T
-    cr = np.where(sup, Lr, 0.0).sum(axis=1) / sup.sum(axis=1)
-    lam_raw = -R_raw
-    act = off & ((cr[:, None] - 1.0 - Lr <= ACTIVE_SLACK) | (lam_raw > ACTIVE_SLACK * max(lam_raw.max(), 1e-300)))
-    notes = ""
+    r"""Clarabel + active-set polish through :func:`theory.margin.solve_margin`."""
+    rows = NTPRows(pb)
     try:
-        pol = _polish(pb, act)
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError) as exc:
-        pol, notes = None, f"polish failed ({exc}); "
-    if pol is not None:
-        W_pol, R_pol, k = pol
-        return _result(
-            pb, W_pol, R_pol, solver=name, method="clarabel", t0=t0, iterations=iters, polished=True,
-            W_unpolished=W_raw, notes=f"active-set polish: {k} equality solve(s)",
-        )
-    notes += "active-set polish rejected (negative multiplier or violated constraint): Clarabel's point returned"
+        pt = solve_margin(rows, what="the NTP-SVM")
+    except NotSeparableError as exc:
+        raise _nonseparable_error(exc.certificate) from None
+    R = rows.coefficients(pt.ineq_multipliers, pt.eq_multipliers)
     return _result(
-        pb, W_raw, R_raw, solver=name, method="clarabel", t0=t0, iterations=iters, polished=False,
-        W_unpolished=W_raw, notes=notes,
+        pb, pt.w, R, solver=pt.solver, method="clarabel", t0=t0, iterations=pt.iterations, polished=pt.polished,
+        W_unpolished=pt.w_unpolished, notes=pt.notes, certificate=pt.certificate,
     )
-
-
-def _polish(pb: _Problem, act: np.ndarray, max_rounds: int = 10, tol: float = 1e-9):
-    """Active-set polish: equality solves with working-set corrections; None if it fails."""
-    off = pb.off
-    seen = set()
-    for k in range(1, max_rounds + 1):
-        W, R = _polish_gram(pb, act) if _n_rows(pb, act) <= GRAM_LIMIT else _polish_structured(pb, act)
-        L = pb.H @ W.T
-        c = np.where(pb.support, L, 0.0).sum(axis=1) / pb.support.sum(axis=1)
-        slack = c[:, None] - 1.0 - L
-        wrong = act & (R > tol * max(1.0, float(np.abs(R).max())))
-        viol = off & ~act & (slack < -tol)
-        if not wrong.any() and not viol.any():
-            return (W, R, k) if _polish_ok(pb, W, R) else None
-        key = np.packbits(act).tobytes()
-        if key in seen:
-            return None
-        seen.add(key)
-        act = (act & ~wrong) | viol
-    return None
 
 
 def _n_rows(pb: _Problem, act: np.ndarray) -> int:
     return int(pb.support.sum() - pb.support.shape[0] + act.sum())
 
 
-def _polish_gram(pb: _Problem, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-norm solution of the anchored equality system via the Gram matrix (lstsq)."""
-    H, sup = pb.H, pb.support
-    m, V = sup.shape
-    rows = np.arange(m)
-    eq = sup.copy()
-    eq[rows, pb.anchors] = False
-    je, be = np.nonzero(eq)
-    ja, ba = np.nonzero(act)
-    j = np.concatenate([je, ja])
-    a = pb.anchors[j]
-    bb = np.concatenate([be, ba])
-    rhs = np.concatenate([np.zeros(je.size), np.ones(ja.size)])
-    gram = _pair_gram(j, a, bb, H @ H.T)
-    mu = _min_norm_on_active(gram, rhs)
-    R = np.zeros((m, V))
-    np.add.at(R, (j, a), mu)
-    np.add.at(R, (j, bb), -mu)
-    return R.T @ H, R
-
-
-def _polish_structured(pb: _Problem, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    X = _reduce(pb.H)[0] if pb.H.shape[1] < pb.H.shape[0] else None
-    R, _ = _equality_solve(pb.H @ pb.H.T, pb.support, act, X)
-    return R.T @ pb.H, R
-
-
-def _polish_ok(pb: _Problem, W: np.ndarray, R: np.ndarray, tol: float = 1e-9) -> bool:
-    cert = _ntp_certificate(pb, W, R)
-    r = cert.residuals()
-    return r["dual_sign"] <= tol and r["primal_inequality"] <= tol and r["primal_equality"] <= tol
-
-
 # --------------------------------------------------------------------------------------
 # public: max-margin direction
 # --------------------------------------------------------------------------------------
-def max_margin_direction(data: Any, solver: str = "clarabel", *, max_iter: int = 5000) -> NTPMaxMarginResult:
+def max_margin_direction(data: Any, solver: str = "auto", *, max_iter: int = 5000) -> NTPMaxMarginResult:
     r"""The NTP-SVM max-margin direction :math:`W^{mm}` ([T24] Def. 3, eq. 6).
 
     .. math::
@@ -752,24 +767,35 @@ def max_margin_direction(data: Any, solver: str = "clarabel", *, max_iter: int =
     ----------
     data : object with attributes ``H`` (m, d) and ``P`` (m, V)
         E.g. :class:`theory.ntp.NTPData`; supports are ``P > 0``.
-    solver : {"clarabel", "dual"}
-        ``"clarabel"``: cvxpy with ``solver=cp.CLARABEL`` (tight tolerances
-        :data:`theory.maxmargin.CLARABEL_OPTIONS`) on the primal, written with index arrays
+    solver : {"auto", "clarabel", "dual"}
+        ``"auto"`` (default): ``"clarabel"`` while Clarabel's constraint matrix has at most
+        :data:`AUTO_CLARABEL_MAX_NNZ` nonzeros (estimated by :func:`clarabel_size`,
+        :math:`mV\min(m,d)/2`; e.g. [T24] App. A.2's (50, 60, 10) and every one-hot toy),
+        ``"dual"`` above; ``result.choice`` says which ran and why.
+        ``"clarabel"``: the shared pipeline :func:`theory.margin.solve_margin` on
+        :class:`NTPRows`: cvxpy with ``solver=cp.CLARABEL`` (tight tolerances
+        :data:`theory.margin.CLARABEL_OPTIONS`) on the primal, written with index arrays
         on the logits ``L = H @ W.T`` and the common in-support logit :math:`c_j` as
         auxiliary variable (:math:`L_{jz}=c_j` in-support, :math:`L_{jv}\le c_j-1`
         off-support). W is parametrised as :math:`W=YQ^\top` with :math:`H^\top=QR` (QR),
         so ``L = X @ Y.T`` with the triangular :math:`X=R^\top` (same problem, as
         :math:`W^{mm}` lies in the row space of H; ~3x faster in Clarabel). Then active-set
-        polishing (numerics spec §1): the constraints with slack or multiplier above/below
-        :data:`theory.maxmargin.ACTIVE_SLACK`, plus the equalities, are solved for the
-        minimum-norm W (lstsq on the Gram matrix of their anchored generators, or the
-        structured solve below for more than :data:`GRAM_LIMIT` rows); wrong-sign
-        multipliers / violated constraints are swapped out and the solve repeated (at most
-        10 rounds). The polished point is kept only if its multipliers are nonnegative and
-        it is feasible; otherwise Clarabel's point is returned with ``polished=False`` and
-        a note. Practical up to ~2e4 constraints (about 2-7 minutes at (200, 201, 100) on 2
-        shared cores; see ``bench/ntp_svm.py``).
+        polishing (numerics spec §1, :func:`theory.margin.polish_active_set`): the
+        constraints with slack or multiplier above/below :data:`theory.margin.ACTIVE_SLACK`,
+        plus the equalities, are solved for the minimum-norm W (Gram matrix of their
+        anchored generators, or the structured solve below for more than
+        :data:`GRAM_LIMIT` rows); wrong-sign multipliers / violated constraints are
+        swapped out and the solve repeated (at most 10 rounds). If the polish is
+        rejected, Clarabel's point is kept only if its KKT certificate passes
+        :data:`theory.margin.ACCEPT_KKT_TOL`. Practical up to ~2e4 constraints (about
+        1-7 minutes at (200, 201, 100) on 2 shared cores; see ``bench/ntp_svm.py``).
         ``"dual"``: the package's own solver, see Notes; scales to m = V = 1000, d = 1001.
+
+        Whichever runs, H is first divided by a power of two when its largest row norm is
+        far from 1 (:func:`theory.margin.power_of_two_scale`, exact) and the answer mapped
+        back, so the result does not depend on the scale of H. If the solver's certificate
+        fails, the other solver is tried (Clarabel only up to
+        :data:`RETRY_CLARABEL_MAX_NNZ`); if both fail, ``MarginSolverError``.
     max_iter : int, keyword-only
         Iteration cap of the dual solver's FISTA phase (per attempt).
 
@@ -786,8 +812,9 @@ def max_margin_direction(data: Any, solver: str = "clarabel", *, max_iter: int =
         supports, no out-of-support token at all; **data not NTP-separable**: the
         message names the contexts (and tokens) of a Farkas certificate from
         :func:`check_separability`.
-    RuntimeError
-        A solver failure that is not infeasibility.
+    theory.margin.MarginSolverError
+        (a ``RuntimeError``) no solver produced a point with a valid KKT certificate; the
+        message gives each solver's status and residuals.
 
     Notes
     -----
@@ -823,15 +850,59 @@ def max_margin_direction(data: Any, solver: str = "clarabel", *, max_iter: int =
     t0 = time.perf_counter()
     if not isinstance(solver, str):
         raise TypeError(f"solver must be a string, one of {SOLVERS}, got {type(solver).__name__} {solver!r}")
-    key = solver.lower()
-    if key not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+    key = as_choice(solver.lower(), "solver", SOLVERS)
+    max_iter = as_int(max_iter, "max_iter", low=1)
     pb = _problem(data)
-    if key == "clarabel":
-        return _solve_clarabel_ntp(pb, t0)
-    return _solve_dual(pb, int(max_iter), t0)
+    m, d = pb.H.shape
+    V = pb.support.shape[1]
+    nnz = clarabel_size(m, d, V)
+    check_memory(8.0 * (3 * m * m + 10 * m * V), f"max_margin_direction(m={m}, d={d}, V={V})")
+    if key == "auto":
+        key = "clarabel" if nnz <= AUTO_CLARABEL_MAX_NNZ else "dual"
+        choice = (f"auto: {key} (Clarabel's constraint matrix ~m V min(m, d) / 2 = {nnz:.3g} nonzeros "
+                  f"{'<=' if key == 'clarabel' else '>'} AUTO_CLARABEL_MAX_NNZ = {AUTO_CLARABEL_MAX_NNZ:.3g})")
+    else:
+        choice = f"{key} (requested)"
+    s = power_of_two_scale(float(np.linalg.norm(pb.H, axis=1).max()))
+    pb_s = pb if s == 1.0 else _Problem(H=pb.H / s, support=pb.support, anchors=pb.anchors)
+    order = [key, "dual" if key == "clarabel" else "clarabel"]
+    errors = []
+    res = None
+    for k, method in enumerate(order):
+        if k and method == "clarabel" and nnz > RETRY_CLARABEL_MAX_NNZ:
+            errors.append(f"clarabel not tried: ~{nnz:.3g} nonzeros > RETRY_CLARABEL_MAX_NNZ")
+            break
+        try:
+            res = _solve_clarabel_ntp(pb_s, t0) if method == "clarabel" else _solve_dual(pb_s, int(max_iter), t0)
+            break
+        except MarginSolverError as exc:
+            errors.append(f"{method}: {exc}")
+    if res is None:
+        raise MarginSolverError("no verified NTP-SVM solution; " + " | ".join(errors))
+    if errors:
+        choice += f"; retried with {res.method} after: " + " | ".join(errors)
+    return _rescaled(res, s, choice)
+
+
+def clarabel_size(m: int, d: int, V: int) -> float:
+    """Estimated nonzeros of Clarabel's constraint matrix for the NTP-SVM: m V min(m, d) / 2."""
+    return 0.5 * m * V * min(m, d)
+
+
+def _rescaled(res: NTPMaxMarginResult, s: float, choice: str) -> NTPMaxMarginResult:
+    """Map a result computed on H / s back to H (exact for a power of two s)."""
+    import dataclasses
+
+    if s == 1.0:
+        return dataclasses.replace(res, choice=choice)
+    s2 = s * s
+    note = f"H divided by 2^{int(np.log2(s))} before solving"
+    return dataclasses.replace(
+        res, W=res.W / s, margin=res.margin * s, norm=res.norm / s, ineq_multipliers=res.ineq_multipliers / s2,
+        eq_multipliers=res.eq_multipliers / s2, coefficients=res.coefficients / s2,
+        W_unpolished=None if res.W_unpolished is None else res.W_unpolished / s,
+        notes=f"{note}; {res.notes}" if res.notes else note, choice=choice, scale=s,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -988,7 +1059,11 @@ def check_separability(data: Any) -> SeparabilityResult:
     H, sup = pb.H, pb.support
     m, d = H.shape
     V = sup.shape[1]
-    X, Q, r = _reduce(H)
+    check_memory(8.0 * (m * d + 3 * m * V * (min(m, d) + 1)), f"check_separability(m={m}, d={d}, V={V})")
+    # the LPs' tolerances are absolute: solve on H divided by a power of two (exact) when
+    # H is far from unit size; witness W maps back as W / s, certificates are scale-free
+    scale = power_of_two_scale(float(np.linalg.norm(H, axis=1).max()))
+    X, Q, r = _reduce(H / scale if scale != 1.0 else H)
     P = getattr(data, "P", None)
     if P is not None and not isinstance(data, _Problem):
         Pa = np.asarray(P, dtype=float)
@@ -1021,7 +1096,7 @@ def check_separability(data: Any) -> SeparabilityResult:
         bounds=[(None, None)] * (V * r + m), method="highs-ipm",
     )
     if res.status == 0:
-        W = res.x[: V * r].reshape(V, r) @ Q.T
+        W = res.x[: V * r].reshape(V, r) @ Q.T / scale
         return SeparabilityResult(
             compatible=bool(compatible), compatibility_residual=float(comp_res), separable=True, method="lp",
             rank=r, witness=W, witness_residual=_witness_residual(pb, W), certificate=None, contexts=(),
@@ -1029,7 +1104,7 @@ def check_separability(data: Any) -> SeparabilityResult:
         )
     if res.status != 2:
         raise RuntimeError(f"HiGHS separability LP failed with status {res.status}: {res.message}")
-    R = _support_farkas(X, sup)
+    R = support_farkas(X, sup)
     if R is None:
         raise RuntimeError("the separability LP is infeasible but no Farkas certificate was found")
     cert = _farkas(pb, R)
@@ -1061,7 +1136,7 @@ def _farkas(pb: _Problem, R: np.ndarray) -> FarkasCertificate:
     lam = np.where(off, -R, 0.0)
     beta = np.where(sup, -R, 0.0)
     beta[np.arange(sup.shape[0]), pb.anchors] = 0.0
-    ctx = _involved(R)
+    ctx = involved_rows(R)
     toks = tuple(tuple(int(v) for v in np.flatnonzero(np.abs(R[j]) > 1e-9 * scale)) for j in ctx)
     return FarkasCertificate(
         coefficients=R,
@@ -1204,7 +1279,7 @@ def nuclear_norm_max_margin_logits(support: Any) -> NuclearMaxMarginResult:
     c = cp.Variable(m)
     prob = cp.Problem(cp.Minimize(cp.normNuc(L)), [L[js, zs] == c[js], L[jo, vo] <= c[jo] - 1])
     # interior-point SDPs stall before 1e-12; 1e-9 is reached reliably
-    status, name, _ = _solve_clarabel(prob, **SDP_OPTIONS)
+    status, name, _ = solve_clarabel(prob, **SDP_OPTIONS)
     if status not in ("optimal", "optimal_inaccurate"):
         raise RuntimeError(f"Clarabel returned status {status!r} on the nuclear-norm max-margin SDP")
     Lv = np.asarray(L.value, dtype=float)
@@ -1296,11 +1371,11 @@ def sparse_plus_low_rank(logits: Any, P: Any, reference: Any = None) -> LogitSpl
     LogitSplit
     """
     Pm = np.asarray(P.P if hasattr(P, "P") else P)
-    Pm = _as_matrix(Pm, "P")
+    Pm = as_real_array(Pm, "P", ndim=2)
     if (Pm < 0).any():
         raise ValueError("P must be nonnegative")
     S = _support_arg(Pm, "P")
-    L = _as_matrix(logits, "logits")
+    L = as_real_array(logits, "logits", ndim=2)
     if L.shape != S.shape:
         raise ValueError(f"logits must have the shape of P, {S.shape}, got {L.shape}")
     n_in = S.sum(axis=1, keepdims=True)
@@ -1319,7 +1394,7 @@ def sparse_plus_low_rank(logits: Any, P: Any, reference: Any = None) -> LogitSpl
         else:
             raise ValueError(f"reference must be None, 'centered', 'nuclear' or an (m, V) array, got {reference!r}")
     elif reference is not None:
-        ref = _as_matrix(reference, "reference")
+        ref = as_real_array(reference, "reference", ndim=2)
         if ref.shape != S.shape:
             raise ValueError(f"reference must have shape {S.shape}, got {ref.shape}")
     if ref is not None:

@@ -145,7 +145,7 @@ def test_multiclass_svm_sums_to_zero_and_margin():
 
 def test_multiclass_svm_errors():
     X = np.eye(3)
-    with pytest.raises(ValueError, match="K must be >= 2"):
+    with pytest.raises(ValueError, match="K must be an integer >= 2"):
         multiclass_svm(X, [0, 0, 0], K=1)
     with pytest.raises(ValueError, match=r"0\.\.K-1"):
         multiclass_svm(X, [0, 1, 3], K=3)
@@ -166,11 +166,11 @@ def test_certificate_detects_perturbation():
     res = binary_svm(X, y)
     assert res.certificate.check(KKT_TOL)
     # shrinking w by 1e-4 violates the active margins by 1e-4 and breaks stationarity
-    from theory.maxmargin import _certificate
+    from theory.margin import kkt_certificate
 
     Z = y[:, None] * X
     w = res.w * (1 - 1e-4)
-    bad = _certificate(Z @ w, res.alpha, w, Z.T @ res.alpha)
+    bad = kkt_certificate(Z @ w, res.alpha, w, Z.T @ res.alpha)
     assert not bad.check(KKT_TOL)
     assert set(bad.failures(KKT_TOL)) >= {"primal_inequality", "stationarity"}
     with pytest.raises(ValueError):
