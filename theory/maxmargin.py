@@ -609,7 +609,13 @@ def constraint_generators(X: np.ndarray, y: np.ndarray, K: int | None) -> tuple[
     cls : ndarray of int, shape (n_con,)
         The competing class k (-1 for binary).
     """
+    X = _as_matrix(X, "X")
     n, d = X.shape
+    if K is None:
+        y = _binary_labels(y, n)
+    else:
+        y, K = _class_labels(y, n, K)
+    check_memory(8.0 * n * max(K or 1, 1) ** 2 * d, f"constraint_generators(X of shape {X.shape}, K={K})")
     if K is None:
         return y[:, None] * X, np.arange(n), np.full(n, -1)
     ii, kk = np.nonzero(np.arange(K)[None, :] != y[:, None])
@@ -658,14 +664,19 @@ def soudry_predictions(G: np.ndarray, alpha: np.ndarray, W_hat: np.ndarray, W_ti
         ``M_eigenvalues``, ``lambda_min``, ``theta`` (smallest inactive margin),
         ``residual_rate`` :math:`\\rho`.
     """
-    G = np.asarray(G, dtype=np.float64)
-    w = np.asarray(W_hat, dtype=np.float64).ravel()
-    wt = np.asarray(W_tilde, dtype=np.float64).ravel()
+    w = as_real_array(W_hat, "W_hat").ravel()
+    G = as_real_array(G, "G", shape=(None, w.size))
+    wt = as_real_array(W_tilde, "W_tilde").ravel()
+    if wt.size != w.size:
+        raise ValueError(f"W_tilde must have as many entries as W_hat ({w.size}), got {wt.size}")
+    a = as_real_array(alpha, "alpha", shape=(G.shape[0],))
+    if a.min() < 0 or a.max() <= 0:
+        raise ValueError(f"alpha must be >= 0 with a positive entry (SVM multipliers), got min {a.min()!r}, max {a.max()!r}")
+    lr_eff = as_real(lr_eff, "lr_eff", low=0.0, low_open=True)
     nw = float(np.linalg.norm(w))
+    if nw == 0:
+        raise ValueError("W_hat must be nonzero (the hard-margin SVM solution)")
     u = w / nw
-    a = np.asarray(alpha, dtype=np.float64)
-    if G.ndim != 2 or G.shape[1] != w.size or a.shape != (G.shape[0],):
-        raise ValueError(f"G must be (n_con, {w.size}) and alpha (n_con,), got {G.shape} and {a.shape}")
     sup = a > 1e-9 * a.max()
     a_s, G_s = a[sup], G[sup]
     perp = wt - (u @ wt) * u

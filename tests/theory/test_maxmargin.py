@@ -288,3 +288,29 @@ def test_w_tilde_assumption_failures():
         binary_w_tilde(BIN_X, BIN_Y, 0.1, w0=np.zeros(3))
     with pytest.raises(ValueError, match="W0"):
         multiclass_w_tilde(MC_X, MC_Y, 0.1, W0=np.zeros((2, 2)))
+
+
+def test_generators_and_predictions_bad_input():
+    from theory.maxmargin import constraint_generators, soudry_predictions
+
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"-1 or \+1"):
+        constraint_generators(X, np.array([0, 1]), None)
+    with pytest.raises(ValueError, match=r"class labels must be in 0..K-1 = 0..1"):
+        constraint_generators(X, np.array([0, 2]), 2)
+    with pytest.raises(TypeError, match="X must be real"):
+        constraint_generators(X * 1j, np.array([1, -1]), None)
+    G, i, k = constraint_generators(X, np.array([0, 1]), 2)
+    assert G.shape == (2, 4) and i.tolist() == [0, 1] and k.tolist() == [1, 0]
+    svm = multiclass_svm(X, [0, 1], 2)
+    a = svm.alpha[i, k]
+    with pytest.raises(ValueError, match="lr_eff must be a finite number > 0"):
+        soudry_predictions(G, a, svm.W, svm.W, 0.0)
+    with pytest.raises(ValueError, match=r"alpha must have shape \(2,\)"):
+        soudry_predictions(G, a[:1], svm.W, svm.W, 1.0)
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        soudry_predictions(G, -a, svm.W, svm.W, 1.0)
+    with pytest.raises(ValueError, match="W_tilde must be finite"):
+        soudry_predictions(G, a, svm.W, svm.W * np.nan, 1.0)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        binary_w_tilde(X, [1, -1], -1.0)

@@ -154,6 +154,8 @@ def solve_margin(rows: ConstraintRows, *, what: str = "the max-margin QP", polis
     MarginSolverError
         Any other failure: solver status, residuals.
     """
+    if not isinstance(rows, ConstraintRows):
+        raise TypeError(f"rows must be a theory.margin.ConstraintRows (e.g. DenseRows), got {type(rows).__name__}")
     size = rows.row_scale()
     s = power_of_two_scale(size)
     rs = rows.scaled(1.0 / s) if s != 1.0 else rows

@@ -34,9 +34,9 @@ over that cone [derived]; it only involves :math:`G=HH^\top`.
 Module map (files of this package, re-exported here): ``_direction.py``
 :func:`max_margin_direction` (solver choice, rescaling, retries) over two independent solvers
 (``_clarabel.py``: :class:`NTPRows` through :func:`theory.margin.solve_margin`; ``_dual.py``:
-FISTA + active set, with ``_equality.py``), ``_separability.py``
-:func:`check_separability`, :func:`nonseparable_instance`, and the logit-space
-functions :func:`centered_support_matrix`, :func:`nuclear_norm_max_margin_logits`,
+FISTA + active set, with ``_equality.py``; ``_problem.py`` and ``_result.py`` hold the
+set-up and the result), ``_separability.py`` :func:`check_separability`,
+:func:`nonseparable_instance`, and ``_logits.py`` with the logit-space functions :func:`centered_support_matrix`, :func:`nuclear_norm_max_margin_logits`,
 :func:`sparse_plus_low_rank`.
 """
 
