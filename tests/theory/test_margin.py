@@ -18,7 +18,6 @@ from tests.helpers.margin import (
 )
 from tests.helpers.numeric import assert_close_matrices, rel_err
 from theory.margin import (
-    ACCEPT_KKT_TOL,
     ClarabelPoint,
     DenseRows,
     KKTCertificate,
@@ -143,7 +142,7 @@ def test_gram_path_against_sklearn_svc_precomputed():
 # scale invariance (issue 9): hypothesis over scales 1e-12..1e12
 # --------------------------------------------------------------------------------------
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 # The rescaled problem differs from the reference only by the rounding of X * s (one ulp
@@ -156,6 +155,8 @@ SCALE_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
 
 @SCALE_SETTINGS
 @given(s=scales)
+@example(s=1e-12)
+@example(s=1e12)
 def test_hard_margin_svm_scale_invariance_features_and_gram(s):
     X, y = _binary(0)
     Z = y[:, None] * X
@@ -174,6 +175,8 @@ def test_hard_margin_svm_scale_invariance_features_and_gram(s):
 
 @SCALE_SETTINGS
 @given(s=scales)
+@example(s=1e-12)
+@example(s=1e12)
 def test_binary_and_multiclass_svm_scale_invariance(s):
     from theory.maxmargin import binary_svm, multiclass_svm
 
@@ -195,6 +198,8 @@ def test_binary_and_multiclass_svm_scale_invariance(s):
 
 @SCALE_SETTINGS
 @given(s=scales)
+@example(s=1e-12)
+@example(s=1e12)
 def test_nonseparable_detected_at_every_scale(s):
     from theory.maxmargin import binary_svm
 
@@ -256,7 +261,6 @@ def test_a_failing_certificate_is_never_returned():
     with pytest.raises(MarginSolverError, match=r"optimal_inaccurate.*primal_inequality") as info:
         solve_margin(_BrokenRows(p.features))
     assert isinstance(info.value, RuntimeError)
-    assert ACCEPT_KKT_TOL <= 1e-6
 
 
 def test_dense_infeasible_has_verified_farkas_certificate():

@@ -462,7 +462,7 @@ def test_auto_keeps_clarabel_on_paper_a2_and_switches_to_dual_above_threshold():
 
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 # polished answers on H * s and on H differ only by the rounding of H * s amplified by
@@ -473,6 +473,8 @@ SCALES = st.floats(min_value=-12.0, max_value=12.0).map(lambda e: 10.0**e)
 
 @settings(max_examples=10, deadline=None, derandomize=True)
 @given(s=SCALES)
+@example(s=1e-12)
+@example(s=1e12)
 def test_max_margin_direction_scale_invariance(s):
     data = make_data(12, 10, 6, (1, 4), 3)  # rank(H) < m: exercises the LP path of the dual
     scaled = types.SimpleNamespace(H=data.H * s, P=data.P, pi=data.pi)
@@ -488,6 +490,8 @@ def test_max_margin_direction_scale_invariance(s):
 
 @settings(max_examples=10, deadline=None, derandomize=True)
 @given(s=SCALES)
+@example(s=1e-12)
+@example(s=1e12)
 def test_check_separability_scale_invariance(s):
     inst = nonseparable_instance()
     sep = check_separability(types.SimpleNamespace(H=inst.H * s, P=inst.P))
@@ -526,3 +530,24 @@ def test_more_bad_input():
         max_margin_direction(good, "dual", max_iter=True)
     with pytest.raises(ValueError, match="data.P must be 2-dimensional"):
         check_separability(types.SimpleNamespace(H=good.H, P=good.P[0]))
+
+
+def test_failed_certificate_falls_back_to_the_other_solver(monkeypatch):
+    import theory.ntp_svm._direction as direction
+    from theory.margin import MarginSolverError
+
+    def broken(pb, t0):
+        raise MarginSolverError("Clarabel status 'optimal_inaccurate', KKT residuals too large (simulated)")
+
+    monkeypatch.setattr(direction, "solve_clarabel_ntp", broken)
+    data = make_data(10, 12, 5, 2, 0)
+    res = max_margin_direction(data, "clarabel")
+    assert res.method == "dual" and "retried with dual" in res.choice and "simulated" in res.choice
+    assert_ntp_svm_kkt(res, data)
+
+    def broken_dual(pb, max_iter, t0):
+        raise MarginSolverError("dual did not converge (simulated)")
+
+    monkeypatch.setattr(direction, "solve_dual", broken_dual)
+    with pytest.raises(MarginSolverError, match=r"no verified NTP-SVM solution; clarabel: .*simulated.* \| dual: .*simulated"):
+        max_margin_direction(data)
