@@ -217,12 +217,18 @@ def binary_svm(X: Any, y: Any) -> BinarySVMResult:
         Bad shapes, NaN/inf, labels other than ±1, or data not linearly separable through
         the origin (the message lists the samples of a Farkas certificate: nonnegative
         weights, summing to 1, with :math:`\sum_i\lambda_iy_ix_i=0`).
+    theory.margin.MarginSolverError
+        (a ``RuntimeError``) no point with a valid KKT certificate (status and residuals in
+        the message); never returned silently.
 
     Notes
     -----
-    Solved with cvxpy + Clarabel (:data:`CLARABEL_OPTIONS`), then polished on the active
-    set: with :math:`Z_A` the active rows of :math:`Z=\mathrm{diag}(y)X`,
-    :math:`\alpha_A=(Z_AZ_A^\top)^{-1}\mathbf 1` and :math:`\hat w=Z_A^\top\alpha_A`.
+    Solved by :func:`theory.margin.solve_margin` on the rows :math:`Z=\mathrm{diag}(y)X`
+    (divided by a power of two first when far from unit size, so that
+    ``binary_svm(s * X, y).w == binary_svm(X, y).w / s``): cvxpy + Clarabel
+    (:data:`CLARABEL_OPTIONS`), then polished on the active set: with :math:`Z_A` the active
+    rows, :math:`\alpha_A=(Z_AZ_A^\top)^{-1}\mathbf 1` and :math:`\hat w=Z_A^\top\alpha_A`.
+    Equivalent to ``theory.margin.hard_margin_svm(y[:, None] * X)``.
     """
     t0 = time.perf_counter()
     X = _as_matrix(X, "X")

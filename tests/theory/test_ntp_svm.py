@@ -551,3 +551,18 @@ def test_failed_certificate_falls_back_to_the_other_solver(monkeypatch):
     monkeypatch.setattr(direction, "solve_dual", broken_dual)
     with pytest.raises(MarginSolverError, match=r"no verified NTP-SVM solution; clarabel: .*simulated.* \| dual: .*simulated"):
         max_margin_direction(data)
+
+
+@pytest.mark.parametrize("d", [14, 8])  # rank(H) = m and rank(H) < m (pseudo-inverse blocks)
+def test_clarabel_polish_structured_solve_matches_gram_solve(monkeypatch, d):
+    import theory.ntp_svm._clarabel as clarabel_rows
+
+    data = make_data(12, d, 6, (1, 4), 7)
+    ref = max_margin_direction(data, "clarabel")
+    # force the structured equality solve (used above GRAM_LIMIT active rows) on a small case
+    monkeypatch.setattr(clarabel_rows, "GRAM_LIMIT", 0)
+    res = max_margin_direction(data, "clarabel")
+    assert res.polished and ref.polished
+    # two exact solves of the same equality system: agreement to rounding x cond(G)
+    np.testing.assert_allclose(res.W, ref.W, rtol=0, atol=POLISHED_AGREE * np.abs(ref.W).max())
+    assert_ntp_svm_kkt(res, data)

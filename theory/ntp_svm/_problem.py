@@ -14,11 +14,14 @@ SOLVERS = ("auto", "clarabel", "dual")
 
 #: ``solver="auto"`` runs Clarabel while the primal's constraint matrix has at most this
 #: many nonzeros, estimated as m V min(m, d) / 2 (the solver writes L = X Y^T with
-#: triangular X), and the dual solver above. Measured (bench/results/ntp_svm.md and the
-#: ntp_text experiment): Clarabel takes 0.7 s at (m, d, V) = (50, 60, 10) (1.25e4
-#: nonzeros), 11 s at (100, 101, 69) (3.5e5) and 71 s at (200, 201, 100) (2.0e6), where
-#: the dual solver takes 0.02-0.2 s. 5e5 keeps Clarabel (the reference solver of every
-#: stored experiment that relies on the default) up to ~15 s.
+#: triangular X), and the dual solver above. Measured (bench/results/ntp_svm.md on a quiet
+#: machine): Clarabel 0.7 s at (m, d, V) = (50, 60, 10) (1.25e4 nonzeros), 71 s at
+#: (200, 201, 100) (2.0e6), the dual 0.02-0.2 s; on the shared machine under load ~10
+#: (S_j = 6, seed 0): Clarabel 8 s / 32 s / 82 s / 102 s at 1.1e5 / 3.5e5 / 5.8e5 / 9e5
+#: nonzeros ((75, 76, 40), (100, 101, 69), (120, 121, 80), (150, 151, 80)), the dual
+#: 0.15-4.7 s. 5e5 keeps Clarabel, the reference solver of the stored experiments, on
+#: every instance that relies on the default (the largest, the text instance
+#: (100, 101, 69), has 3.5e5) and hands the rest to the dual solver.
 AUTO_CLARABEL_MAX_NNZ = 5e5
 
 #: When one solver fails its certificate the other is tried; Clarabel only up to this many
