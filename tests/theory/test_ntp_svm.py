@@ -566,3 +566,12 @@ def test_clarabel_polish_structured_solve_matches_gram_solve(monkeypatch, d):
     # two exact solves of the same equality system: agreement to rounding x cond(G)
     np.testing.assert_allclose(res.W, ref.W, rtol=0, atol=POLISHED_AGREE * np.abs(ref.W).max())
     assert_ntp_svm_kkt(res, data)
+
+
+def test_clarabel_refuses_a_problem_that_cannot_fit(monkeypatch):
+    import theory._validation as validation
+
+    data = make_data(30, 31, 20, 3, 0)  # ~9.3e3 nonzeros, ~370 kB at 40 bytes each
+    monkeypatch.setattr(validation, "MEMORY_LIMIT_BYTES", 1e5)
+    with pytest.raises(ValueError, match=r"Clarabel NTP-SVM problem \(m=30, d=31, V=20\) needs about.*solver='dual'"):
+        max_margin_direction(data, "clarabel")

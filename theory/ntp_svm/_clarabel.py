@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory._validation import check_memory
 from theory.margin import ClarabelPoint, NotSeparableError, PairRows, solve_clarabel, solve_margin
 from theory.ntp_svm._equality import equality_solve
 from theory.ntp_svm._problem import GRAM_LIMIT, Problem, reduce_rank
@@ -60,7 +61,12 @@ class NTPRows(PairRows):
 
         pb = self.pb
         H, sup, off = pb.H, pb.support, pb.off
-        m = H.shape[0]
+        m, d = H.shape
+        V = sup.shape[1]
+        # cvxpy holds the constraint matrix several times over (values, indices, the
+        # canonicalised copy): ~40 bytes per estimated nonzero, refused before building
+        check_memory(40.0 * 0.5 * m * V * min(m, d), f"the Clarabel NTP-SVM problem (m={m}, d={d}, V={V})",
+                     hint="use solver='dual'")
         js, zs = np.nonzero(sup)
         jo, vo = np.nonzero(off)
         # W^mm lies in the row space of H: write H = X Q^T with Q^T from the QR factorisation of
