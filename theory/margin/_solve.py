@@ -340,8 +340,9 @@ def hard_margin_svm(features: Any = None, *, gram: Any = None, equalities: Any =
     if gram is not None:
         if equalities is not None:
             raise ValueError("equalities need the features: the Gram-only path accepts no equality rows")
+        n = int(np.shape(gram)[0]) if np.ndim(gram) >= 1 else 0
+        check_memory(8.0 * n * n * 4, f"hard_margin_svm(gram of size {n})")
         K = _gram_arg(gram)
-        check_memory(8.0 * K.shape[0] ** 2 * 4, f"hard_margin_svm(gram of size {K.shape[0]})")
         rows: DenseRows = GramRows(K)
     else:
         A = as_real_array(features, "features", ndim=2)
