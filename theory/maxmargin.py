@@ -75,7 +75,7 @@ def _binary_labels(y: Any, n: int) -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"binary labels y must be -1 or +1 (no 0/1 coding); y[{i}] = {arr[i]!r}"
+            f"binary labels y must be -1 or +1 (no 0/1 coding); y[{i}] = {float(arr[i])!r}"
             + (f" ({bad.size} bad labels)" if bad.size > 1 else "")
         )
     return arr
@@ -86,7 +86,7 @@ def _class_labels(y: Any, n: int, K: Any) -> tuple[np.ndarray, int]:
     frac = np.flatnonzero(arr != np.round(arr))
     if frac.size:
         i = int(frac[0])
-        raise ValueError(f"y must contain integer class labels 0..K-1; y[{i}] = {arr[i]!r}")
+        raise ValueError(f"y must contain integer class labels 0..K-1; y[{i}] = {float(arr[i])!r}")
     arr = arr.astype(np.int64)
     if arr.min() < 0:
         i = int(np.argmin(arr))

@@ -316,3 +316,16 @@ def test_memory_refused_before_building(monkeypatch):
         hard_margin_svm(np.eye(200))
     with pytest.raises(ValueError, match=r"hard_margin_svm\(gram of size 400\) needs about"):
         hard_margin_svm(gram=np.eye(400))
+
+
+def test_building_blocks_name_bad_input():
+    with pytest.raises(ValueError, match="size must be a finite number >= 0"):
+        power_of_two_scale(float("nan"))
+    with pytest.raises(ValueError, match="size must be a finite number >= 0"):
+        power_of_two_scale(-1.0)
+    with pytest.raises(TypeError, match="A must be real"):
+        dense_farkas(np.eye(2) * 1j)
+    with pytest.raises(ValueError, match=r"B must have shape \(any, 2\)"):
+        dense_farkas(np.eye(2), np.ones((1, 3)))
+    with pytest.raises(TypeError, match="rows must be a theory.margin.ConstraintRows"):
+        solve_margin(np.eye(2))

@@ -575,3 +575,16 @@ def test_clarabel_refuses_a_problem_that_cannot_fit(monkeypatch):
     monkeypatch.setattr(validation, "MEMORY_LIMIT_BYTES", 1e5)
     with pytest.raises(ValueError, match=r"Clarabel NTP-SVM problem \(m=30, d=31, V=20\) needs about.*solver='dual'"):
         max_margin_direction(data, "clarabel")
+
+
+def test_logit_space_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"support must be nonnegative.*support\[0, 1\] = -1.0"):
+        centered_support_matrix(np.array([[1.0, -1.0], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"support must be finite.*support\[1, 0\]"):
+        centered_support_matrix(np.array([[1.0, 0.0], [np.nan, 1.0]]))
+    with pytest.raises(TypeError, match="support must be real"):
+        centered_support_matrix(np.eye(2) * 1j)
+    with pytest.raises(ValueError, match="support must be 2-dimensional"):
+        centered_support_matrix(np.ones(3))
+    with pytest.raises(ValueError, match=r"logits must have the shape of P"):
+        sparse_plus_low_rank(np.ones((2, 2)), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))

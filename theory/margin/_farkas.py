@@ -8,6 +8,8 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
+from theory._validation import as_real_array
+
 __all__ = ["FARKAS_TOL", "DenseFarkas", "dense_farkas", "involved_rows", "support_farkas"]
 
 #: A Farkas certificate is accepted when its combination residual (relative to the size
@@ -133,8 +135,9 @@ def dense_farkas(A: np.ndarray, B: np.ndarray | None = None) -> DenseFarkas | No
     DenseFarkas or None
         None when the LP is infeasible (then the margin system is feasible).
     """
+    A = as_real_array(A, "A", ndim=2)
     n, p = A.shape
-    B = np.zeros((0, p)) if B is None else B
+    B = np.zeros((0, p)) if B is None else as_real_array(B, "B", shape=(None, p), nonempty=False)
     q = B.shape[0]
     Aeq = np.zeros((p + 1, n + q))
     Aeq[:p, :n] = A.T

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import scipy.linalg
 
+from theory._validation import as_real
+
 __all__ = ["SCALE_BAND", "min_norm_multipliers", "pair_gram", "power_of_two_scale"]
 
 #: Data whose size (largest constraint-row norm) lies within [2**-SCALE_BAND, 2**SCALE_BAND]
@@ -35,7 +37,8 @@ def power_of_two_scale(size: float) -> float:
     float
         :math:`2^k` with :math:`k=\mathrm{round}(\log_2\text{size})` when :math:`|k|>` :data:`SCALE_BAND`, else 1.0.
     """
-    if not (size > 0 and math.isfinite(size)):
+    size = as_real(size, "size", low=0.0)
+    if size == 0.0:
         return 1.0
     k = int(round(math.log2(size)))
     return math.ldexp(1.0, k) if abs(k) > SCALE_BAND else 1.0

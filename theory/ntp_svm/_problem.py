@@ -76,7 +76,7 @@ def as_problem(data: Any, name: str = "data") -> Problem:
     neg = np.argwhere(P < 0)
     if neg.size:
         j, v = (int(t) for t in neg[0])
-        raise ValueError(f"{name}.P must be nonnegative; {name}.P[{j}, {v}] = {P[j, v]!r}")
+        raise ValueError(f"{name}.P must be nonnegative; {name}.P[{j}, {v}] = {float(P[j, v])!r}")
     support = P > 0
     empty = np.flatnonzero(~support.any(axis=1))
     if empty.size:
@@ -93,17 +93,18 @@ def as_problem(data: Any, name: str = "data") -> Problem:
 def support_arg(support: Any, name: str = "support") -> np.ndarray:
     """Boolean (m, V) support from a bool/0-1 array, a probability array, or an object with P."""
     if hasattr(support, "P"):
-        support = np.asarray(support.P) > 0
-    arr = np.asarray(support)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (m, V) array (or an object with attribute P), got shape {arr.shape}")
-    if arr.dtype == bool:
+        support, name = support.P, f"{name}.P"
+    arr = np.asarray(support) if isinstance(support, np.ndarray) else support
+    if isinstance(arr, np.ndarray) and arr.dtype == bool:
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D (m, V) array (or an object with attribute P), got shape {arr.shape}")
         S = arr.copy()
     else:
-        if arr.dtype.kind not in "iuf":
-            raise TypeError(f"{name} must be boolean or numeric, got dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)) or (arr < 0).any():
-            raise ValueError(f"{name} must be finite and nonnegative (a 0/1 pattern or probabilities)")
+        arr = as_real_array(arr, name, ndim=2)  # TypeError for strings/complex, ValueError for NaN (named)
+        neg = np.argwhere(arr < 0)
+        if neg.size:
+            j, v = (int(t) for t in neg[0])
+            raise ValueError(f"{name} must be nonnegative (a 0/1 pattern or probabilities); {name}[{j}, {v}] = {float(arr[j, v])!r}")
         S = arr > 0
     if S.shape[1] < 2:
         raise ValueError(f"{name} must have V >= 2 columns, got shape {S.shape}")
