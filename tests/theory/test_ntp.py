@@ -678,7 +678,7 @@ def test_functions_validate_W_and_arguments():
         data_subspace(data, method="qr")
     with pytest.raises(ValueError, match=r"support_size entries must lie in \[1, V - 1\] = \[1, 4\]"):
         NTPData.synthetic(3, 2, 5, 5, 0)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an int seed"):
+    with pytest.raises(TypeError, match="rng must be an int >= 0, a numpy.random.SeedSequence or a numpy.random.Generator"):
         NTPData.synthetic(3, 2, 5, 2, None)
     with pytest.raises(ValueError, match="level must be 'char' or 'word'"):
         NTPData.from_text("byte")
