@@ -800,3 +800,14 @@ def test_blocks_subspace_at_m1000_V1000_d1001():
     fc = finite_component(data, subspace=sub)
     assert fc.compatible and fc.max_residual < 1e-9
     assert np.abs(fc.W.sum(axis=0)).max() < 1e-10
+
+
+def test_shared_random_ntp_factory():
+    from tests.helpers.instances import random_ntp
+
+    a = random_ntp(5, 4, 6, 3, seed=1)
+    assert (a.m, a.d, a.V) == (5, 4, 6) and a.support_sizes.tolist() == [3] * 5
+    assert random_ntp(5, 4, 6, 3, seed=1).digest == a.digest != random_ntp(5, 4, 6, 3, seed=2).digest
+    b = random_ntp(5, 4, 6, 3, seed=1, scale=2.0, n=100)
+    np.testing.assert_array_equal(b.P, a.P)  # supports and probabilities are drawn first
+    assert np.all(b.pi * 100 == np.round(b.pi * 100)) and b.pi.min() >= 1 / 100  # counts / n, each >= 1
