@@ -101,6 +101,9 @@ POISSON_TAIL_SD = 15.0
 # Target number of float64 cells per chunk of the NumPy path (~32 MB per array).
 _NUMPY_CHUNK_CELLS = 1 << 22
 
+#: Largest sample size accepted (counts are int64 in the kernels).
+MAX_N = 2**62
+
 
 @dataclass(frozen=True)
 class RiskEstimate:
@@ -446,6 +449,12 @@ def _plan(instance: _tt.Instance, n: int, poissonize: bool | None = None,
     poissonize = bool(poissonize) and lam > 0
     if poissonize:
         mus, cell_tab = np.unique(lam * p, return_inverse=True)
+        # each table holds ~2 * POISSON_TAIL_SD * sqrt(mu) + 41 CDF values and
+        # GUIDE_OVERSAMPLING guide entries per value, 8 bytes each (plus the stats.poisson
+        # temporaries, about as large again)
+        entries = float(np.sum(2.0 * POISSON_TAIL_SD * np.sqrt(mus) + 41.0)) * (1 + GUIDE_OVERSAMPLING)
+        check_memory(16.0 * entries, f"sampling tables for n = {n} on {cells.shape[0]} cells",
+                     hint="the Poisson tables grow like sqrt(n); use a smaller n")
         tables = [_poisson_table(float(mu)) for mu in mus]
         tab_lo = np.array([t[0] for t in tables], dtype=np.int64)
         sizes = np.array([t[1].shape[0] for t in tables], dtype=np.int64)
@@ -465,6 +474,13 @@ def _plan(instance: _tt.Instance, n: int, poissonize: bool | None = None,
 
 
 # --------------------------------------------------------------------------- validation
+def _check_n(n) -> int:
+    n = as_int(n, "n", low=1)
+    if n > MAX_N:
+        raise ValueError(f"n must be at most 2**62 = {MAX_N} (counts are int64 in the kernels), got {n}")
+    return n
+
+
 def _check_instance(instance) -> None:
     if not isinstance(instance, _tt.Instance):
         raise TypeError(
@@ -521,7 +537,7 @@ def sample_counts(instance: _tt.Instance, n: int, repeats: int, seed) -> np.ndar
     numpy.ndarray of int64, shape (repeats, S, A)
     """
     _check_instance(instance)
-    n = as_int(n, "n", low=1)
+    n = _check_n(n)
     repeats = as_int(repeats, "repeats", low=1)
     check_memory(8.0 * repeats * instance.S * instance.A,
                  f"sample_counts(repeats={repeats}) on an instance with S*A = {instance.S * instance.A} cells",
@@ -566,7 +582,7 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
     """
     _check_instance(instance)
     learners = _check_learners(learners)
-    n = as_int(n, "n", low=1)
+    n = _check_n(n)
     repeats = as_int(repeats, "repeats", low=1)
     method = _check_method(method)
     check_memory(8.0 * repeats * len(_tt.LEARNERS), f"sample_risks(repeats={repeats})",

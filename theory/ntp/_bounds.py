@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from theory._validation import as_real, as_real_array
 from theory.ntp._data import NTPData
 from theory.ntp._losses import check_data, check_W
 from theory.ntp._subspace import finite_component
@@ -60,5 +61,7 @@ def genie_bound(data: NTPData, R: Any, *, W_star: Any = None) -> float | np.ndar
     data = check_data(data)
     Ws = finite_component(data).W if W_star is None else check_W(W_star, data, "W_star")
     M = np.sqrt(2.0) * np.max(np.linalg.norm(data.H, axis=1))
-    out = data.V * np.exp(np.linalg.norm(Ws) * M - np.asarray(R, dtype=np.float64))
+    # as_real for scalars: as_real_array misses NaN in a 0-d array (theory._validation)
+    R = as_real(R, "R") if np.ndim(R) == 0 else as_real_array(R, "R")
+    out = data.V * np.exp(np.linalg.norm(Ws) * M - R)
     return float(out) if np.ndim(out) == 0 else out

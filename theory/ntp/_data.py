@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from theory._validation import as_generator, as_int, as_real_array, check_memory
+from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array, check_memory
 
 __all__ = [
     "SUM_TOL",
@@ -356,6 +356,8 @@ class NTPData:
         d = as_int(d, "d", low=1)
         V = as_int(V, "V", low=2)
         rng = as_generator(rng, "rng")
+        if isinstance(support_size, (str, bytes)):
+            raise TypeError(f"support_size must be an int or a sequence of m = {m} ints, got {support_size!r}")
         sizes = np.broadcast_to(np.asarray(support_size), (m,)) if np.ndim(support_size) == 0 else np.asarray(support_size)
         if sizes.shape != (m,) or sizes.dtype.kind not in "iu":
             raise ValueError(
@@ -363,12 +365,11 @@ class NTPData:
             )
         if np.any(sizes < 1) or np.any(sizes > V - 1):
             raise ValueError(f"support_size entries must lie in [1, V - 1] = [1, {V - 1}], got {support_size!r}")
-        if not (np.isfinite(alpha) and alpha > 0):
-            raise ValueError(f"alpha must be a positive finite float, got {alpha!r}")
-        if not (np.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale must be a positive finite float, got {scale!r}")
-        if embedding not in _EMBEDDINGS:
-            raise ValueError(f"embedding must be one of {_EMBEDDINGS}, got {embedding!r}")
+        alpha = as_real(alpha, "alpha", low=0, low_open=True)
+        scale = as_real(scale, "scale", low=0, low_open=True)
+        embedding = as_choice(embedding, "embedding", _EMBEDDINGS)
+        check_memory(8.0 * 3 * m * (V + d), f"NTPData.synthetic(m={m}, d={d}, V={V})",
+                     hint="P (m, V) and H (m, d) are dense float64 arrays, copied once by validation")
         if embedding in ("orthonormal", "one_hot") and d < m:
             raise ValueError(f"embedding={embedding!r} needs d >= m, got d = {d} < m = {m}")
         P = np.zeros((m, V))
@@ -556,8 +557,7 @@ class NTPData:
         """
         K = as_int(context_length, "context_length", low=1)
         t0 = as_int(min_context_length, "min_context_length", low=0, high=K)
-        if full_support not in ("error", "drop"):
-            raise ValueError(f"full_support must be 'error' or 'drop', got {full_support!r}")
+        full_support = as_choice(full_support, "full_support", ("error", "drop"))
         if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__"):
             raise TypeError(f"sequences must be an iterable of token-id sequences, got {type(sequences).__name__}")
         seqs: list[np.ndarray] = []
@@ -733,8 +733,7 @@ def _embed_contexts(
     if isinstance(embed, str):
         if embed not in ("gaussian", "one_hot"):
             raise ValueError(f"embed must be a callable, 'gaussian' or 'one_hot', got {embed!r}")
-        if not (np.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale must be a positive finite float, got {scale!r}")
+        scale = as_real(scale, "scale", low=0, low_open=True)
         if embed == "one_hot":
             if d is not None and d != m:
                 raise ValueError(f"embed='one_hot' uses d = m = {m}; got d = {d}")

@@ -22,6 +22,7 @@ __all__ = [
     "check_data",
     "check_W",
     "log_odds_matrix",
+    "logits",
 ]
 
 
@@ -82,6 +83,18 @@ def check_W(W: Any, data: NTPData, name: str = "W") -> np.ndarray:
     return W
 
 
+def logits(W: np.ndarray, data: NTPData, name: str = "W") -> np.ndarray:
+    """``H @ W.T`` (shape (m, V)), refusing a ``W`` so large that the logits overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        L = data.H @ W.T
+    if not np.all(np.isfinite(L)):
+        raise ValueError(
+            f"{name} is too large: the logits H @ {name}.T overflow float64 (max |{name}| = "
+            f"{float(np.max(np.abs(W))):.3g}); use a W whose logits are finite"
+        )
+    return L
+
+
 def _check_logits(L: Any, data: NTPData) -> np.ndarray:
     L = as_real_array(L, "logits", ndim=2)
     if L.shape != (data.m, data.V):
@@ -133,7 +146,7 @@ def ntp_loss(W: Any, data: NTPData) -> float:
     """
     data = check_data(data)
     W = check_W(W, data)
-    L = data.H @ W.T
+    L = logits(W, data)
     neg_logsm = scipy.special.logsumexp(L, axis=1, keepdims=True) - L
     return float(data.pi @ np.where(data.support, data.P * neg_logsm, 0.0).sum(axis=1))
 
@@ -182,7 +195,9 @@ def loss_gap(W: Any, data: NTPData, *, per_context: bool = False) -> float | np.
     """
     data = check_data(data)
     W = check_W(W, data)
-    kl = _kl_rows(data.H @ W.T, data)
+    if not isinstance(per_context, (bool, np.bool_)):
+        raise TypeError(f"per_context must be True or False, got {per_context!r}")
+    kl = _kl_rows(logits(W, data), data)
     return kl if per_context else float(data.pi @ kl)
 
 
@@ -289,7 +304,7 @@ def ntp_gradient(W: Any, data: NTPData) -> np.ndarray:
     """
     data = check_data(data)
     W = check_W(W, data)
-    R = _residual(data.H @ W.T, data)
+    R = _residual(logits(W, data), data)
     return (R * data.pi[:, None]).T @ data.H
 
 
@@ -315,7 +330,7 @@ def log_odds_residual(W: Any, data: NTPData) -> np.ndarray:
     """
     data = check_data(data)
     W = check_W(W, data)
-    return log_odds_matrix(data.H @ W.T, data)
+    return log_odds_matrix(logits(W, data), data)
 
 
 def log_odds_matrix(L: np.ndarray, data: NTPData) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from theory._validation import as_real_array
+from theory._validation import as_choice, as_real, as_real_array, as_tolerance, check_memory
 from theory.ntp._data import NTPData, readonly
 from theory.ntp._losses import check_data, log_odds_matrix
 
@@ -33,6 +33,10 @@ class _DenseF:
 
     def __init__(self, data: NTPData, rank_tol: float) -> None:
         V, d, m = data.V, data.d, data.m
+        N, r_max = int(np.sum(data.support_sizes - 1)), min(m, d)
+        # the generator matrix (N, V r) and its SVD factors (N x k and k x V r)
+        check_memory(8.0 * 3 * N * V * r_max, f"data_subspace(method='dense') with {N} generators in R^({V}x{r_max})",
+                     hint="use method='blocks' (needs linearly independent embeddings)")
         U, s, Vh = np.linalg.svd(data.H, full_matrices=False)
         r = int(np.sum(s > s[0] * max(m, d) * np.finfo(float).eps)) if s.size and s[0] > 0 else 0
         self.V, self.d, self.r = V, d, r
@@ -316,10 +320,8 @@ def data_subspace(data: NTPData, *, method: str = "auto", rank_tol: float = 1e-1
     250
     """
     data = check_data(data)
-    if method not in ("auto", "dense", "blocks"):
-        raise ValueError(f"method must be 'auto', 'dense' or 'blocks', got {method!r}")
-    if not (np.isfinite(rank_tol) and 0 < rank_tol < 1):
-        raise ValueError(f"rank_tol must be a float in (0, 1), got {rank_tol!r}")
+    method = as_choice(method, "method", ("auto", "dense", "blocks"))
+    rank_tol = as_real(rank_tol, "rank_tol", low=0.0, high=1.0, low_open=True, high_open=True)
     N = int(np.sum(data.support_sizes - 1))
     impl: Any = None
     if method == "auto":
@@ -431,6 +433,7 @@ def finite_component(
     (True, True)
     """
     data = check_data(data)
+    tol = as_tolerance(tol, "tol")
     if subspace is None:
         subspace = data_subspace(data, method=method, rank_tol=rank_tol)
     elif not isinstance(subspace, DataSubspace) or subspace.shape != (data.V, data.d):

@@ -71,6 +71,13 @@ def _lower_bound_range(level: int, S: int, A: int) -> tuple[bool, str, float, bo
     return S > 1 and A > 1, "S > 1 and A > 1", float(S - 1), False, f"n > S - 1 = {S - 1}"
 
 
+def _check_strict(strict) -> bool:
+    """``strict`` must be a bool (a string such as "no" would silently count as True)."""
+    if not isinstance(strict, (bool, np.bool_)):
+        raise TypeError(f"strict must be True or False, got {strict!r}")
+    return bool(strict)
+
+
 def _check_lower_bound_range(level: int, S: int, A: int, n: np.ndarray) -> None:
     ok, cond, t, inclusive, n_cond = _lower_bound_range(level, S, A)
     thm = _LOWER_BOUND_THEOREM[level]
@@ -152,7 +159,7 @@ def lower_bound_level1(S: int, A: int, n, *, strict: bool = True):
     S = as_int(S, "S", low=1)
     A = as_int(A, "A", low=1)
     n = positive_n(n)
-    if strict:
+    if _check_strict(strict):
         _check_lower_bound_range(1, S, A, n)
     return scalar_or_array(math.exp(-0.5) / 16.0 * np.sqrt(S * A / n))
 
@@ -179,7 +186,7 @@ def lower_bound_level2(S: int, A: int, n, *, strict: bool = True):
     S = as_int(S, "S", low=1)
     A = as_int(A, "A", low=1)
     n = positive_n(n)
-    if strict:
+    if _check_strict(strict):
         _check_lower_bound_range(2, S, A, n)
     return scalar_or_array(S * (A - 1) / (4.0 * math.e * (n + 1.0)))
 
@@ -208,7 +215,7 @@ def lower_bound_level3(S: int, A: int, n, *, strict: bool = True):
     S = as_int(S, "S", low=1)
     A = as_int(A, "A", low=1)
     n = positive_n(n)
-    if strict:
+    if _check_strict(strict):
         _check_lower_bound_range(3, S, A, n)
     return scalar_or_array((S - 1) / (2.0 * math.e * (n + 1.0)))
 
@@ -318,7 +325,7 @@ def upper_bound_sel_ptl_hp(S: int, A: int, n, delta: float, *, strict: bool = Tr
     A = as_int(A, "A", low=1)
     n = positive_n(n)
     d = check_delta(delta, upper=min(1.0, (S + 2) / 10.0))
-    if strict and S <= 1:
+    if _check_strict(strict) and S <= 1:
         raise _range_error("Thm 4.4 (explicit form)", "|S| > 1", f"S = {S}")
     log_s = math.log((S + 2) / d)
     first = (4.0 * A / 9.0 + 3.0 * math.sqrt(A * log_s)) / n

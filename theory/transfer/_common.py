@@ -54,7 +54,7 @@ def validate_pi_star(pi_star, name: str = "pi_star") -> np.ndarray:
 
 def validate_counts(counts, pi_star: np.ndarray) -> np.ndarray:
     arr = np.asarray(counts)
-    if arr.dtype == object or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+    if arr.dtype == object or arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise TypeError(f"counts must be an integer array, got dtype {arr.dtype}")
     if arr.ndim not in (2, 3) or arr.shape[-2:] != pi_star.shape:
         raise ValueError(

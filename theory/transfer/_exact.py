@@ -96,6 +96,39 @@ def binom_support(n: int, p: float, width: float = 12.0) -> np.ndarray:
     return np.arange(lo, hi + 1)
 
 
+#: Largest number of light labels K of :func:`expected_risk_sel_ptl_instance2` (its
+#: alternating series has (K+1)(K+2) terms and magnitudes up to ~1.7^K; the error check
+#: at the end refuses cancellation long before this cap is reached).
+MAX_LIGHT_LABELS = 300
+
+#: Most binomial terms :func:`expected_risk_ce_sgl` evaluates before refusing. Its cost
+#: grows like sqrt(n) terms, each a binomial CDF whose cost also grows with n (measured:
+#: 12 us per term at n = 1e6, 85 us at 1e9): 2e5 terms is at most ~15 s.
+MAX_TERMS_CE_SGL = 200_000
+
+#: Most (vectorised) terms :func:`expected_risk_ce_ptl` evaluates before refusing; its
+#: cost grows like n (measured ~1.2 us per term: 2e7 terms is about 25 s).
+MAX_TERMS_CE_PTL = 20_000_000
+
+
+def _support_size(n: int, p: float, width: float = 12.0) -> int:
+    """Number of points of :func:`binom_support` (without building it)."""
+    if p <= 0.0 or p >= 1.0:
+        return 1
+    mean, sd = n * p, math.sqrt(n * p * (1.0 - p))
+    lo = max(0, int(math.floor(mean - width * sd - 10)))
+    hi = min(n, int(math.ceil(mean + width * sd + 10)))
+    return hi - lo + 1
+
+
+def _refuse_costly(what: str, n: int, terms: float, limit: float, remedy: str) -> None:
+    if terms > limit:
+        raise ValueError(
+            f"{what} at n = {n} would sum about {terms:.3g} binomial terms (more than the "
+            f"{limit:.0e} allowed; the cost grows with n): {remedy}"
+        )
+
+
 def mean_abs_dev_binomial(M: np.ndarray, r: float, t: np.ndarray) -> np.ndarray:
     r""":math:`\mathbb E|X - t|` for :math:`X\sim\mathrm{Bin}(M, r)`, elementwise.
 
@@ -146,7 +179,9 @@ def expected_risk_ce_sgl(instance: Instance, n: int) -> float:
 
     with the binomial mean absolute deviation in closed form through binomial
     CDFs. Sums over m are truncated at 12 standard deviations (left-out mass below
-    1e-30); identical rows and equal label masses are evaluated once.
+    1e-30); identical rows and equal label masses are evaluated once. The cost grows
+    like :math:`\sqrt{n}`; requests above :data:`MAX_TERMS_CE_SGL` binomial terms (for
+    Instance 0 with S = A = 10, n above about 2e8) are refused with a ``ValueError``.
 
     Parameters
     ----------
@@ -161,8 +196,13 @@ def expected_risk_ce_sgl(instance: Instance, n: int) -> float:
     check_instance(instance)
     n = as_int(n, "n", low=0)
     A = instance.A
+    classes = _row_classes(instance)
+    terms = sum(_support_size(n, rho_s) * np.unique(row[row > 0]).size for rho_s, row, _ in classes if rho_s > 0)
+    _refuse_costly("expected_risk_ce_sgl", n, terms, MAX_TERMS_CE_SGL,
+                   "estimate it with sims.transfer.simulate_risk, or for a near-uniform teacher use "
+                   "theory.transfer.mle_risk_normal_approx")
     total = 0.0
-    for rho_s, row, mult in _row_classes(instance):
+    for rho_s, row, mult in classes:
         if rho_s == 0.0:
             continue
         p0, ms, w = _input_count_law(n, rho_s)
@@ -205,7 +245,9 @@ def expected_risk_ce_ptl(instance: Instance, n: int) -> float:
         + \sum_{m\ge1}\mathrm{Bin}(m; n, \rho(s))\sum_{c_h}\mathrm{Bin}(c_h; m, p_h)
           \frac{p_h|c_h - D| + L\,p_l\,\mathbb E|c_l - D|}{2D}\Big].
 
-    Sums are truncated at 12 standard deviations (left-out mass below 1e-30). On
+    Sums are truncated at 12 standard deviations (left-out mass below 1e-30); the cost
+    grows like n and requests above :data:`MAX_TERMS_CE_PTL` terms (Instance 0 with
+    S = A = 10: n above about 7e5) are refused with a ``ValueError``. On
     Instance 0 the risk approaches :func:`ce_ptl_limit_risk` from below.
 
     Parameters
@@ -240,6 +282,11 @@ def expected_risk_ce_ptl(instance: Instance, n: int) -> float:
                 "sims.transfer.simulate_risk for it."
             )
         shapes.append(shape)
+    # a Python loop over the input counts m, each summing over the heavy label's count:
+    # about |window of m| * (|window of c_h| + 50) operations (50 ~ the loop's own cost)
+    terms = sum(_support_size(n, rho_s) * (_support_size(int(math.ceil(n * rho_s)), shape[0]) + 50)
+                for (rho_s, _, _), shape in zip(classes, shapes) if rho_s > 0)
+    _refuse_costly("expected_risk_ce_ptl", n, terms, MAX_TERMS_CE_PTL, "estimate it with sims.transfer.simulate_risk")
     total = 0.0
     for (rho_s, row, mult), shape in zip(classes, shapes):
         if rho_s == 0.0:
@@ -319,6 +366,13 @@ def expected_risk_sel_ptl_instance2(S: int, A: int, n: int) -> float:
         f = (u * q + p_H) / (u + Z0 + 1)
         return 0.5 * (u * abs(f - q) + abs(f - p_H) + Z0 * f)
 
+    if K > MAX_LIGHT_LABELS:
+        raise ValueError(
+            f"expected_risk_sel_ptl_instance2 sums an alternating inclusion-exclusion series over the "
+            f"K = {K} light labels, which cancels catastrophically for large K; it accepts K <= "
+            f"{MAX_LIGHT_LABELS} (A <= {2 * MAX_LIGHT_LABELS + 2}); got A = {A}. Use "
+            "sims.transfer.simulate_risk, or sel_ptl_limit_instance2 for the large-n limit"
+        )
     terms = []
     for u in range(K + 1):
         cu = math.comb(K, u)
@@ -333,4 +387,14 @@ def expected_risk_sel_ptl_instance2(S: int, A: int, n: int) -> float:
     p0 = G(0.0)
     tvu = 0.5 * float(np.abs(inst_row - 1.0 / A).sum())
     terms.append(p0 * (tvu - g_miss(K)))
-    return math.fsum(terms)
+    out = math.fsum(terms)
+    # fsum adds the rounded terms exactly; each term carries a relative error of about
+    # (K + 4) ulps (G(x) = exp(n log1p(-y)) has an exponent of size <= K + 1), so the
+    # result's error is at most ~(K + 4) eps sum|terms|. Refuse when that exceeds 1e-8 |out|.
+    err = (K + 4) * np.finfo(float).eps * math.fsum(abs(t) for t in terms)
+    if err > 1e-8 * abs(out):
+        raise ValueError(
+            f"expected_risk_sel_ptl_instance2(S={S}, A={A}, n={n}): the inclusion-exclusion series "
+            f"cancels (error bound {err:.2g} vs value {out:.3g}); use sims.transfer.simulate_risk"
+        )
+    return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_choice, as_int
+from theory._validation import as_choice, as_int, check_memory
 from theory.transfer._common import effective_even, effective_odd, validate_pi_star, validate_rho
 
 __all__ = ["Instance", "instance0", "instance1", "instance2", "instance3", "INSTANCE_KINDS", "INSTANCE_LEVEL", "instance_min_n", "instance_exists", "build_instance", "check_instance", "instance2_parts", "instance2_row"]
@@ -78,6 +78,12 @@ class Instance:
         return f"Instance(S={self.S}, A={self.A})"
 
 
+def _check_size(who: str, S: int, A: int) -> None:
+    # pi_star (S, A) float64, plus the validated and the read-only copies of Instance
+    check_memory(8.0 * 4 * S * A, f"{who}(S={S}, A={A})",
+                 hint="pi_star is a dense (S, A) float64 array")
+
+
 def instance0(S: int, A: int) -> Instance:
     r"""Instance 0 of [ZZ23] section 6 (fixed in n, "classic regime").
 
@@ -102,6 +108,7 @@ def instance0(S: int, A: int) -> Instance:
     """
     S = as_int(S, "S", low=1)
     A = as_int(A, "A", low=1)
+    _check_size("instance0", S, A)
     pi_star = np.full((S, A), 0.5 / A)
     pi_star[np.arange(S), np.arange(S) % A] += 0.5
     return Instance(np.full(S, 1.0 / S), pi_star)
@@ -149,6 +156,7 @@ def instance1(S: int, A: int, n: int) -> Instance:
             f"pi_star(2j|s) = (1 - sqrt(S*A'/n)/4)/A' >= 0; got n = {n}"
         )
     delta = 0.25 * math.sqrt(S * Ae / n)
+    _check_size("instance1", S, A)
     row = np.zeros(A)
     row[0:Ae:2] = (1.0 + delta) / Ae
     row[1:Ae:2] = (1.0 - delta) / Ae
@@ -163,6 +171,7 @@ def instance2_row(S: int, A: int, n: int, who: str) -> np.ndarray:
             f"{who} needs n + 1 >= S*(A'-1)/2 = {S * K} (A' = {Ao}) so that "
             f"pi_star(A'|s) = 1 - S*(A'-1)/(2(n+1)) >= 0; got n = {n}"
         )
+    _check_size(who, S, A)
     q = S / (n + 1)
     row = np.zeros(A)
     row[0 : 2 * K : 2] = q

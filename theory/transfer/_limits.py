@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from theory._validation import as_int, as_real_array
+from theory._validation import as_int, as_real_array, check_memory
 from theory.transfer._common import positive_n, scalar_or_array, validate_pi_star
 from theory.transfer._instances import Instance, check_instance, instance2_parts
 from theory.transfer._learners import tv_rows
@@ -93,6 +93,8 @@ def sel_ptl_limit_instance2(S: int, A: int) -> float:
     S = as_int(S, "S", low=1)
     A = as_int(A, "A", low=3)
     K, Z0 = instance2_parts(S, A)
+    check_memory(8.0 * 4 * (K + 1), f"sel_ptl_limit_instance2(S={S}, A={A})",
+                 hint="the binomial pmf over the K + 1 values of U is materialised")
     u = np.arange(K + 1)
     pmf = stats.binom.pmf(u, K, math.exp(-1.0))
     return float(S * Z0 * np.sum(pmf * u / (u + Z0)))
