@@ -68,7 +68,7 @@ from numba import njit
 from scipy import stats
 
 from theory import transfer as _tt
-from theory._validation import as_generator, as_int, check_memory
+from theory._validation import as_choice, as_generator, as_int, check_memory
 from theory.transfer._learners import estimate_counts, tv_rows
 
 __all__ = [
@@ -508,12 +508,6 @@ def _check_learners(learners) -> tuple[str, ...]:
     return out
 
 
-def _check_method(method) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return method
-
-
 # --------------------------------------------------------------------------- public API
 def sample_counts(instance: _tt.Instance, n: int, repeats: int, seed) -> np.ndarray:
     r"""Draw ``repeats`` count matrices :math:`n_{s,a}\sim\mathrm{Multinomial}(n, \rho\times\pi^*)`.
@@ -584,7 +578,7 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
     learners = _check_learners(learners)
     n = _check_n(n)
     repeats = as_int(repeats, "repeats", low=1)
-    method = _check_method(method)
+    method = as_choice(method, "method", METHODS)
     check_memory(8.0 * repeats * len(_tt.LEARNERS), f"sample_risks(repeats={repeats})",
                  hint="the result holds one float64 risk per repeat and learner; use fewer repeats "
                       "(the standard error falls like 1/sqrt(repeats))")
