@@ -812,3 +812,17 @@ def test_shared_random_ntp_factory():
     np.testing.assert_array_equal(b.P, a.P)  # supports and probabilities are drawn first
     counts = b.pi * 100  # counts / n, each count >= 1; 1e-12: the rounding of c / 100 * 100
     assert np.abs(counts - np.round(counts)).max() < 1e-12 and np.round(counts).min() >= 1
+
+
+def test_package_keeps_every_public_name():
+    """theory.ntp became a package: every name importable from the old module still is."""
+    import theory.ntp as ntp
+
+    before = ["DataSubspace", "FiniteComponent", "NTPData", "SUM_TOL", "TOY_2D_EMBEDDINGS", "TOY_2D_SUPPORTS",
+              "check_separability", "data_subspace", "entropy", "finite_component", "genie_bound",
+              "in_support_residual", "log_odds_residual", "loss_gap", "max_margin_direction", "ntp_gradient",
+              "ntp_loss", "smoothness_bound"]
+    missing = [name for name in before + list(ntp.__all__) if not hasattr(ntp, name)]
+    assert not missing, missing
+    assert set(before) <= set(ntp.__all__)
+    assert pickle.loads(pickle.dumps(NTPData.toy_2d(0))).digest == NTPData.toy_2d(0).digest

@@ -682,3 +682,18 @@ def test_lower_bound_holds_is_the_strict_rule(level):
 def test_range_helpers_refuse_bad_input(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+def test_package_keeps_every_public_name():
+    """theory.transfer became a package: every name importable from the old module still is."""
+    before = ["Instance", "LEARNERS", "SUM_TOL", "ce_ful_limit_instance3", "ce_ptl_limit_instance2",
+              "ce_ptl_limit_risk", "ce_sgl_limit_instance2", "estimate", "expected_missing_mass",
+              "expected_risk_ce_ful", "expected_risk_ce_ptl", "expected_risk_ce_sgl",
+              "expected_risk_sel_ptl_instance2", "instance0", "instance1", "instance2", "instance3",
+              "lower_bound_level1", "lower_bound_level2", "lower_bound_level3", "mle_risk_normal_approx",
+              "partial_ce_limit", "sel_ptl_limit_instance2", "tv_risk", "tv_to_uniform",
+              "upper_bound_ce_ful_expectation", "upper_bound_ce_ful_hp", "upper_bound_mle_expectation",
+              "upper_bound_mle_hp", "upper_bound_sel_ptl_hp", "xi", "xi_tilde"]
+    missing = [name for name in before + list(T.__all__) if not hasattr(T, name)]
+    assert not missing, missing
+    assert set(before) <= set(T.__all__)
