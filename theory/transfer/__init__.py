@@ -43,14 +43,18 @@ The package is split by topic: ``_instances`` (instances and where they exist),
 ``_learners`` (learners, TV risk), ``_exact`` (exact expected risks), ``_limits``
 (large-n limits) and ``_bounds`` (minimax bounds and their ranges of validity).
 
-Contents: the instances of [ZZ23] section 6 (:func:`instance0` ... :func:`instance3`);
+Contents: the instances of [ZZ23] section 6 (:func:`instance0` ... :func:`instance3`,
+:func:`build_instance` by name) and where they exist (:func:`instance_min_n`,
+:func:`instance_exists`);
 the learners (:func:`estimate`) and the risk (:func:`tv_risk`); exact expected
 risks at finite n (:func:`expected_risk_ce_ful` for any instance,
 :func:`expected_risk_ce_sgl` for any instance, :func:`expected_risk_ce_ptl` for rows
 "one odd label + equal others", :func:`expected_risk_sel_ptl_instance2`); limits
 (:func:`partial_ce_limit`, :func:`ce_ptl_limit_risk` and the :math:`n\,\mathbb E\,\mathrm{TV}`
 limits on Instances 2 and 3); the lower bounds of Thms 3.1, 4.1, 5.1 and the upper
-bounds of Thms 3.2, 4.4, 5.2.
+bounds of Thms 3.2, 4.4, 5.2, with the theorems' ranges of validity
+(:func:`lower_bound_holds`, :data:`INSTANCE_LEVEL`). Experiments and figures ask these
+functions instead of restating the conditions.
 
 Provenance: formulas marked [derived] are not printed in [ZZ23]; their derivation
 is in the docstring and they are checked against brute-force enumeration and
