@@ -43,25 +43,19 @@ from sims import transfer as ST
 from theory import transfer as T
 
 PANELS = (
-    ("Instance 1", T.instance1, 10, 10),
-    ("Instance 1", T.instance1, 100, 100),
-    ("Instance 2", T.instance2, 10, 11),
-    ("Instance 2", T.instance2, 50, 51),
-    ("Instance 3", T.instance3, 10, 11),
-    ("Instance 3", T.instance3, 50, 51),
+    ("Instance 1", "instance1", 10, 10),
+    ("Instance 1", "instance1", 100, 100),
+    ("Instance 2", "instance2", 10, 11),
+    ("Instance 2", "instance2", 50, 51),
+    ("Instance 3", "instance3", 10, 11),
+    ("Instance 3", "instance3", 50, 51),
 )
 
 
-def grid(make, S: int, A: int, points: int) -> list[int]:
-    """The log grid 1e2..1e6 restricted to the n where the instance is defined."""
-    out = []
-    for n in np.unique(np.round(np.logspace(2, 6, points)).astype(int)):
-        try:
-            make(S, A, int(n))
-        except ValueError:
-            continue
-        out.append(int(n))
-    return out
+def grid(kind: str, S: int, A: int, points: int) -> list[int]:
+    """The log grid 1e2..1e6 restricted to the n where the instance exists."""
+    ns = np.unique(np.round(np.logspace(2, 6, points)).astype(int))
+    return [int(n) for n in ns if T.instance_exists(kind, S, A, int(n))]
 
 
 def per_sample_risks(inst: T.Instance, n: int, repeats: int, rng: np.random.Generator) -> np.ndarray:
@@ -108,12 +102,12 @@ def main(argv=None) -> str:
     seeds = np.random.SeedSequence(args.seed)
     rows = []
     totals = np.zeros(3)
-    for (label, make, S, A), panel_seed in zip(PANELS, seeds.spawn(len(PANELS))):
-        ns = grid(make, S, A, args.points)
+    for (label, kind, S, A), panel_seed in zip(PANELS, seeds.spawn(len(PANELS))):
+        ns = grid(kind, S, A, args.points)
         kernel = multinomial = per_sample = 0.0
         n_baseline_reps = 0
         for n, point_seed in zip(ns, panel_seed.spawn(len(ns))):
-            inst = make(S, A, n)
+            inst = T.build_instance(kind, S, A, n)
             rng = np.random.default_rng(point_seed)
             t0 = time.perf_counter()
             ST.simulate_risks(inst, None, n, args.repeats, rng)

@@ -68,6 +68,8 @@ from numba import njit
 from scipy import stats
 
 from theory import transfer as _tt
+from theory._validation import as_choice, as_generator, as_int, check_memory
+from theory.transfer._learners import estimate_counts, tv_rows
 
 __all__ = [
     "RiskEstimate",
@@ -98,6 +100,9 @@ GUIDE_OVERSAMPLING = 4
 POISSON_TAIL_SD = 15.0
 # Target number of float64 cells per chunk of the NumPy path (~32 MB per array).
 _NUMPY_CHUNK_CELLS = 1 << 22
+
+#: Largest sample size accepted (counts are int64 in the kernels).
+MAX_N = 2**62
 
 
 @dataclass(frozen=True)
@@ -444,6 +449,12 @@ def _plan(instance: _tt.Instance, n: int, poissonize: bool | None = None,
     poissonize = bool(poissonize) and lam > 0
     if poissonize:
         mus, cell_tab = np.unique(lam * p, return_inverse=True)
+        # each table holds ~2 * POISSON_TAIL_SD * sqrt(mu) + 41 CDF values and
+        # GUIDE_OVERSAMPLING guide entries per value, 8 bytes each (plus the stats.poisson
+        # temporaries, about as large again)
+        entries = float(np.sum(2.0 * POISSON_TAIL_SD * np.sqrt(mus) + 41.0)) * (1 + GUIDE_OVERSAMPLING)
+        check_memory(16.0 * entries, f"sampling tables for n = {n} on {cells.shape[0]} cells",
+                     hint="the Poisson tables grow like sqrt(n); use a smaller n")
         tables = [_poisson_table(float(mu)) for mu in mus]
         tab_lo = np.array([t[0] for t in tables], dtype=np.int64)
         sizes = np.array([t[1].shape[0] for t in tables], dtype=np.int64)
@@ -463,19 +474,11 @@ def _plan(instance: _tt.Instance, n: int, poissonize: bool | None = None,
 
 
 # --------------------------------------------------------------------------- validation
-def _as_generator(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(seed)
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
-        if seed < 0:
-            raise ValueError(f"seed must be a nonnegative integer, got {seed}")
-        return np.random.default_rng(int(seed))
-    raise TypeError(
-        "seed must be an int >= 0, a numpy.random.SeedSequence or a "
-        f"numpy.random.Generator, got {seed!r} of type {type(seed).__name__}"
-    )
+def _check_n(n) -> int:
+    n = as_int(n, "n", low=1)
+    if n > MAX_N:
+        raise ValueError(f"n must be at most 2**62 = {MAX_N} (counts are int64 in the kernels), got {n}")
+    return n
 
 
 def _check_instance(instance) -> None:
@@ -505,12 +508,6 @@ def _check_learners(learners) -> tuple[str, ...]:
     return out
 
 
-def _check_method(method) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return method
-
-
 # --------------------------------------------------------------------------- public API
 def sample_counts(instance: _tt.Instance, n: int, repeats: int, seed) -> np.ndarray:
     r"""Draw ``repeats`` count matrices :math:`n_{s,a}\sim\mathrm{Multinomial}(n, \rho\times\pi^*)`.
@@ -534,9 +531,12 @@ def sample_counts(instance: _tt.Instance, n: int, repeats: int, seed) -> np.ndar
     numpy.ndarray of int64, shape (repeats, S, A)
     """
     _check_instance(instance)
-    n = _tt._as_int(n, "n", 1)
-    repeats = _tt._as_int(repeats, "repeats", 1)
-    rng = _as_generator(seed)
+    n = _check_n(n)
+    repeats = as_int(repeats, "repeats", low=1)
+    check_memory(8.0 * repeats * instance.S * instance.A,
+                 f"sample_counts(repeats={repeats}) on an instance with S*A = {instance.S * instance.A} cells",
+                 hint="the result holds repeats * S * A int64 counts; draw fewer repeats at a time")
+    rng = as_generator(seed, "seed")
     plan = _plan(instance, n)
     out = np.zeros((repeats, instance.S * instance.A), np.int64)
     _counts_kernel(rng, repeats, n, *plan.args(), out)
@@ -576,10 +576,13 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
     """
     _check_instance(instance)
     learners = _check_learners(learners)
-    n = _tt._as_int(n, "n", 1)
-    repeats = _tt._as_int(repeats, "repeats", 1)
-    method = _check_method(method)
-    rng = _as_generator(seed)
+    n = _check_n(n)
+    repeats = as_int(repeats, "repeats", low=1)
+    method = as_choice(method, "method", METHODS)
+    check_memory(8.0 * repeats * len(_tt.LEARNERS), f"sample_risks(repeats={repeats})",
+                 hint="the result holds one float64 risk per repeat and learner; use fewer repeats "
+                      "(the standard error falls like 1/sqrt(repeats))")
+    rng = as_generator(seed, "seed")
     cols = [_tt.LEARNERS.index(name) for name in learners]
     if method == "kernel":
         plan = _plan(instance, n)
@@ -589,7 +592,7 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
         return out[:, cols]
     if chunk is None:
         chunk = max(1, _NUMPY_CHUNK_CELLS // (instance.S * instance.A))
-    chunk = _tt._as_int(chunk, "chunk", 1)
+    chunk = as_int(chunk, "chunk", low=1)
     p_flat = instance.joint.ravel()
     p_flat = p_flat / p_flat.sum()
     out = np.empty((repeats, len(learners)))
@@ -598,8 +601,8 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
         counts = rng.multinomial(n, p_flat, size=size).reshape(size, instance.S, instance.A)
         counts = counts.astype(np.float64)
         for j, name in enumerate(learners):
-            pi_hat = _tt._estimate(name, counts, instance.pi_star)
-            out[start : start + size, j] = _tt._tv_rows(pi_hat, instance.pi_star) @ instance.rho
+            pi_hat = estimate_counts(name, counts, instance.pi_star)
+            out[start : start + size, j] = tv_rows(pi_hat, instance.pi_star) @ instance.rho
     return out
 
 

@@ -59,6 +59,7 @@ import numpy as np
 import scipy.integrate
 import scipy.linalg
 
+from theory._validation import as_real, as_real_array
 from theory.ntp import DataSubspace, NTPData, data_subspace, finite_component
 from theory.ntp_svm import NTPMaxMarginResult, max_margin_direction
 
@@ -157,12 +158,12 @@ class NTPSecondOrder:
         return int(self.active.shape[0])
 
     def _stack(self, W: Any, k: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-        W = np.asarray(W, dtype=np.float64)
+        W = as_real_array(W, "W")
         single = W.ndim == 2
         W = W[None] if single else W
         if W.ndim != 3 or W.shape[1:] != self.W_mm.shape:
             raise ValueError(f"W must have shape {self.W_mm.shape} or (n, *{self.W_mm.shape}), got {W.shape}")
-        k = np.atleast_1d(np.asarray(k, dtype=np.float64))
+        k = np.atleast_1d(as_real_array(k, "k", finite=False))
         if k.shape != (W.shape[0],) or not np.all(np.isfinite(k)) or np.any(k < 1):
             raise ValueError(f"k must hold {W.shape[0]} finite iteration counts >= 1, got {k!r}")
         return W, k, single
@@ -207,10 +208,12 @@ class NTPSecondOrder:
         -------
         ndarray, shape (n_active,)
         """
-        dev = np.asarray(deviation, dtype=np.float64)
+        dev = as_real_array(deviation, "deviation", nonempty=False)
         if dev.shape != (self.n_active,):
             raise ValueError(f"deviation must have shape ({self.n_active},), got {dev.shape}")
-        if not (1 <= k_from <= k_to < np.inf):
+        k_from = as_real(k_from, "k_from", low=1)
+        k_to = as_real(k_to, "k_to", low=1)
+        if not k_from <= k_to:
             raise ValueError(f"need 1 <= k_from <= k_to < inf, got k_from={k_from!r}, k_to={k_to!r}")
         gram = self._gram
         lam = self.multipliers
@@ -335,15 +338,11 @@ def ntp_w_tilde(
     """
     if not isinstance(data, NTPData):
         raise TypeError(f"data must be a theory.ntp.NTPData, got {type(data).__name__}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-        raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
-    lr = float(lr)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite step size, got {lr!r}")
+    lr = as_real(lr, "lr", low=0, low_open=True)
     m, d, V = data.m, data.d, data.V
-    W0 = np.zeros((V, d)) if W0 is None else np.asarray(W0, dtype=np.float64)
-    if W0.shape != (V, d) or not np.all(np.isfinite(W0)):
-        raise ValueError(f"W0 must be a finite array of shape (V, d) = ({V}, {d}), got shape {W0.shape}")
+    W0 = np.zeros((V, d)) if W0 is None else as_real_array(W0, "W0", shape=(V, d))
+    if subspace is not None and (not isinstance(subspace, DataSubspace) or subspace.shape != (V, d)):
+        raise TypeError(f"subspace must be a DataSubspace of shape {(V, d)} built from data, got {subspace!r:.80}")
     sub = data_subspace(data) if subspace is None else subspace
     fc = finite_component(data, subspace=sub)
     if not fc.compatible:

@@ -22,6 +22,10 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
+from theory._validation import as_int
+
 __all__ = [
     "DEFAULT_MODULES",
     "UNKNOWN_WORD",
@@ -94,6 +98,9 @@ def stdlib_docstrings(modules: Sequence[str] = DEFAULT_MODULES) -> tuple[str, ..
             f"modules must be a sequence of module names, got the single string {modules!r}; "
             f"wrap it in a tuple: ({modules!r},)"
         )
+    modules = tuple(modules)
+    if not modules:
+        raise ValueError("modules must name at least one standard-library module, got an empty sequence")
     docs: list[str] = []
     for name in modules:
         if not isinstance(name, str):
@@ -120,6 +127,20 @@ def stdlib_docstrings(modules: Sequence[str] = DEFAULT_MODULES) -> tuple[str, ..
                 if isinstance(doc, str) and doc.strip():
                     docs.append(inspect.cleandoc(doc))
     return tuple(docs)
+
+
+def _check_docs(docs) -> list[str]:
+    """``docs`` as a list of str (a single string is refused: it is not a corpus)."""
+    if isinstance(docs, (str, bytes)):
+        raise TypeError(
+            f"docs must be a sequence of documents (str), got a single string {docs[:40]!r}...; "
+            "wrap it in a list"
+        )
+    out = list(docs)
+    for i, d in enumerate(out):
+        if not isinstance(d, str):
+            raise TypeError(f"docs[{i}] must be a str, got {d!r:.60} of type {type(d).__name__}")
+    return out
 
 
 def _normalise(doc: str, lowercase: bool) -> str:
@@ -150,6 +171,9 @@ def tokenize_chars(
     vocabulary : tuple of str
         ``vocabulary[i]`` is the character with id ``i``.
     """
+    docs = _check_docs(docs)
+    if not isinstance(lowercase, (bool, np.bool_)):
+        raise TypeError(f"lowercase must be True or False, got {lowercase!r}")
     texts = [t for t in (_normalise(d, lowercase) for d in docs) if t]
     vocabulary = tuple(sorted(set("".join(texts))))
     index = {c: i for i, c in enumerate(vocabulary)}
@@ -187,14 +211,15 @@ def tokenize_words(
     ValueError
         If ``vocab_size`` is not None and < 2.
     """
+    docs = _check_docs(docs)
+    if vocab_size is not None:
+        vocab_size = as_int(vocab_size, "vocab_size", low=2)
     words_per_doc = [w for w in (_WORD_RE.findall(d.lower()) for d in docs) if w]
     counts = collections.Counter(w for ws in words_per_doc for w in ws)
     ranked = sorted(counts, key=lambda w: (-counts[w], w))
     if vocab_size is None:
         vocabulary = tuple(ranked)
     else:
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
-            raise ValueError(f"vocab_size must be an int >= 2 or None, got {vocab_size!r}")
         vocabulary = tuple(ranked[: vocab_size - 1]) + (UNKNOWN_WORD,)
     index = {w: i for i, w in enumerate(vocabulary)}
     unk = index.get(UNKNOWN_WORD, -1) if vocab_size is not None else -1

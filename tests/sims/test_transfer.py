@@ -328,7 +328,7 @@ def test_risk_estimate_fields():
         (dict(seed=None), TypeError, r"seed must be an int >= 0, a numpy.random.SeedSequence or a numpy.random.Generator"),
         (dict(seed=1.5), TypeError, r"seed must be"),
         (dict(instance="inst"), TypeError, r"instance must be a theory.transfer.Instance"),
-        (dict(method="gpu"), ValueError, r"method must be one of \('kernel', 'numpy'\)"),
+        (dict(method="gpu"), ValueError, r"method must be one of 'kernel', 'numpy'; got 'gpu'"),
     ],
 )
 def test_simulate_risk_rejects_bad_input(kwargs, exc, match):

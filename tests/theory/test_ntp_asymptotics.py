@@ -177,10 +177,10 @@ def test_gd_never_moves_the_part_outside_G():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"lr": -0.5}, ValueError, "lr must be a positive"),
-        ({"lr": np.nan}, ValueError, "lr must be a positive"),
+        ({"lr": -0.5}, ValueError, "lr must be a finite number > 0, got -0.5"),
+        ({"lr": np.nan}, ValueError, "lr must be a finite number > 0, got nan"),
         ({"lr": "0.5"}, TypeError, "lr must be a real number"),
-        ({"lr": 0.5, "W0": np.zeros((3, 3))}, ValueError, "W0 must be"),
+        ({"lr": 0.5, "W0": np.zeros((3, 3))}, ValueError, r"W0 must have shape \(4, 5\), got \(3, 3\)"),
     ],
 )
 def test_bad_inputs(kwargs, exc, match):
