@@ -73,16 +73,19 @@ def as_int(value: Any, name: str, *, low: int | None = None, high: int | None = 
     return int(out)
 
 
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
 def _range_text(low, high, low_open: bool = False, high_open: bool = False) -> str:
     if low is not None and high is not None:
         lb = "(" if low_open else "["
         hb = ")" if high_open else "]"
-        return f"in {lb}{low:g}, {high:g}{hb}" if isinstance(low, float) or isinstance(high, float) \
-            else f"in {lb}{low}, {high}{hb}"
+        return f"in {lb}{_num(low)}, {_num(high)}{hb}"
     if low is not None:
-        return f"{'>' if low_open else '>='} {low}"
+        return f"{'>' if low_open else '>='} {_num(low)}"
     if high is not None:
-        return f"{'<' if high_open else '<='} {high}"
+        return f"{'<' if high_open else '<='} {_num(high)}"
     return ""
 
 
@@ -152,9 +155,9 @@ def as_real_array(value: Any, name: str, *, ndim: int | None = None, shape: Sequ
     if nonempty and arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if finite:
-        bad = np.argwhere(~np.isfinite(arr))
+        bad = np.argwhere(~np.isfinite(np.atleast_1d(arr)))
         if bad.size:
-            idx = tuple(int(i) for i in bad[0])
+            idx = tuple(int(i) for i in bad[0]) if arr.ndim else ()
             where = f"{name}[{', '.join(map(str, idx))}]" if idx else name
             raise ValueError(f"{name} must be finite (no NaN or inf); {where} = {float(arr[idx])!r}")
     return arr
