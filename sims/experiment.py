@@ -62,6 +62,7 @@ __all__ = [
     "TypedRun",
     "config_dict",
     "decode",
+    "describe",
     "encode",
     "get_experiment",
     "list_experiments",
@@ -350,3 +351,41 @@ def load_runs(store, experiment: Experiment | str, manifest: dict | None = None)
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
     manifest, runs = load_sweep_runs(store, exp.name, manifest)
     return manifest, [typed_run(exp, r) for r in runs]
+
+
+def _fmt(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe(experiment: Experiment | str) -> str:
+    """What ``ibl show NAME`` prints: settings with types, defaults, quick values and constraints,
+    the run point and result types, the figures it feeds and the commands to run it."""
+    exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
+    rows = settings_table(exp.config, dict(exp.quick))
+    lines = [f"{exp.name} (version {exp.version}): {exp.description}", ""]
+    lines.append("Settings (--set NAME=VALUE; 'quick' is the value under --quick):")
+    w = max(len(r["name"]) for r in rows)
+    for r in rows:
+        quick = "" if r["quick"] == r["default"] else f"   quick: {_fmt(r['quick'])}"
+        lines.append(f"  {r['name']:<{w}}  {r['type']:<6} default: {_fmt(r['default'])}{quick}")
+        if r["constraint"]:
+            lines.append(f"  {'':<{w}}  expects {r['constraint']}")
+        if r["doc"]:
+            lines.append(f"  {'':<{w}}  {r['doc']}")
+    point_fields = ", ".join(f.name for f in dataclasses.fields(exp.point))
+    result_fields = ", ".join(f.name for f in dataclasses.fields(exp.result))
+    lines += [
+        "",
+        f"Run point: {exp.point.__module__}.{exp.point.__name__} ({point_fields})",
+        f"Result:    {exp.result.__module__}.{exp.result.__name__} ({result_fields})",
+        f"Figures:   {', '.join(exp.figures) if exp.figures else '(none)'}",
+        "",
+        "Run it:",
+        f"  ibl run {exp.name} --quick          # smoke scale",
+        f"  ibl run {exp.name}                  # full scale",
+        f"  ibl run {exp.name} --set NAME=VALUE # change a setting (repeatable)",
+    ]
+    if exp.figures:
+        lines.append(f"  ibl figures {' '.join(exp.figures)}")
+    return "\n".join(lines)

@@ -106,14 +106,14 @@ def test_theory_f_metrics_match_the_engine():
     """The text experiment's F-metrics (theory.ntp projection of recorded W_k) vs the engine's own
     (Gram of F's generators) on an instance small enough for both."""
     from sims import gd
-    from sims.experiments.ntp_gd import _f_metrics
+    from sims.experiments.ntp_gd import f_metrics
     from theory.ntp import NTPData, finite_component
     from theory.ntp_svm import max_margin_direction
 
     data = NTPData.synthetic(12, 15, 6, 3, 4)
     W_star, W_mm = finite_component(data).W, max_margin_direction(data, solver="dual").W
     tr = gd.run(data, 2000, 0.5, W_star=W_star, W_mm=W_mm, record=[0, 10, 100, 2000], record_W=True)
-    mine = _f_metrics(data, tr.steps, tr.W_records, W_star, W_mm)
+    mine = f_metrics(data, tr.steps, tr.W_records, W_star, W_mm)
     # two exact projections onto F: agreement to rounding (cond(Gram) * eps)
     np.testing.assert_allclose(mine["dist_F"], tr.dist_F, rtol=1e-9)
     np.testing.assert_allclose(mine["perp_residual"][1:], tr.perp_residual[1:], rtol=1e-9)
