@@ -61,7 +61,8 @@ def make(store):
             ok = mean > 0
             lower = np.minimum(se[ok], 0.999 * mean[ok])  # keep log-axis error bars finite
             eb = ax.errorbar(n[ok], mean[ok], yerr=(lower, se[ok]), marker="o", ls="-", label=lab)
-            tag(eb.lines[0], runs, f"result.mean.{learner}", "point.n")
+            if ok.any():  # (an empty line still gives the legend entry)
+                tag(eb.lines[0], runs, f"result.mean.{learner}", "point.n")
             exact = np.array([getattr(r.result.exact, learner) for r in runs])
             shown = np.isfinite(exact) & (exact >= ylo)
             if shown.any():
