@@ -10,7 +10,8 @@ CE(W_k) - H (log y), :math:`\|W_k\|`, :math:`\cos(W_k, W^{mm})` (solid) and
 
 Fitted numbers (``paper/numbers/ntp_overparam.json``): the GD loss-gap log-log slope
 over the last decade of recorded steps [k_max/10, k_max] (:func:`theory.fitting.loglog_slope`,
-95% CI) and the GD norm's slope in log k over the same window, next to :math:`\|W^{mm}\|`.
+95% CI) and the GD norm's slope in log k over the same window (:func:`theory.fitting.semilog_slope`),
+next to :math:`\|W^{mm}\|`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from figures._common import draw_with, load_runs, plt, style, tag
-from theory.fitting import loglog_slope
+from theory.fitting import loglog_slope, semilog_slope
 
 DESCRIPTION = "Figs. 3-5 of Thrampoulidis (2024): GD / NGD / Adam on m=50, d=60, V=10"
 EXPERIMENTS = ("ntp_overparam",)
@@ -41,9 +42,7 @@ def fit_numbers(run) -> dict:
     kmax = float(k[-1])
     window = (kmax / 10.0, kmax)
     gap = loglog_slope(*_positive(k, res.metrics.gap), window=window)
-    mask = (k >= window[0]) & (k <= window[1])
-    # TODO(lead): use theory.fitting's linear fit (theorycore) once merged, instead of np.polyfit
-    norm_slope = float(np.polyfit(np.log(k[mask]), res.metrics.norm[mask], 1)[0])
+    norm_slope = semilog_slope(k, res.metrics.norm, window=window).slope
     extra = {}
     if res.E_norm is not None:  # GD on App. A.2: the E/k prediction of theory.ntp_asymptotics at k_max
         extra = {"predicted_dist_F_at_kmax": float(res.E_norm / (kmax * res.W_star_norm)),

@@ -36,9 +36,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
-
 from figures._common import draw_with, load_runs, plt, style, tag
+from theory import fitting
 from theory.fitting import loglog_slope
 
 DESCRIPTION = "Soudry et al. (2018): GD on separable binary / 3-class data, rates, w(t) - w_hat log t -> w_tilde"
@@ -49,21 +48,15 @@ K_MIN_INV_LOG = 100  # first step shown against 1/log k
 TITLES = {"binary": "binary (logistic, units of w)", "multiclass": "3-class cross-entropy"}
 
 
+def _fit_dict(fit) -> dict:
+    """A :class:`theory.fitting.LinearFit` as JSON-able numbers, with its intervals as pairs."""
+    return fit.as_dict() | {"slope_ci": [fit.ci_low, fit.ci_high],
+                            "intercept_ci": [fit.intercept_ci_low, fit.intercept_ci_high]}
+
+
 def linear_fit(x, y, level: float = 0.95) -> dict:
-    """OLS :math:`y = a + b x` with Student-t confidence intervals of b and a."""
-    # TODO(lead): replace by theory.fitting's linear fit (theorycore) once it is merged
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.size < 3:
-        raise ValueError(f"need at least 3 points for a linear fit, got {x.size}")
-    res = stats.linregress(x, y)
-    t = stats.t.ppf(0.5 + level / 2, x.size - 2)
-    return {"slope": float(res.slope),
-            "slope_ci": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)],
-            "intercept": float(res.intercept),
-            "intercept_ci": [float(res.intercept - t * res.intercept_stderr),
-                             float(res.intercept + t * res.intercept_stderr)],
-            "level": level, "n_points": int(x.size)}
+    """OLS :math:`y = a + b x` with Student-t intervals (:func:`theory.fitting.linear_fit`) as a dict."""
+    return _fit_dict(fitting.linear_fit(x, y, level=level))
 
 
 def fit_numbers(res) -> dict:
@@ -73,13 +66,12 @@ def fit_numbers(res) -> dict:
     kmax = float(k[-1])
     last = (kmax / 10.0, kmax)
     two = (kmax / 100.0, kmax)
-    sel1 = (k >= last[0]) & (k <= last[1])
     sel2 = (k >= two[0]) & (k <= two[1])
     inv_log = 1.0 / np.log(k[sel2])
     lk = np.log(kmax)
     dir_fit = linear_fit(inv_log, met.direction_error[sel2])
     mg_fit = linear_fit(inv_log, met.margin_gap[sel2])
-    norm_fit = linear_fit(np.log(k[sel1]), met.norm[sel1])
+    norm_fit = _fit_dict(fitting.semilog_slope(k, met.norm, window=last))
     return {
         "k_max": kmax,
         "window_last_decade": list(last),
