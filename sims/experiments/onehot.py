@@ -4,7 +4,7 @@ r"""One-hot separable data: the rates of Soudry et al. [S18] for GD on the logis
 on two fixed linearly separable data sets in the plane (d = 2):
 
 * ``"binary"``: logistic regression, labels :math:`y_n = \pm1`, in the 2-class softmax
-  form of :func:`sims.gd.binary_data` (GD step :math:`\eta` on W = step :math:`2\eta` on
+  form of :func:`theory.ntp.binary_data` (GD step :math:`\eta` on W = step :math:`2\eta` on
   :math:`w = w_0 - w_1`). Every stored quantity of this panel is in the units of
   **w** (Soudry et al.'s binary setting): :math:`\hat w` = :func:`theory.maxmargin.binary_svm`,
   :math:`\tilde w` = :func:`theory.maxmargin.binary_w_tilde` with the summed-loss step
@@ -102,7 +102,7 @@ from theory.maxmargin import (
     multiclass_w_tilde,
     soudry_predictions,
 )
-from theory.ntp import smoothness_bound
+from theory.ntp import binary_data, classification_data, logistic_weights, smoothness_bound
 
 __all__ = ["OnehotConfig", "OnehotMetrics", "OnehotPoint", "OnehotResult", "RayMetrics", "SoudryPredictions",
            "make_dataset", "onehot_points", "run_panel", "smoothness"]
@@ -366,13 +366,13 @@ def run_panel(point: OnehotPoint, rng: np.random.Generator) -> OnehotResult:
                       theta_min=point.theta_min, lambda_floor=point.lambda_floor, data_seed=point.data_seed)
     X, y = ds["X"], ds["y"]
     n = y.size
-    data = gd.binary_data(X, y) if binary else gd.classification_data(X, y, n_classes=K)
+    data = binary_data(X, y) if binary else classification_data(X, y, n_classes=K)
     L = smoothness_bound(data)
     lr = point.lr_scale / L
     svm = _svm(X, y, K)
     res = svm["result"]
     if binary:
-        lr_eff = 2.0 * lr  # GD step lr on W is step 2 lr on w = w_0 - w_1 (gd.binary_data)
+        lr_eff = 2.0 * lr  # GD step lr on W is step 2 lr on w = w_0 - w_1 (theory.ntp.binary_data)
         wt = binary_w_tilde(X, y, lr_eff / n)  # summed-loss step
         W_mm = np.stack([svm["W_hat"] / 2, -svm["W_hat"] / 2])
         W_tilde_W = np.stack([wt.w_tilde / 2, -wt.w_tilde / 2])
@@ -396,7 +396,7 @@ def run_panel(point: OnehotPoint, rng: np.random.Generator) -> OnehotResult:
         margin_gap=m["margin_gap"] / s,
         tilde_residual=s * m["tilde_residual"],
     )
-    W_final = gd.logistic_weights(traj.W) if binary else np.array(traj.W)
+    W_final = logistic_weights(traj.W) if binary else np.array(traj.W)
     W_hat = np.asarray(svm["W_hat"], dtype=np.float64)
     sup = svm["alpha"] > 1e-9 * svm["alpha"].max()
     support = svm["sample"][sup] if binary else np.stack([svm["sample"][sup], svm["cls"][sup]], axis=1)
