@@ -33,6 +33,7 @@ import numpy as np
 
 from sims import gd
 from sims.experiment import Experiment, Interval, Options, Settings, register, setting
+from theory._validation import as_choice
 from theory.ntp import NTPData, data_subspace
 from theory.ntp_asymptotics import ntp_w_tilde
 from theory.ntp_svm import max_margin_direction
@@ -46,15 +47,14 @@ _PANELS = Options(str, tuple(p[0] for p in INSTANCES))
 
 def make_data(panel: str) -> NTPData:
     """The data instance of one panel (deterministic)."""
+    panel = as_choice(panel, "panel", [p[0] for p in INSTANCES])
     if panel == "toy":
         return NTPData.toy_2d(0)
     if panel == "orthonormal":
         return NTPData.synthetic(10, 12, 6, 2, 0, embedding="orthonormal", scale=3.0, alpha=5.0)
     if panel == "gaussian":
         return NTPData.synthetic(3, 5, 4, 2, 23, alpha=5.0)
-    if panel == "paper_a2":
-        return NTPData.paper_a2(0)
-    raise ValueError(f"panel must be one of {[p[0] for p in INSTANCES]}, got {panel!r}")
+    return NTPData.paper_a2(0)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ from theory.maxmargin import (
     multiclass_w_tilde,
     soudry_predictions,
 )
+from theory._validation import as_choice, as_int, as_real
 from theory.ntp import binary_data, classification_data, logistic_weights, smoothness_bound
 
 __all__ = ["OnehotConfig", "OnehotMetrics", "OnehotPoint", "OnehotResult", "RayMetrics", "SoudryPredictions",
@@ -195,17 +196,15 @@ def make_dataset(panel: str, *, n_per_class: int, K: int, sep: float, noise: flo
     ValueError
         Unknown panel, or no draw accepted within ``max_attempts``.
     """
-    if panel not in PANELS:
-        raise ValueError(f"panel must be one of {PANELS}, got {panel!r}")
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or n_per_class < 2:
-        raise ValueError(f"n_per_class must be an integer >= 2, got {n_per_class!r}")
-    if panel == "multiclass" and (isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 3):
-        raise ValueError(f"K must be an integer >= 3 for the multiclass panel, got {K!r}")
-    for name, v in (("sep", sep), ("noise", noise), ("theta_min", theta_min)):
-        if not (isinstance(v, (int, float, np.floating)) and np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-    if not (isinstance(lambda_floor, (int, float, np.floating)) and 0 <= lambda_floor <= 1):
-        raise ValueError(f"lambda_floor must lie in [0, 1] (lambda_min(M) <= 1 always), got {lambda_floor!r}")
+    panel = as_choice(panel, "panel", PANELS)
+    n_per_class = as_int(n_per_class, "n_per_class", low=2)
+    if panel == "multiclass":
+        K = as_int(K, "K (classes of the multiclass panel)", low=3)
+    sep = as_real(sep, "sep", low=0.0, low_open=True)
+    noise = as_real(noise, "noise", low=0.0, low_open=True)
+    theta_min = as_real(theta_min, "theta_min", low=0.0, low_open=True)
+    lambda_floor = as_real(lambda_floor, "lambda_floor (lambda_min(M) <= 1 always)", low=0.0, high=1.0)
+    data_seed = as_int(data_seed, "data_seed", low=0)
     Kp = None if panel == "binary" else int(K)
     rng = np.random.default_rng(np.random.SeedSequence(int(data_seed), spawn_key=(PANELS.index(panel),)))
     for attempt in range(max_attempts):
