@@ -172,8 +172,9 @@ class Text(Constraint):
 class Tuple(Constraint):
     """A tuple: homogeneous (``of=``, optional ``length`` int or (min, max)) or fixed ``items=``.
 
-    Lists are accepted and frozen into tuples; a bare value where a homogeneous
-    tuple is expected is not (``--set panels=a`` is refused, ``panels=('a',)`` is fine).
+    Lists are accepted and frozen into tuples; a bare value where a homogeneous tuple of
+    scalars is expected is a tuple of one (``--set panels=binary`` means ``('binary',)``),
+    but not where the elements are tuples themselves.
     """
 
     def __init__(self, of: Constraint | None = None, *, length: int | tuple | None = None,
@@ -188,6 +189,8 @@ class Tuple(Constraint):
         self.length = length
 
     def check(self, value: Any, name: str) -> tuple:
+        if self.of is not None and not isinstance(self.of, Tuple) and not isinstance(value, (tuple, list)):
+            value = (value,)  # one bare element: --set panels=binary means ('binary',)
         if not isinstance(value, (tuple, list)):
             raise TypeError(_expected(name, self.describe(), value))
         if self.length is not None:

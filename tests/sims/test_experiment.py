@@ -44,6 +44,7 @@ from sims.sweep import execute_run, run_experiment
         (Boolean(), True, True),
         (Text(), "a", "a"),
         (Tuple(Interval(int, 1, None), length=(1, None)), [1, 2], (1, 2)),
+        (Tuple(Options(str, ("binary", "multiclass"))), "binary", ("binary",)),  # --set panels=binary
         (Tuple(items=(Text(), Interval(int, 1, None)), names=("label", "S")), ["a", 3], ("a", 3)),
     ],
 )
@@ -67,7 +68,9 @@ def test_constraints_accept_and_normalise(constraint, good, normalised):
         (Boolean(), 1, "x: expected true or false, got 1"),
         (Text(), "", "x: expected a non-empty string, got ''"),
         (Tuple(Interval(int, 1, None), length=(1, None)), (), "x: expected a tuple of length >= 1"),
-        (Tuple(Interval(int, 1, None)), 3, "x: expected a tuple of (an integer >= 1), got 3"),
+        (Tuple(Tuple(items=(Text(), Interval(int, 1, None)), names=("label", "S"))), "a",
+         "x: expected a tuple of (a tuple (label: a non-empty string; S: an integer >= 1)), got 'a'"),
+        (Tuple(Interval(int, 1, None)), 0, "x[0]: expected an integer >= 1, got 0"),
         (Tuple(Interval(int, 1, None)), (1, 0), "x[1]: expected an integer >= 1, got 0"),
         (Tuple(items=(Text(), Interval(int, 1, None)), names=("label", "S")), ("a", 0),
          "x[1] (S): expected an integer >= 1, got 0"),
