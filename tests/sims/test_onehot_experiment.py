@@ -21,12 +21,12 @@ import json
 import numpy as np
 import pytest
 
-from sims import gd
 from theory.maxmargin import constraint_generators
 from sims.store import ResultStore
 from sims.experiment import load_runs
 from sims.sweep import run_experiment
 from theory.fitting import loglog_slope
+from theory.ntp import binary_data, classification_data, smoothness_bound
 from theory.maxmargin import DEFAULT_KKT_TOL, binary_svm, multiclass_svm, multiclass_w_tilde
 
 PANELS = ("binary", "multiclass")
@@ -109,9 +109,11 @@ def test_data_svm_and_w_tilde(quick, panel):
         np.testing.assert_allclose(wt2, np.stack([wt / 2, -wt / 2]), atol=1e-10)  # same linear system
         assert res.lr_effective == pytest.approx(2 * res.lr, rel=1e-15)
     # the step is 1/L with L = 1/2 lambda_max(X^T X / n), half of [S18]'s limit 2/L
-    data = gd.binary_data(X, y) if panel == "binary" else gd.classification_data(X, y, res.K)
+    data = binary_data(X, y) if panel == "binary" else classification_data(X, y, res.K)
     L = 0.5 * np.linalg.eigvalsh(X.T @ X / X.shape[0]).max()
     assert res.lr == pytest.approx(1.0 / L, rel=1e-12)
+    # and L is theory's bound itself (one source of truth: theory.ntp.smoothness_bound), bit for bit
+    assert res.smoothness == smoothness_bound(data) and res.lr == 1.0 / smoothness_bound(data)
     assert data.H.shape == X.shape
     # GD keeps 1^T W_k = 0 (W_0 = 0), which the binary conversion to w = w_0 - w_1 relies on
     assert res.colsum_drift < 1e-10  # rounding over 1e5 steps (measured ~1e-13)
