@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, load_runs, plt, style, tag
+from figures._common import draw_with, load_runs, plt, save, style, tag, write_numbers
 from theory.fitting import loglog_slope, semilog_slope
 
 DESCRIPTION = "Figs. 3-5 of Thrampoulidis (2024): GD / NGD / Adam on m=50, d=60, V=10"
@@ -134,6 +134,13 @@ def runs_by_method(store, experiment: str = "ntp_overparam"):
 
 #: Former name, kept importable.
 runs_by_panel_method = runs_by_method
+
+
+def draw_methods(manifest, panels, name: str, title: str, outdir: Path) -> list[Path]:
+    """Former entry point, kept importable: :func:`make_methods`, then save figure and numbers."""
+    fig, numbers = make_methods(manifest, panels, title)
+    write_numbers(name, numbers, Path(outdir))
+    return save(fig, Path(outdir), name)
 
 
 if __name__ == "__main__":
