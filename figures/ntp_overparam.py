@@ -10,18 +10,19 @@ CE(W_k) - H (log y), :math:`\|W_k\|`, :math:`\cos(W_k, W^{mm})` (solid) and
 
 Fitted numbers (``paper/numbers/ntp_overparam.json``): the GD loss-gap log-log slope
 over the last decade of recorded steps [k_max/10, k_max] (:func:`theory.fitting.loglog_slope`,
-95% CI) and the GD norm's slope in log k over the same window, next to :math:`\|W^{mm}\|`.
+95% CI) and the GD norm's slope in log k over the same window (:func:`theory.fitting.semilog_slope`),
+next to :math:`\|W^{mm}\|`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from figures._common import plt, save, style, write_numbers
-from sims.sweep import load_sweep_runs
-from theory.fitting import loglog_slope
+from figures._common import draw_with, load_runs, plt, save, style, tag, write_numbers
+from theory.fitting import loglog_slope, semilog_slope
 
 DESCRIPTION = "Figs. 3-5 of Thrampoulidis (2024): GD / NGD / Adam on m=50, d=60, V=10"
 EXPERIMENTS = ("ntp_overparam",)
@@ -37,59 +38,64 @@ def _positive(k, y):
 def fit_numbers(run) -> dict:
     """Fits on one run: gap log-log slope and norm-vs-log(k) slope over the last decade."""
     res = run.result
-    k = np.asarray(res["steps"], dtype=np.float64)
+    k = np.asarray(res.steps, dtype=np.float64)
     kmax = float(k[-1])
     window = (kmax / 10.0, kmax)
-    gap = loglog_slope(*_positive(k, np.asarray(res["metrics"]["gap"])), window=window)
-    mask = (k >= window[0]) & (k <= window[1])
-    norm_slope = float(np.polyfit(np.log(k[mask]), np.asarray(res["metrics"]["norm"])[mask], 1)[0])
+    gap = loglog_slope(*_positive(k, res.metrics.gap), window=window)
+    norm_slope = semilog_slope(k, res.metrics.norm, window=window).slope
     extra = {}
-    if "E_norm" in res:  # GD on App. A.2: the E/k prediction of theory.ntp_asymptotics at k_max
-        extra = {"predicted_dist_F_at_kmax": float(res["E_norm"] / (kmax * res["W_star_norm"])),
-                 "mu_F": float(res["mu_F"]), "w_tilde_rate_exponent": float(res["rate_exponent"])}
+    if res.E_norm is not None:  # GD on App. A.2: the E/k prediction of theory.ntp_asymptotics at k_max
+        extra = {"predicted_dist_F_at_kmax": float(res.E_norm / (kmax * res.W_star_norm)),
+                 "mu_F": float(res.mu_F), "w_tilde_rate_exponent": float(res.rate_exponent)}
     return extra | {
         "window": list(window),
         "gap_loglog_slope": gap.as_dict(),
         "norm_slope_in_log_k": norm_slope,
-        "W_mm_norm": float(res["W_mm_norm"]),
-        "final": {name: float(np.asarray(v)[-1]) for name, v in res["metrics"].items()},
+        "W_mm_norm": float(res.W_mm_norm),
+        "final": {f.name: float(getattr(res.metrics, f.name)[-1]) for f in dataclasses.fields(res.metrics)},
     }
 
 
-def draw(store, outdir: Path) -> list[Path]:
-    manifest, panels = runs_by_panel_method(store, "ntp_overparam")
-    p0 = next(iter(panels.values())).params
-    title = f"m=50, d=60, V=10, |S_j|=6, N(0, {p0['scale']:g}^2) embeddings, data seed {p0['data_seed']}"
-    return draw_methods(manifest, panels, "ntp_overparam", title, outdir)
+def make(store):
+    """The six panels for the ``ntp_overparam`` runs, and the fitted numbers."""
+    manifest, panels = runs_by_method(store, "ntp_overparam")
+    p0 = next(iter(panels.values())).point
+    title = f"m=50, d=60, V=10, |S_j|=6, N(0, {p0.scale:g}^2) embeddings, data seed {p0.data_seed}"
+    return make_methods(manifest, panels, title)
 
 
-def draw_methods(manifest, panels, name: str, title: str, outdir: Path) -> list[Path]:
-    """The six panels for runs of several optimisers on one instance ({method: run})."""
+def make_methods(manifest, panels, title: str):
+    """The six panels for runs of several optimisers on one instance ({method: TypedRun})."""
     style()
     fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
     ax = axes.ravel()
     for method, run in panels.items():
         res = run.result
-        k = np.asarray(res["steps"], dtype=np.float64)
-        met = {n: np.asarray(v) for n, v in res["metrics"].items()}
-        lab = f"{LABELS.get(method, method)} (lr {run.params['lr']:g})"
+        k = np.asarray(res.steps, dtype=np.float64)
+        met = res.metrics
+        lab = f"{LABELS.get(method, method)} (lr {run.point.lr:g})"
         pos = k > 0
-        (line,) = ax[0].loglog(*_positive(k, met["gap"]), label=lab)
+        (line,) = ax[0].loglog(*_positive(k, met.gap), label=lab)
+        tag(line, run, "result.metrics.gap", "result.steps")
         c = line.get_color()
-        ax[1].semilogx(k[pos], met["norm"][pos], color=c)
-        ax[2].semilogx(k[pos], met["cos_mm"][pos], color=c, ls="-")
-        ax[2].semilogx(k[pos], met["cos_mm_corrected"][pos], color=c, ls="--")
-        ax[3].loglog(*_positive(k, met["dist_F"]), color=c)
-        if "E_norm" in res:  # GD: the predicted E/k regime of the finite part (paper/ntp_w_tilde.md)
-            late = k >= 1.0 / (run.params["lr"] * res["mu_F"])
+        tag(ax[1].semilogx(k[pos], met.norm[pos], color=c)[0], run, "result.metrics.norm", "result.steps")
+        tag(ax[2].semilogx(k[pos], met.cos_mm[pos], color=c, ls="-")[0], run, "result.metrics.cos_mm",
+            "result.steps")
+        tag(ax[2].semilogx(k[pos], met.cos_mm_corrected[pos], color=c, ls="--")[0], run,
+            "result.metrics.cos_mm_corrected", "result.steps")
+        tag(ax[3].loglog(*_positive(k, met.dist_F), color=c)[0], run, "result.metrics.dist_F", "result.steps")
+        if res.E_norm is not None:  # GD: the predicted E/k regime of the finite part (paper/ntp_w_tilde.md)
+            late = k >= 1.0 / (run.point.lr * res.mu_F)
             if late.any():
-                ax[3].loglog(k[late], res["E_norm"] / (k[late] * res["W_star_norm"]), color=c, ls=":", lw=1.2,
+                ax[3].loglog(k[late], res.E_norm / (k[late] * res.W_star_norm), color=c, ls=":", lw=1.2,
                              label=r"GD predicted $\|E\|/(k\|W^\star\|)$")
                 ax[3].legend(fontsize="x-small")
-        ax[4].semilogx(k[pos], met["perp_residual"][pos], color=c)
-        ax[5].plot(np.log(k[pos]), met["norm"][pos], color=c)
+        tag(ax[4].semilogx(k[pos], met.perp_residual[pos], color=c)[0], run, "result.metrics.perp_residual",
+            "result.steps")
+        tag(ax[5].plot(np.log(k[pos]), met.norm[pos], color=c)[0], run, "result.metrics.norm", "result.steps",
+            x_transform="log")
     first = next(iter(panels.values())).result
-    ax[0].set_title(f"CE - entropy (H = {first['entropy']:.3f})")
+    ax[0].set_title(f"CE - entropy (H = {first.entropy:.3f})")
     ax[1].set_title(r"$\|W_k\|$")
     ax[2].set_title(r"$\cos(W_k, W^{mm})$ (solid), $\cos(W_k - W^\star, W^{mm})$ (dashed)", fontsize="small")
     ax[3].set_title(r"$\|P_F W_k - W^\star\| / \|W^\star\|$")
@@ -97,31 +103,44 @@ def draw_methods(manifest, panels, name: str, title: str, outdir: Path) -> list[
     # reference slope ||W^mm|| through the last GD point
     if "gd" in panels:
         g = panels["gd"].result
-        kg = np.asarray(g["steps"], dtype=np.float64)
-        ng = np.asarray(g["metrics"]["norm"])
+        kg = np.asarray(g.steps, dtype=np.float64)
         t = np.log(kg[kg > 0])
-        ax[5].plot(t, ng[-1] + g["W_mm_norm"] * (t - t[-1]), color="k", ls=":", lw=1,
-                   label=rf"slope $\|W^{{mm}}\|$ = {g['W_mm_norm']:.3f}")
+        ax[5].plot(t, g.metrics.norm[-1] + g.W_mm_norm * (t - t[-1]), color="k", ls=":", lw=1,
+                   label=rf"slope $\|W^{{mm}}\|$ = {g.W_mm_norm:.3f}")
         ax[5].legend()
     ax[5].set_title(r"$\|W_k\|$ vs $\log k$")
     ax[5].set_xlabel(r"$\log k$")
     for a in ax[:5]:
         a.set_xlabel("iteration k")
     ax[0].legend()
-    fig.suptitle(f"{title}, W^mm solver {', '.join(first['solvers'])}", fontsize="small")
+    fig.suptitle(f"{title}, W^mm solver {', '.join(first.solvers)}", fontsize="small")
     fig.tight_layout()
     numbers = {method: fit_numbers(run) for method, run in panels.items()}
-    numbers["solvers"] = sorted({s for run in panels.values() for s in run.result["solvers"]})
+    numbers["solvers"] = sorted({s for run in panels.values() for s in run.result.solvers})
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
-    write_numbers(name, numbers, outdir)
-    return save(fig, outdir, name)
+    return fig, numbers
 
 
-def runs_by_panel_method(store, experiment: str = "ntp_overparam"):
-    """``(manifest, {method: run})`` of the latest complete sweep of ``experiment``."""
-    manifest, runs = load_sweep_runs(store, experiment)
-    return manifest, {r.params["method"]: r for r in runs}
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "ntp_overparam", store, outdir)
+
+
+def runs_by_method(store, experiment: str = "ntp_overparam"):
+    """``(manifest, {method: TypedRun})`` of the latest complete sweep of ``experiment``."""
+    manifest, runs = load_runs(store, experiment)
+    return manifest, {r.point.method: r for r in runs}
+
+
+#: Former name, kept importable.
+runs_by_panel_method = runs_by_method
+
+
+def draw_methods(manifest, panels, name: str, title: str, outdir: Path) -> list[Path]:
+    """Former entry point, kept importable: :func:`make_methods`, then save figure and numbers."""
+    fig, numbers = make_methods(manifest, panels, title)
+    write_numbers(name, numbers, Path(outdir))
+    return save(fig, Path(outdir), name)
 
 
 if __name__ == "__main__":

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from figures.ntp_overparam import draw_methods, runs_by_panel_method
+from figures._common import draw_with
+from figures.ntp_overparam import make_methods, runs_by_method
 
 DESCRIPTION = "GD / NGD / Adam on the real-text NTP instance (stdlib docstrings)"
 EXPERIMENTS = ("ntp_text",)
 
 
-def draw(store, outdir: Path) -> list[Path]:
-    manifest, panels = runs_by_panel_method(store, "ntp_text")
+def make(store):
+    """The six panels for the ``ntp_text`` runs, and the fitted numbers."""
+    manifest, panels = runs_by_method(store, "ntp_text")
     first = next(iter(panels.values()))
-    m, d, V = first.result["shape"]
-    p = first.params
-    title = (f"text ({p['level']}-level, context length {p['context_length']}): m={m}, d={d}, V={V}, "
-             f"N(0, {p['scale']:g}^2) embeddings")
-    return draw_methods(manifest, panels, "ntp_text", title, outdir)
+    m, d, V = first.result.shape
+    p = first.point
+    title = (f"text ({p.level}-level, context length {p.context_length}): m={m}, d={d}, V={V}, "
+             f"N(0, {p.scale:g}^2) embeddings")
+    return make_methods(manifest, panels, title)
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "ntp_text", store, outdir)
 
 
 if __name__ == "__main__":

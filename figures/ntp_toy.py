@@ -14,18 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import plt, save, style
-from sims.sweep import load_sweep_runs
+from figures._common import draw_with, load_runs, plt, style, tag
 
 DESCRIPTION = "Figs. 1-2 of Thrampoulidis (2024): 2-D toy, context points, rows of W^mm, P, W^mm, W*"
 EXPERIMENTS = ("ntp_toy",)
 
 
-def draw(store, outdir: Path) -> list[Path]:
+def make(store):
+    """The arrow plot and the three heatmaps; no fitted numbers."""
     style()
-    _, runs = load_sweep_runs(store, "ntp_toy")
-    res = runs[0].result
-    H, P, Wmm, Ws, W = (np.asarray(res[k]) for k in ("H", "P", "W_mm", "W_star", "W"))
+    _, runs = load_runs(store, "ntp_toy")
+    run = runs[0]
+    res = run.result
+    H, P, Wmm, Ws, W = res.H, res.P, res.W_mm, res.W_star, res.W
     fig, axes = plt.subplots(1, 4, figsize=(12.5, 3.2), gridspec_kw={"width_ratios": [1.3, 1.4, 0.8, 0.8]})
     ax = axes[0]
     for j, name in enumerate("ABC"):
@@ -45,13 +46,14 @@ def draw(store, outdir: Path) -> list[Path]:
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
     ax.set_title(r"contexts and rows of $W^{mm}$ (dotted: $W_k$ rescaled)", fontsize="small")
-    for a, M, title, xl, yl in (
-        (axes[1], P, "P (contexts x tokens)", "token", "context"),
-        (axes[2], Wmm, r"$W^{mm}$", "d", "token"),
-        (axes[3], Ws, r"$W^\star$", "d", "token"),
+    for a, M, path, title, xl, yl in (
+        (axes[1], P, "result.P", "P (contexts x tokens)", "token", "context"),
+        (axes[2], Wmm, "result.W_mm", r"$W^{mm}$", "d", "token"),
+        (axes[3], Ws, "result.W_star", r"$W^\star$", "d", "token"),
     ):
         vmax = np.abs(M).max()
         im = a.imshow(M, cmap="RdBu_r" if M.min() < 0 else "viridis", vmin=-vmax if M.min() < 0 else 0, vmax=vmax)
+        tag(im, run, path)
         a.set_title(title)
         a.set_xlabel(xl)
         a.set_ylabel(yl)
@@ -60,7 +62,11 @@ def draw(store, outdir: Path) -> list[Path]:
                      list("ABC") if M is P else [str(i + 1) for i in range(M.shape[0])])
         fig.colorbar(im, ax=a, fraction=0.046)
     fig.tight_layout()
-    return save(fig, outdir, "ntp_toy")
+    return fig, None
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "ntp_toy", store, outdir)
 
 
 if __name__ == "__main__":

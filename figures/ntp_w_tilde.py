@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import plt, save, style, write_numbers
-from sims.sweep import load_sweep_runs
+from figures._common import draw_with, load_runs, plt, style, tag
 from theory.fitting import loglog_slope
 
 DESCRIPTION = "Second-order term W~ of GD on NTP data: residuals and active-pair masses"
@@ -29,69 +28,73 @@ EXPERIMENTS = ("ntp_w_tilde",)
 TITLES = {"toy": "2-D toy", "orthonormal": "orthonormal", "gaussian": "Gaussian", "paper_a2": "App. A.2"}
 
 
-def fit_numbers(res: dict) -> dict:
-    """Slope of the determined residual over the last two decades, and final values."""
-    k = np.asarray(res["steps"], dtype=np.float64)
+def fit_numbers(res) -> dict:
+    """Slope of the determined residual over the last two decades, and final values (a WTildeResult)."""
+    k = np.asarray(res.steps, dtype=np.float64)
     window = (k[-1] / 100.0, k[-1])
-    fit = loglog_slope(k, np.asarray(res["determined_residual"]), window=window)
+    fit = loglog_slope(k, res.determined_residual, window=window)
     return {
         "window": list(window),
         "determined_slope": fit.as_dict(),
-        "predicted_slope": -float(res["rate_exponent"]),
-        "final_determined_residual": float(res["determined_residual"][-1]),
-        "final_residual": float(res["residual"][-1]),
-        "final_mass_ratio_range": [float(res["mass_ratio_min"][-1]), float(res["mass_ratio_max"][-1])],
-        "spanning": bool(res["spanning"]),
-        "free_dim": int(res["free_dim"]),
-        "n_active": int(res["n_active"]),
-        "kappa_min": float(res["kappa_min"]),
-        "restoring_min": float(res["restoring_min"]),
+        "predicted_slope": -float(res.rate_exponent),
+        "final_determined_residual": float(res.determined_residual[-1]),
+        "final_residual": float(res.residual[-1]),
+        "final_mass_ratio_range": [float(res.mass_ratio_min[-1]), float(res.mass_ratio_max[-1])],
+        "spanning": bool(res.spanning),
+        "free_dim": int(res.free_dim),
+        "n_active": int(res.n_active),
+        "kappa_min": float(res.kappa_min),
+        "restoring_min": float(res.restoring_min),
     }
 
 
-def draw(store, outdir: Path) -> list[Path]:
+def make(store):
+    """One column per instance, and the fitted numbers."""
     style()
-    manifest, runs = load_sweep_runs(store, "ntp_w_tilde")
-    order = [p for p in TITLES if any(r.params["panel"] == p for r in runs)]
-    by = {r.params["panel"]: r for r in runs}
+    manifest, runs = load_runs(store, "ntp_w_tilde")
+    order = [p for p in TITLES if any(r.point.panel == p for r in runs)]
+    by = {r.point.panel: r for r in runs}
     fig, axes = plt.subplots(2, len(order), figsize=(3.1 * len(order), 5.4), squeeze=False)
     numbers = {}
     for c, panel in enumerate(order):
         run = by[panel]
         res = run.result
-        k = np.asarray(res["steps"], dtype=np.float64)
-        det = np.asarray(res["determined_residual"])
-        full = np.asarray(res["residual"])
-        nu = float(res["rate_exponent"])
+        k = np.asarray(res.steps, dtype=np.float64)
+        det, full = res.determined_residual, res.residual
+        nu = float(res.rate_exponent)
         ax = axes[0, c]
-        ax.loglog(k, det, label=r"determined ($\mathcal{A}$)")
-        ax.loglog(k, full, ls="--", label="full")
+        tag(ax.loglog(k, det, label=r"determined ($\mathcal{A}$)")[0], run, "result.determined_residual",
+            "result.steps")
+        tag(ax.loglog(k, full, ls="--", label="full")[0], run, "result.residual", "result.steps")
         g = k >= k[-1] / 100.0  # the guide spans the fit window only
         ax.loglog(k[g], det[-1] * (k[g] / k[-1]) ** (-nu), "k:", lw=1.2, label=rf"$k^{{-\nu}}$, $\nu$={nu:.3g}")
-        span = "spanning" if res["spanning"] else f"{res['free_dim']} free dim."
-        m, d, V = res["shape"]
+        span = "spanning" if res.spanning else f"{res.free_dim} free dim."
+        m, d, V = res.shape
         ax.set_title(f"{TITLES[panel]} ({m},{d},{V}), {span}", fontsize="small")
         ax.legend(fontsize="x-small")
         ax.set_xlabel("iteration k")
         ax2 = axes[1, c]
-        ax2.fill_between(k, res["mass_ratio_min"], res["mass_ratio_max"], alpha=0.3, lw=0)
-        ax2.plot(k, res["mass_ratio_min"], color="C0", lw=0.8)
-        ax2.plot(k, res["mass_ratio_max"], color="C0", lw=0.8)
+        ax2.fill_between(k, res.mass_ratio_min, res.mass_ratio_max, alpha=0.3, lw=0)
+        tag(ax2.plot(k, res.mass_ratio_min, color="C0", lw=0.8)[0], run, "result.mass_ratio_min", "result.steps")
+        tag(ax2.plot(k, res.mass_ratio_max, color="C0", lw=0.8)[0], run, "result.mass_ratio_max", "result.steps")
         ax2.axhline(1.0, color="k", lw=0.8, ls=":")
         ax2.set_xscale("log")
-        hi = max(2.0, float(np.max(res["mass_ratio_max"][len(k) // 2:])))
+        hi = max(2.0, float(np.max(res.mass_ratio_max[len(k) // 2:])))
         ax2.set_ylim(0.0, min(hi, 10.0))
         ax2.set_xlabel("iteration k")
-        ax2.set_title(rf"$k\,\eta\hat\pi_j\,S_v/\lambda_{{jv}}$, {res['n_active']} active pairs", fontsize="small")
+        ax2.set_title(rf"$k\,\eta\hat\pi_j\,S_v/\lambda_{{jv}}$, {res.n_active} active pairs", fontsize="small")
         numbers[panel] = fit_numbers(res)
     axes[0, 0].set_ylabel(r"$\|W_k - W^\star - \log(k)W^{mm} - \tilde W\|$")
     fig.suptitle(r"GD: $W_k = W^\star + \log(k)\,W^{mm} + \tilde W + o(1)$ (solvers: "
-                 + ", ".join(sorted({s for r in runs for s in r.result["solvers"]})) + ")", fontsize="small")
+                 + ", ".join(sorted({s for r in runs for s in r.result.solvers})) + ")", fontsize="small")
     fig.tight_layout()
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
-    write_numbers("ntp_w_tilde", numbers, outdir)
-    return save(fig, outdir, "ntp_w_tilde")
+    return fig, numbers
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "ntp_w_tilde", store, outdir)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
-
-from figures._common import plt, save, style, write_numbers
-from sims.sweep import load_sweep_runs
+from figures._common import draw_with, load_runs, plt, style, tag
+from theory import fitting
 from theory.fitting import loglog_slope
 
 DESCRIPTION = "Soudry et al. (2018): GD on separable binary / 3-class data, rates, w(t) - w_hat log t -> w_tilde"
@@ -50,80 +48,72 @@ K_MIN_INV_LOG = 100  # first step shown against 1/log k
 TITLES = {"binary": "binary (logistic, units of w)", "multiclass": "3-class cross-entropy"}
 
 
+def _fit_dict(fit) -> dict:
+    """A :class:`theory.fitting.LinearFit` as JSON-able numbers, with its intervals as pairs."""
+    return fit.as_dict() | {"slope_ci": [fit.ci_low, fit.ci_high],
+                            "intercept_ci": [fit.intercept_ci_low, fit.intercept_ci_high]}
+
+
 def linear_fit(x, y, level: float = 0.95) -> dict:
-    """OLS :math:`y = a + b x` with Student-t confidence intervals of b and a."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.size < 3:
-        raise ValueError(f"need at least 3 points for a linear fit, got {x.size}")
-    res = stats.linregress(x, y)
-    t = stats.t.ppf(0.5 + level / 2, x.size - 2)
-    return {"slope": float(res.slope),
-            "slope_ci": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)],
-            "intercept": float(res.intercept),
-            "intercept_ci": [float(res.intercept - t * res.intercept_stderr),
-                             float(res.intercept + t * res.intercept_stderr)],
-            "level": level, "n_points": int(x.size)}
+    """OLS :math:`y = a + b x` with Student-t intervals (:func:`theory.fitting.linear_fit`) as a dict."""
+    return _fit_dict(fitting.linear_fit(x, y, level=level))
 
 
-def fit_numbers(res: dict) -> dict:
-    """The fitted and predicted numbers of one panel (see the module docstring)."""
-    k = np.asarray(res["steps"], dtype=np.float64)
-    met = {n: np.asarray(v, dtype=np.float64) for n, v in res["metrics"].items()}
-    gen = {n: np.asarray(v, dtype=np.float64) for n, v in res["genie"].items()}
-    pred = res["predicted"]
+def fit_numbers(res) -> dict:
+    """The fitted and predicted numbers of one panel (an OnehotResult; see the module docstring)."""
+    k = np.asarray(res.steps, dtype=np.float64)
+    met, gen, pred = res.metrics, res.genie, res.predicted
     kmax = float(k[-1])
     last = (kmax / 10.0, kmax)
     two = (kmax / 100.0, kmax)
-    sel1 = (k >= last[0]) & (k <= last[1])
     sel2 = (k >= two[0]) & (k <= two[1])
     inv_log = 1.0 / np.log(k[sel2])
     lk = np.log(kmax)
-    dir_fit = linear_fit(inv_log, met["direction_error"][sel2])
-    mg_fit = linear_fit(inv_log, met["margin_gap"][sel2])
-    norm_fit = linear_fit(np.log(k[sel1]), met["norm"][sel1])
+    dir_fit = linear_fit(inv_log, met.direction_error[sel2])
+    mg_fit = linear_fit(inv_log, met.margin_gap[sel2])
+    norm_fit = _fit_dict(fitting.semilog_slope(k, met.norm, window=last))
     return {
         "k_max": kmax,
         "window_last_decade": list(last),
         "window_last_two_decades": list(two),
-        "loss_loglog_slope": loglog_slope(k, met["loss"], window=last).as_dict(),
-        "loss_times_k_over_prediction": float(kmax * met["loss"][-1] / pred["loss_times_k"]),
+        "loss_loglog_slope": loglog_slope(k, met.loss, window=last).as_dict(),
+        "loss_times_k_over_prediction": float(kmax * met.loss[-1] / pred.loss_times_k),
         "direction_error_vs_inv_log_k": dir_fit,
-        "direction_error_final": float(met["direction_error"][-1]),
-        "direction_error_ray_final": float(gen["direction_error"][-1]),
-        "direction_error_times_log_k": float(met["direction_error"][-1] * lk),
-        "direction_error_times_log_k_predicted_limit": pred["direction_times_log_k"],
-        "one_minus_cos_times_log2_k": float(met["one_minus_cos"][-1] * lk**2),
-        "one_minus_cos_times_log2_k_predicted_limit": pred["one_minus_cos_times_log2_k"],
+        "direction_error_final": float(met.direction_error[-1]),
+        "direction_error_ray_final": float(gen.direction_error[-1]),
+        "direction_error_times_log_k": float(met.direction_error[-1] * lk),
+        "direction_error_times_log_k_predicted_limit": pred.direction_times_log_k,
+        "one_minus_cos_times_log2_k": float(met.one_minus_cos[-1] * lk**2),
+        "one_minus_cos_times_log2_k_predicted_limit": pred.one_minus_cos_times_log2_k,
         "margin_gap_vs_inv_log_k": mg_fit,
-        "margin_gap_final": float(met["margin_gap"][-1]),
-        "margin_gap_ray_final": float(gen["margin_gap"][-1]),
-        "margin_gap_times_log_k": float(met["margin_gap"][-1] * lk),
-        "margin_gap_times_log_k_predicted_limit": pred["margin_gap_times_log_k"],
-        "tilde_residual_loglog_slope": loglog_slope(k, met["tilde_residual"], window=last).as_dict(),
-        "tilde_residual_final": float(met["tilde_residual"][-1]),
-        "tilde_residual_predicted_rate": pred["residual_rate"],
-        "lambda_min": pred["lambda_min"],
-        "theta": pred["theta"],
+        "margin_gap_final": float(met.margin_gap[-1]),
+        "margin_gap_ray_final": float(gen.margin_gap[-1]),
+        "margin_gap_times_log_k": float(met.margin_gap[-1] * lk),
+        "margin_gap_times_log_k_predicted_limit": pred.margin_gap_times_log_k,
+        "tilde_residual_loglog_slope": loglog_slope(k, met.tilde_residual, window=last).as_dict(),
+        "tilde_residual_final": float(met.tilde_residual[-1]),
+        "tilde_residual_predicted_rate": pred.residual_rate,
+        "lambda_min": pred.lambda_min,
+        "theta": pred.theta,
         "norm_slope_in_log_k": norm_fit,
-        "norm_slope_over_svm_norm": float(norm_fit["slope"] / res["svm_norm"]),
-        "norm_offset_final": float(met["norm"][-1] - res["svm_norm"] * lk),
-        "norm_offset_predicted_limit": pred["norm_offset"],
-        "svm_norm": float(res["svm_norm"]),
-        "cos_final": float(met["cos"][-1]),
-        "lr": float(res["lr"]),
-        "lr_effective": float(res["lr_effective"]),
-        "smoothness": float(res["smoothness"]),
-        "n": int(res["n"]),
-        "K": int(res["K"]),
-        "n_support_constraints": int(np.asarray(res["alpha_support"]).size),
-        "units": res["units"],
+        "norm_slope_over_svm_norm": float(norm_fit["slope"] / res.svm_norm),
+        "norm_offset_final": float(met.norm[-1] - res.svm_norm * lk),
+        "norm_offset_predicted_limit": pred.norm_offset,
+        "svm_norm": float(res.svm_norm),
+        "cos_final": float(met.cos[-1]),
+        "lr": float(res.lr),
+        "lr_effective": float(res.lr_effective),
+        "smoothness": float(res.smoothness),
+        "n": int(res.n),
+        "K": int(res.K),
+        "n_support_constraints": int(res.alpha_support.size),
+        "units": res.units,
     }
 
 
-def _draw_data(ax, res: dict) -> None:
-    X, y, W = np.asarray(res["X"]), np.asarray(res["y"]), np.asarray(res["W_hat"])
-    sup = np.asarray(res["support"])
+def _draw_data(ax, res) -> None:
+    X, y, W = res.X, res.y, res.W_hat
+    sup = res.support
     sv = sup if sup.ndim == 1 else np.unique(sup[:, 0])
     lim = 1.1 * np.abs(X).max()
     if W.ndim == 1:  # binary: boundary w^T x = 0 and margins w^T x = +-1
@@ -150,17 +140,16 @@ def _draw_data(ax, res: dict) -> None:
     ax.legend(loc="best", fontsize=6, frameon=True, framealpha=0.8)
 
 
-def _draw_panel(axes, res: dict, fits: dict) -> None:
-    k = np.asarray(res["steps"], dtype=np.float64)
-    met = {n: np.asarray(v, dtype=np.float64) for n, v in res["metrics"].items()}
-    gen = {n: np.asarray(v, dtype=np.float64) for n, v in res["genie"].items()}
-    pred = res["predicted"]
+def _draw_panel(axes, run, fits: dict) -> None:
+    res = run.result
+    k = np.asarray(res.steps, dtype=np.float64)
+    met, gen, pred = res.metrics, res.genie, res.predicted
     pos = k >= 1
     kp = k[pos]
     # loss
     ax = axes[1]
-    ax.loglog(kp, met["loss"][pos], label="GD")
-    ax.loglog(kp, pred["loss_times_k"] / kp, color="k", ls=":", lw=1,
+    tag(ax.loglog(kp, met.loss[pos], label="GD")[0], run, "result.metrics.loss", "result.steps")
+    ax.loglog(kp, pred.loss_times_k / kp, color="k", ls=":", lw=1,
               label=rf"$\|\hat W\|^2/(\eta k)$, slope {fits['loss_loglog_slope']['slope']:.3f} fitted")
     ax.set_title("training loss")
     # direction error and margin gap against 1 / log k (k >= 100: before, GD is in its transient)
@@ -172,23 +161,26 @@ def _draw_panel(axes, res: dict, fits: dict) -> None:
         (axes[3], "margin_gap", "margin_gap_times_log_k",
          r"margin gap $1/\|\hat W\| - \min_n \langle g_n, W_k\rangle/\|W_k\|$"),
     ):
-        ax.plot(x, met[name][big], label="GD")
-        ax.plot(x, gen[name][big], color="k", ls="--", lw=1, label=r"ray $\hat W\log k + \tilde W$")
-        ax.plot(xx, pred[cname] * xx, color="k", ls=":", lw=1, label=rf"asymptote {pred[cname]:.3f}/log k")
+        sim, ray, c = getattr(met, name), getattr(gen, name), getattr(pred, cname)
+        tag(ax.plot(x, sim[big], label="GD")[0], run, f"result.metrics.{name}", "result.steps",
+            x_transform="inv_log")
+        tag(ax.plot(x, ray[big], color="k", ls="--", lw=1, label=r"ray $\hat W\log k + \tilde W$")[0], run,
+            f"result.genie.{name}", "result.steps", x_transform="inv_log")
+        ax.plot(xx, c * xx, color="k", ls=":", lw=1, label=rf"asymptote {c:.3f}/log k")
         ax.set_xlim(0.0, x.max() * 1.02)
-        ax.set_ylim(0.0, 1.25 * max(np.nanmax(met[name][big]), pred[cname] * x.max()))
+        ax.set_ylim(0.0, 1.25 * max(np.nanmax(sim[big]), c * x.max()))
         ax.set_xlabel(r"$1/\log k$  ($k \geq 100$)")
         ax.set_title(lab, fontsize="small")
         ax.legend(loc="upper left", fontsize=6)
-    axes[2].text(0.97, 0.04, rf"$1-\cos$ at $k_{{\max}}$: {met['one_minus_cos'][-1]:.2e}" + "\n"
+    axes[2].text(0.97, 0.04, rf"$1-\cos$ at $k_{{\max}}$: {met.one_minus_cos[-1]:.2e}" + "\n"
                  + rf"$\log^2 k\,(1-\cos)$: {fits['one_minus_cos_times_log2_k']:.3f} "
-                 + rf"($\to$ {pred['one_minus_cos_times_log2_k']:.3f})",
+                 + rf"($\to$ {pred.one_minus_cos_times_log2_k:.3f})",
                  transform=axes[2].transAxes, ha="right", va="bottom", fontsize=6)
     # residual
     ax = axes[4]
-    r = met["tilde_residual"][pos]
-    ax.loglog(kp, r, label="GD")
-    rho = pred["residual_rate"]
+    r = met.tilde_residual[pos]
+    tag(ax.loglog(kp, r, label="GD")[0], run, "result.metrics.tilde_residual", "result.steps")
+    rho = pred.residual_rate
     tail = kp >= kp[-1] / 100.0
     ax.loglog(kp[tail], 2.0 * r[-1] * (kp[tail] / kp[-1]) ** (-rho), color="k", ls=":", lw=1,
               label=rf"$k^{{-\rho}}$, $\rho$ = {rho:.2f} (fitted {fits['tilde_residual_loglog_slope']['slope']:.2f})")
@@ -196,10 +188,10 @@ def _draw_panel(axes, res: dict, fits: dict) -> None:
     # norm against log k
     ax = axes[5]
     lk = np.log(kp)
-    ax.plot(lk, met["norm"][pos], label="GD")
-    ax.plot(lk, res["svm_norm"] * lk + pred["norm_offset"], color="k", ls=":", lw=1,
+    tag(ax.plot(lk, met.norm[pos], label="GD")[0], run, "result.metrics.norm", "result.steps", x_transform="log")
+    ax.plot(lk, res.svm_norm * lk + pred.norm_offset, color="k", ls=":", lw=1,
             label=rf"$\|\hat W\|\log k + \langle\hat W,\tilde W\rangle/\|\hat W\|$, "
-                  rf"$\|\hat W\|$ = {res['svm_norm']:.3f}")
+                  rf"$\|\hat W\|$ = {res.svm_norm:.3f}")
     ax.set_xlabel(r"$\log k$")
     ax.set_title(r"$\|W_k\|$")
     for a in (axes[1], axes[4]):
@@ -208,10 +200,11 @@ def _draw_panel(axes, res: dict, fits: dict) -> None:
         a.legend(fontsize=6)
 
 
-def draw(store, outdir: Path) -> list[Path]:
+def make(store):
+    """The figure (one row per panel) and the fitted numbers."""
     style()
-    manifest, runs = load_sweep_runs(store, "onehot_maxmargin")
-    panels = {r.params["panel"]: r for r in runs}
+    manifest, runs = load_runs(store, "onehot_maxmargin")
+    panels = {r.point.panel: r for r in runs}
     fig, axes = plt.subplots(len(panels), 6, figsize=(17.0, 3.1 * len(panels)), squeeze=False)
     numbers = {}
     for row, (name, run) in enumerate(panels.items()):
@@ -219,21 +212,24 @@ def draw(store, outdir: Path) -> list[Path]:
         fits = fit_numbers(res)
         numbers[name] = fits
         _draw_data(axes[row, 0], res)
-        axes[row, 0].set_title(f"{TITLES.get(name, name)}: n = {res['n']}, "
-                               rf"$\|\hat W\|$ = {res['svm_norm']:.3f}")
-        _draw_panel(axes[row], res, fits)
+        axes[row, 0].set_title(f"{TITLES.get(name, name)}: n = {res.n}, "
+                               rf"$\|\hat W\|$ = {res.svm_norm:.3f}")
+        _draw_panel(axes[row], run, fits)
     first = next(iter(panels.values()))
-    p = first.params
-    fig.suptitle(f"GD from W_0 = 0, step {p['lr_scale']:g}/L (L = smoothness bound), "
-                 f"{int(first.result['steps'][-1]):.0e} steps, "
-                 f"data seed {p['data_seed']}, SVM solver {', '.join(first.result['solvers'])}",
+    p = first.point
+    fig.suptitle(f"GD from W_0 = 0, step lr = {p.lr_scale:g}/L (L = smoothness bound), "
+                 f"{int(first.result.steps[-1]):.0e} steps, "
+                 f"data seed {p.data_seed}, SVM solver {', '.join(first.result.solvers)}",
                  fontsize="small")
     fig.tight_layout()
-    numbers["solvers"] = sorted({s for run in panels.values() for s in run.result["solvers"]})
+    numbers["solvers"] = sorted({s for run in panels.values() for s in run.result.solvers})
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
-    write_numbers("onehot_maxmargin", numbers, outdir)
-    return save(fig, outdir, "onehot_maxmargin")
+    return fig, numbers
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "onehot_maxmargin", store, outdir)
 
 
 if __name__ == "__main__":

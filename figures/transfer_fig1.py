@@ -10,31 +10,38 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import LEARNER_LABELS, plt, runs_by_panel, save, style
+from figures._common import LEARNER_LABELS, draw_with, plt, runs_by_panel, style, tag
 
 DESCRIPTION = "Fig. 1 of Zhao & Zhu: Instance 0, (100,25) and the 100-armed bandit"
 EXPERIMENTS = ("transfer_fig1",)
 
 
-def draw(store, outdir: Path) -> list[Path]:
+def make(store):
+    """The figure (one panel per (S, A)); no fitted numbers."""
     style()
     manifest, panels = runs_by_panel(store, "transfer_fig1")
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.8), squeeze=False)
     for ax, (label, runs) in zip(axes[0], sorted(panels.items())):
-        n = np.array([r.params["n"] for r in runs])
+        n = np.array([r.point.n for r in runs])
         for learner, lab in LEARNER_LABELS.items():
-            mean = np.array([r.result["mean"][learner] for r in runs])
-            se = np.array([r.result["stderr"][learner] for r in runs])
-            ax.errorbar(n, mean, yerr=se, marker="o", ls="--", label=lab)
-        ax.axhline(runs[0].result["ce_ptl_limit"], color="0.3", ls=":", lw=1, label="CE_ptl limit")
-        exact = np.array([r.result["exact"]["ce_ful"] for r in runs])
-        ax.plot(n, exact, color="k", lw=0.8, label="CE_ful exact")
-        S, A = runs[0].params["S"], runs[0].params["A"]
-        ax.set_title(f"({label}) |S|={S}, |A|={A}, {runs[0].params['repeats']} repeats")
+            mean = np.array([getattr(r.result.mean, learner) for r in runs])
+            se = np.array([getattr(r.result.stderr, learner) for r in runs])
+            eb = ax.errorbar(n, mean, yerr=se, marker="o", ls="--", label=lab)
+            tag(eb.lines[0], runs, f"result.mean.{learner}", "point.n")
+        first = runs[0]
+        ax.axhline(first.result.ce_ptl_limit, color="0.3", ls=":", lw=1, label="CE_ptl limit")
+        exact = np.array([r.result.exact.ce_ful for r in runs])
+        (line,) = ax.plot(n, exact, color="k", lw=0.8, label="CE_ful exact")
+        tag(line, runs, "result.exact.ce_ful", "point.n")
+        ax.set_title(f"({label}) |S|={first.point.S}, |A|={first.point.A}, {first.point.repeats} repeats")
         ax.set_xlabel("n")
         ax.set_ylabel("TV risk")
     axes[0][0].legend()
-    return save(fig, outdir, "transfer_fig1")
+    return fig, None
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "transfer_fig1", store, outdir)
 
 
 if __name__ == "__main__":

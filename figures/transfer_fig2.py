@@ -2,10 +2,11 @@
 
 For each panel the level's minimax learner (CE_sgl on Instance 1, SEL_ptl on
 Instance 2, CE_ful on Instance 3) is fitted by least squares of log risk on log n
-over the window of :func:`sims.experiments.transfer.fig2_fit_window`; the slope and
-its 95% confidence interval are printed on the panel and written to
-``paper/numbers/transfer_fig2.json``. Grey dashed: the theorem's lower-bound
-constant (where the theorem applies); black: exact expected risks.
+(:func:`theory.fitting.loglog_slope`) over the sample sizes that
+:func:`sims.experiments.transfer.fig2_fit_mask` keeps; the slope and its 95% confidence
+interval are printed on the panel and written to ``paper/numbers/transfer_fig2.json``.
+Grey dashed: the theorem's lower-bound constant (where the theorem applies,
+:func:`theory.transfer.lower_bound_holds`); black: exact expected risks.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import LEARNER_LABELS, plt, runs_by_panel, save, style, write_numbers
-from sims.experiments.transfer import fig2_fit_window
+from figures._common import LEARNER_LABELS, draw_with, plt, runs_by_panel, style, tag
+from sims.experiments.transfer import fig2_fit_mask
 from theory.fitting import loglog_slope
 
 DESCRIPTION = "Fig. 2 of Zhao & Zhu: Instances 1-3, risk vs n on log-log axes, slopes with 95% CIs"
@@ -24,41 +25,52 @@ MINIMAX = {"instance1": "ce_sgl", "instance2": "sel_ptl", "instance3": "ce_ful"}
 
 
 def fit_panel(runs) -> dict:
-    kind, S, A = (runs[0].params[k] for k in ("instance", "S", "A"))
-    learner = MINIMAX[kind]
-    n = np.array([r.params["n"] for r in runs], dtype=float)
-    mean = np.array([r.result["mean"][learner] for r in runs])
-    fit = loglog_slope(n, mean, window=fig2_fit_window(kind, S, A))
-    return {"instance": kind, "S": S, "A": A, "learner": learner, "repeats": runs[0].params["repeats"], **fit.as_dict()}
+    """Log-log slope of the minimax learner's mean risk over the panel's fit window."""
+    p = runs[0].point
+    learner = MINIMAX[p.instance]
+    n = np.array([r.point.n for r in runs], dtype=float)
+    mean = np.array([getattr(r.result.mean, learner) for r in runs])
+    keep = fig2_fit_mask(p.instance, p.S, p.A, n)
+    if not keep.any():
+        raise LookupError(f"transfer_fig2 panel {p.panel!r}: no sample size in the fit window "
+                          f"(n >= 1e3 and the theorem's range); run with a larger n_max")
+    fit = loglog_slope(n[keep], mean[keep])
+    return {"instance": p.instance, "S": p.S, "A": p.A, "learner": learner, "repeats": p.repeats, **fit.as_dict()}
 
 
-def draw(store, outdir: Path) -> list[Path]:
+def make(store):
+    """The figure (one panel per instance and (S, A)) and the fitted slopes."""
     style()
     manifest, panels = runs_by_panel(store, "transfer_fig2")
     labels = sorted(panels)
     ncol = 2
     nrow = int(np.ceil(len(labels) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 2.9 * nrow), squeeze=False)
+    # 3.2 in per row: room for each panel's title above the x label of the panel above it
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 3.2 * nrow), squeeze=False)
     numbers = {"sweep_key": manifest["sweep_key"], "panels": {}}
     for ax, label in zip(axes.flat, labels):
         runs = panels[label]
-        n = np.array([r.params["n"] for r in runs], dtype=float)
-        means = np.array([[r.result["mean"][k] for r in runs] for k in LEARNER_LABELS])
+        n = np.array([r.point.n for r in runs], dtype=float)
+        means = np.array([[getattr(r.result.mean, k) for r in runs] for k in LEARNER_LABELS])
         positive = means[means > 0]
         # Exponentially decaying risks (SEL_ptl, CE_ful on Instance 1) fall to ~1e-150:
         # show the Monte-Carlo range only, and cut exact curves there.
         ylo, yhi = positive.min() / 3, positive.max() * 3
         for (learner, lab), mean in zip(LEARNER_LABELS.items(), means):
-            se = np.array([r.result["stderr"][learner] for r in runs])
+            se = np.array([getattr(r.result.stderr, learner) for r in runs])
             ok = mean > 0
             lower = np.minimum(se[ok], 0.999 * mean[ok])  # keep log-axis error bars finite
-            ax.errorbar(n[ok], mean[ok], yerr=(lower, se[ok]), marker="o", ls="-", label=lab)
-            exact = np.array([r.result["exact"][learner] for r in runs])
+            eb = ax.errorbar(n[ok], mean[ok], yerr=(lower, se[ok]), marker="o", ls="-", label=lab)
+            if ok.any():  # (an empty line still gives the legend entry)
+                tag(eb.lines[0], runs, f"result.mean.{learner}", "point.n")
+            exact = np.array([getattr(r.result.exact, learner) for r in runs])
             shown = np.isfinite(exact) & (exact >= ylo)
             if shown.any():
-                ax.plot(n[shown], exact[shown], color="k", lw=0.6, ls="-")
-        lb = np.array([r.result["lower_bound"] for r in runs])
-        ax.plot(n, lb, color="0.4", ls="--", lw=1, label="lower bound (thm)")
+                (line,) = ax.plot(n[shown], exact[shown], color="k", lw=0.6, ls="-")
+                tag(line, runs, f"result.exact.{learner}", "point.n")
+        lb = np.array([r.result.lower_bound for r in runs])
+        (line,) = ax.plot(n, lb, color="0.4", ls="--", lw=1, label="lower bound (thm)")
+        tag(line, runs, "result.lower_bound", "point.n")
         ax.plot([], [], color="k", lw=0.6, label="exact E[TV]")
         fit = fit_panel(runs)
         numbers["panels"][label] = fit
@@ -77,9 +89,12 @@ def draw(store, outdir: Path) -> list[Path]:
     for ax in list(axes.flat)[len(labels):]:
         ax.set_visible(False)
     axes[0][0].legend(loc="lower left", bbox_to_anchor=(0.0, 0.2))
-    paths = save(fig, outdir, "transfer_fig2")
-    paths.append(write_numbers("transfer_fig2", numbers, outdir))
-    return paths
+    fig.tight_layout(h_pad=1.2)
+    return fig, numbers
+
+
+def draw(store, outdir: Path) -> list[Path]:
+    return draw_with(make, "transfer_fig2", store, outdir)
 
 
 if __name__ == "__main__":

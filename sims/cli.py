@@ -3,6 +3,7 @@
 ::
 
     ibl list                               registered experiments and figures
+    ibl show NAME                          an experiment's settings, constraints, figures, commands
     ibl run NAME [--quick] [--set k=v ...] [--jobs N] [--scheduler local|local:N|tcp://H:P] [--force]
     ibl figures [NAME ...]                 redraw figures from stored results
     ibl status                             what is stored, what is missing
@@ -47,6 +48,13 @@ def cmd_list(args) -> int:
     print("\nFigures (ibl figures [NAME]):")
     for name, fig in FIGURES.items():
         print(f"  {name:<22} {fig.description}  [from: {', '.join(fig.experiments)}]")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from sims.experiment import describe
+
+    print(describe(args.name))
     return 0
 
 
@@ -132,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="registered experiments and figures", parents=[common]).set_defaults(func=cmd_list)
+
+    sh = sub.add_parser("show", help="an experiment's settings (types, defaults, quick values, constraints)",
+                        parents=[common])
+    sh.add_argument("name")
+    sh.set_defaults(func=cmd_show)
 
     def sweep_opts(sp):
         sp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local worker processes")

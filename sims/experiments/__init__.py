@@ -1,1 +1,2 @@
-"""Registered experiments: every module here registers its experiments on import."""
+"""Registered experiments: every public module here registers its experiments on import
+(``_schema`` holds the typed-settings vocabulary they share)."""

@@ -37,15 +37,138 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims import gd
-from sims.experiment import Experiment, register
+from sims.experiment import Boolean, Experiment, Interval, Options, Settings, Tuple, register, setting
 from theory.ntp import NTPData, data_subspace, finite_component
 from theory.ntp_asymptotics import ntp_w_tilde
 from theory.ntp_svm import max_margin_direction
 
-#: (method, step size) of [T24] App. A.2.
+__all__ = [
+    "METHODS",
+    "METRICS",
+    "MethodPoint",
+    "MethodResult",
+    "NTPMetrics",
+    "OverparamConfig",
+    "TextConfig",
+    "TextPoint",
+    "ToyConfig",
+    "f_metrics",
+    "overparam_points",
+    "run_method",
+    "text_points",
+    "toy_points",
+]
+
+#: (method, step size lr) of [T24] App. A.2.
 METHODS = (("gd", 0.5), ("ngd", 0.01), ("adam", 0.01))
 #: Metric arrays copied from the trajectory into the stored result.
 METRICS = ("gap", "norm", "cos_mm", "cos_mm_corrected", "dist_F", "perp_residual", "colsum_drift", "margin")
+
+_METHOD = Options(str, ("gd", "ngd", "adam"))
+_LR = Interval(float, 0.0, None, closed="right")
+_METHODS = Tuple(Tuple(items=(_METHOD, _LR), names=("method", "lr")), length=(1, None))
+_STEPS = Interval(int, 1, None)
+_RECORD = Interval(int, 2, None)
+_BETA2 = Interval(float, 0.0, 1.0, closed="left")
+_SCALE = Interval(float, 0.0, None, closed="neither")
+_SEED = Interval(int, 0, None)
+
+
+def _check_methods(methods: tuple) -> None:
+    names = [m for m, _ in methods]
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods: expected each method at most once (one panel per method), got {methods!r}")
+
+
+# ----------------------------------------------------------------------------
+# run points and results
+
+
+@dataclass(frozen=True)
+class MethodPoint(Settings):
+    """One optimiser on one NTP data instance (paper_a2 or toy_2d; text: :class:`TextPoint`)."""
+
+    panel: str = setting("gd", _METHOD, "panel label (the method)")
+    method: str = setting("gd", _METHOD, "optimiser")
+    lr: float = setting(0.5, _LR, "step size")
+    steps: int = setting(100_000, _STEPS, "number of steps")
+    record: int = setting(200, _RECORD, "log-spaced checkpoints")
+    beta2: float = setting(0.99, _BETA2, "Adam's second-moment decay")
+    data: str = setting("paper_a2", Options(str, ("paper_a2", "toy_2d", "text")), "data instance")
+    scale: float = setting(1.0, _SCALE, "embedding scale")
+    data_seed: int = setting(0, _SEED, "seed of the data instance")
+    mm_solver: str = setting("clarabel", Options(str, ("clarabel", "dual")), "W^mm solver")
+    store_matrices: bool = setting(False, Boolean(), "store H, P, W*, W^mm and the final W")
+
+
+@dataclass(frozen=True)
+class TextPoint(MethodPoint):
+    """One optimiser on the real-text instance :meth:`theory.ntp.NTPData.from_text`."""
+
+    level: str = setting("char", Options(str, ("char", "word")), "tokens: characters or words")
+    context_length: int = setting(2, Interval(int, 1, None), "tokens per context")
+    max_contexts: int = setting(100, Interval(int, 1, None), "most frequent contexts kept (m)")
+
+
+@dataclass(frozen=True)
+class NTPMetrics:
+    r"""Metric curves at the checkpoints, each (n_rec,) float64 (see :class:`sims.gd.Trajectory`);
+    ``dist_F`` is relative to :math:`\|W^\star\|`."""
+
+    gap: np.ndarray
+    norm: np.ndarray
+    cos_mm: np.ndarray
+    cos_mm_corrected: np.ndarray
+    dist_F: np.ndarray
+    perp_residual: np.ndarray
+    colsum_drift: np.ndarray
+    margin: np.ndarray
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    r"""One optimiser's run.
+
+    Attributes
+    ----------
+    steps : ndarray of int64, shape (n_rec,)
+    metrics : NTPMetrics
+    entropy : float
+        The entropy lower bound H of CE.
+    W_star_norm, W_mm_norm : float
+        :math:`\|W^\star\|`, :math:`\|W^{mm}\|`.
+    solvers : list of str
+        Solver of :math:`W^{mm}`.
+    data_digest : str
+    shape : list of int
+        [m, d, V].
+    E_norm, mu_F, rate_exponent : float or None
+        GD on App. A.2 only: :math:`\|E\|`, :math:`\mu_F` and :math:`\nu` of
+        :func:`theory.ntp_asymptotics.ntp_w_tilde` (:math:`P_FW_k-W^\star\approx E/k`).
+    H, P, W_star, W_mm, W : ndarray or None
+        With ``store_matrices``: (m, d), (m, V), (V, d), (V, d), final iterate (V, d).
+    """
+
+    steps: np.ndarray
+    metrics: NTPMetrics
+    entropy: float
+    W_star_norm: float
+    W_mm_norm: float
+    solvers: list
+    data_digest: str
+    shape: list
+    E_norm: float | None = None
+    mu_F: float | None = None
+    rate_exponent: float | None = None
+    H: np.ndarray | None = None
+    P: np.ndarray | None = None
+    W_star: np.ndarray | None = None
+    W_mm: np.ndarray | None = None
+    W: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------
+# one run
 
 
 def _references(data: NTPData, solver: str = "clarabel"):
@@ -55,20 +178,33 @@ def _references(data: NTPData, solver: str = "clarabel"):
     return W_star, np.asarray(mm.W, dtype=np.float64), [str(mm.solver)], mm
 
 
-def _make_data(params: dict) -> NTPData:
-    kind = params["data"]
-    if kind == "paper_a2":
-        return NTPData.paper_a2(np.random.default_rng(params["data_seed"]), scale=params["scale"])
-    if kind == "toy_2d":
-        return NTPData.toy_2d(np.random.default_rng(params["data_seed"]))
-    if kind == "text":
-        return NTPData.from_text(params["level"], params["context_length"], max_contexts=params["max_contexts"],
-                                 rng=params["data_seed"], scale=params["scale"])
-    raise ValueError(f"params['data'] must be 'paper_a2', 'toy_2d' or 'text', got {kind!r}")
+def _make_data(point: MethodPoint) -> NTPData:
+    if point.data == "paper_a2":
+        return NTPData.paper_a2(np.random.default_rng(point.data_seed), scale=point.scale)
+    if point.data == "toy_2d":
+        return NTPData.toy_2d(np.random.default_rng(point.data_seed))
+    if not isinstance(point, TextPoint):
+        raise TypeError(f"data='text' needs a TextPoint (level, context_length, max_contexts), got {point!r}")
+    return NTPData.from_text(point.level, point.context_length, max_contexts=point.max_contexts,
+                             rng=point.data_seed, scale=point.scale)
 
 
-def _f_metrics(data: NTPData, steps: np.ndarray, Ws: np.ndarray, W_star: np.ndarray, W_mm: np.ndarray) -> dict:
-    """||P_F W_k - W*|| and ||P_perp W_k - log(k) W^mm|| from recorded iterates (theory's projection)."""
+def f_metrics(data: NTPData, steps: np.ndarray, Ws: np.ndarray, W_star: np.ndarray, W_mm: np.ndarray) -> dict:
+    """||P_F W_k - W*|| and ||P_perp W_k - log(k) W^mm|| from recorded iterates (theory's projection).
+
+    Parameters
+    ----------
+    data : NTPData
+    steps : ndarray, shape (n_rec,)
+    Ws : ndarray, shape (n_rec, V, d)
+        Iterates at the checkpoints.
+    W_star, W_mm : ndarray, shape (V, d)
+
+    Returns
+    -------
+    dict
+        ``dist_F`` and ``perp_residual``, each (n_rec,) (NaN residual at k = 0).
+    """
     PF = data_subspace(data).project(Ws)
     k = np.asarray(steps, dtype=np.float64)
     logk = np.where(k >= 1, np.log(np.maximum(k, 1.0)), np.nan)
@@ -79,78 +215,88 @@ def _f_metrics(data: NTPData, steps: np.ndarray, Ws: np.ndarray, W_star: np.ndar
     }
 
 
-def run_method(params: dict, rng: np.random.Generator) -> dict:
+def run_method(point: MethodPoint, rng: np.random.Generator) -> MethodResult:
     """One optimiser on the fixed data instance; returns the metric curves.
 
-    ``rng`` is unused: the run is deterministic given ``params`` (the data come from
-    ``params["data_seed"]``, W_0 = 0).
+    ``rng`` is unused: the run is deterministic given ``point`` (the data come from
+    ``point.data_seed``, W_0 = 0).
     """
-    data = _make_data(params)
-    W_star, W_mm, solvers, mm = _references(data, params.get("mm_solver", "clarabel"))
-    kw = {"beta2": params["beta2"]} if params["method"] == "adam" else {}
-    # the engine skips its F-metrics above 2000 generators of F; then compute them here
-    big_F = int(np.sum(data.support_sizes - 1)) > gd._F_MAX
-    traj = gd.run(data, params["steps"], params["lr"], params["method"], W_star=W_star, W_mm=W_mm,
-                  record=params["record"], record_W=big_F, **kw)
+    data = _make_data(point)
+    W_star, W_mm, solvers, mm = _references(data, point.mm_solver)
+    kw = {"beta2": point.beta2} if point.method == "adam" else {}
+    # The engine leaves its F-metrics NaN when F has too many generators (sims.gd.Trajectory);
+    # then they are computed here from the recorded iterates with theory.ntp's projection.
+    traj = gd.run(data, point.steps, point.lr, point.method, W_star=W_star, W_mm=W_mm,
+                  record=point.record, record_W=True, **kw)
+    big_F = bool(np.all(np.isnan(traj.metrics["dist_F"])))
     ws_norm = float(np.linalg.norm(W_star))
-    out = {
-        "steps": traj.steps.astype(np.int64),
-        "metrics": {k: traj.metrics[k].copy() for k in METRICS},
-        "entropy": float(traj.entropy),
-        "W_star_norm": ws_norm,
-        "W_mm_norm": float(np.linalg.norm(W_mm)),
-        "solvers": solvers,
-        "data_digest": data.digest,
-        "shape": [data.m, data.d, data.V],
-    }
+    metrics = {k: traj.metrics[k].copy() for k in METRICS}
+    extra = {}
     if big_F:
-        out["metrics"].update(_f_metrics(data, traj.steps, traj.W_records, W_star, W_mm))
-    elif params["method"] == "gd" and params["data"] == "paper_a2":
-        # second-order theory (theory.ntp_asymptotics): P_F W_k - W* ~ E/k after ~1/(eta mu_F) steps
-        pred = ntp_w_tilde(data, params["lr"], mm=mm)
-        out.update(E_norm=float(np.linalg.norm(pred.finite_correction)), mu_F=pred.finite_curvature,
-                   rate_exponent=pred.rate_exponent)
-    out["metrics"]["dist_F"] = out["metrics"]["dist_F"] / ws_norm
-    if params.get("store_matrices"):
-        out.update(H=np.array(data.H), P=np.array(data.P), W_star=W_star, W_mm=W_mm, W=np.array(traj.W))
-    return out
+        metrics.update(f_metrics(data, traj.steps, traj.W_records, W_star, W_mm))
+    elif point.method == "gd" and point.data == "paper_a2":
+        # second-order theory (theory.ntp_asymptotics): P_F W_k - W* ~ E/k after ~1/(lr mu_F) steps
+        pred = ntp_w_tilde(data, point.lr, mm=mm)
+        extra = dict(E_norm=float(np.linalg.norm(pred.finite_correction)), mu_F=pred.finite_curvature,
+                     rate_exponent=pred.rate_exponent)
+    metrics["dist_F"] = metrics["dist_F"] / ws_norm
+    if point.store_matrices:
+        extra.update(H=np.array(data.H), P=np.array(data.P), W_star=W_star, W_mm=W_mm, W=np.array(traj.W))
+    return MethodResult(
+        steps=traj.steps.astype(np.int64),
+        metrics=NTPMetrics(**metrics),
+        entropy=float(traj.entropy),
+        W_star_norm=ws_norm,
+        W_mm_norm=float(np.linalg.norm(W_mm)),
+        solvers=solvers,
+        data_digest=data.digest,
+        shape=[data.m, data.d, data.V],
+        **extra,
+    )
+
+
+# ----------------------------------------------------------------------------
+# configs and registration
 
 
 @dataclass(frozen=True)
-class OverparamConfig:
+class OverparamConfig(Settings):
     """[T24] App. A.2; ``steps`` per method; ``methods`` are (name, lr) pairs."""
 
-    methods: tuple = METHODS
-    steps: int = 100_000
-    record: int = 200
-    beta2: float = 0.99
-    scale: float = 1.0
-    data_seed: int = 0
-    seed: int = 20240228
+    methods: tuple = setting(METHODS, _METHODS, "(method, lr) pairs, one run each")
+    steps: int = setting(100_000, _STEPS, "steps per method")
+    record: int = setting(200, _RECORD, "log-spaced checkpoints")
+    beta2: float = setting(0.99, _BETA2, "Adam's second-moment decay")
+    scale: float = setting(1.0, _SCALE, "embedding scale")
+    data_seed: int = setting(0, _SEED, "seed of the data instance")
+    seed: int = setting(20240228, _SEED, "entropy of the runs' SeedSequence")
+
+    def check(self) -> None:
+        _check_methods(self.methods)
 
 
-def overparam_points(cfg: OverparamConfig) -> list[dict]:
+def overparam_points(cfg: OverparamConfig) -> list[MethodPoint]:
     return [
-        {"panel": name, "method": name, "lr": float(lr), "steps": int(cfg.steps), "record": int(cfg.record),
-         "beta2": float(cfg.beta2), "data": "paper_a2", "scale": float(cfg.scale), "data_seed": int(cfg.data_seed)}
+        MethodPoint(panel=name, method=name, lr=lr, steps=cfg.steps, record=cfg.record, beta2=cfg.beta2,
+                    data="paper_a2", scale=cfg.scale, data_seed=cfg.data_seed)
         for name, lr in cfg.methods
     ]
 
 
 @dataclass(frozen=True)
-class ToyConfig:
+class ToyConfig(Settings):
     """[T24] Figs. 1-2 toy: one GD run (lr, steps) storing the matrices."""
 
-    steps: int = 100_000
-    lr: float = 0.5
-    record: int = 100
-    data_seed: int = 0
-    seed: int = 20240229
+    steps: int = setting(100_000, _STEPS, "GD steps")
+    lr: float = setting(0.5, _LR, "step size")
+    record: int = setting(100, _RECORD, "log-spaced checkpoints")
+    data_seed: int = setting(0, _SEED, "seed of the data instance")
+    seed: int = setting(20240229, _SEED, "entropy of the runs' SeedSequence")
 
 
-def toy_points(cfg: ToyConfig) -> list[dict]:
-    return [{"panel": "gd", "method": "gd", "lr": float(cfg.lr), "steps": int(cfg.steps), "record": int(cfg.record),
-             "beta2": 0.99, "data": "toy_2d", "scale": 1.0, "data_seed": int(cfg.data_seed), "store_matrices": True}]
+def toy_points(cfg: ToyConfig) -> list[MethodPoint]:
+    return [MethodPoint(panel="gd", method="gd", lr=cfg.lr, steps=cfg.steps, record=cfg.record, beta2=0.99,
+                        data="toy_2d", scale=1.0, data_seed=cfg.data_seed, store_matrices=True)]
 
 
 register(
@@ -158,6 +304,8 @@ register(
         name="ntp_overparam",
         description="Thrampoulidis (2024) App. A.2: GD / NGD / Adam on m=50, d=60, V=10, |S|=6",
         config=OverparamConfig,
+        point=MethodPoint,
+        result=MethodResult,
         points=overparam_points,
         run=run_method,
         quick={"steps": 10_000},
@@ -166,8 +314,9 @@ register(
     )
 )
 
+
 @dataclass(frozen=True)
-class TextConfig:
+class TextConfig(Settings):
     """The real-text instance of :meth:`theory.ntp.NTPData.from_text` under GD / NGD / Adam.
 
     Defaults: character level, context length 2, the 100 most frequent contexts of the
@@ -177,25 +326,27 @@ class TextConfig:
     instance: Clarabel's unpolished solution differs by 2.0e-8 relative, the polished ones by 3e-14).
     """
 
-    methods: tuple = METHODS
-    steps: int = 100_000
-    record: int = 200
-    beta2: float = 0.99
-    level: str = "char"
-    context_length: int = 2
-    max_contexts: int = 100
-    scale: float = 1.0
-    data_seed: int = 0
-    mm_solver: str = "dual"
-    seed: int = 20240301
+    methods: tuple = setting(METHODS, _METHODS, "(method, lr) pairs, one run each")
+    steps: int = setting(100_000, _STEPS, "steps per method")
+    record: int = setting(200, _RECORD, "log-spaced checkpoints")
+    beta2: float = setting(0.99, _BETA2, "Adam's second-moment decay")
+    level: str = setting("char", Options(str, ("char", "word")), "tokens: characters or words")
+    context_length: int = setting(2, Interval(int, 1, None), "tokens per context")
+    max_contexts: int = setting(100, Interval(int, 1, None), "most frequent contexts kept (m)")
+    scale: float = setting(1.0, _SCALE, "embedding scale")
+    data_seed: int = setting(0, _SEED, "seed of the embeddings")
+    mm_solver: str = setting("dual", Options(str, ("clarabel", "dual")), "W^mm solver")
+    seed: int = setting(20240301, _SEED, "entropy of the runs' SeedSequence")
+
+    def check(self) -> None:
+        _check_methods(self.methods)
 
 
-def text_points(cfg: TextConfig) -> list[dict]:
+def text_points(cfg: TextConfig) -> list[TextPoint]:
     return [
-        {"panel": name, "method": name, "lr": float(lr), "steps": int(cfg.steps), "record": int(cfg.record),
-         "beta2": float(cfg.beta2), "data": "text", "level": str(cfg.level),
-         "context_length": int(cfg.context_length), "max_contexts": int(cfg.max_contexts), "scale": float(cfg.scale),
-         "data_seed": int(cfg.data_seed), "mm_solver": str(cfg.mm_solver)}
+        TextPoint(panel=name, method=name, lr=lr, steps=cfg.steps, record=cfg.record, beta2=cfg.beta2,
+                  data="text", level=cfg.level, context_length=cfg.context_length, max_contexts=cfg.max_contexts,
+                  scale=cfg.scale, data_seed=cfg.data_seed, mm_solver=cfg.mm_solver)
         for name, lr in cfg.methods
     ]
 
@@ -205,6 +356,8 @@ register(
         name="ntp_text",
         description="GD / NGD / Adam on the real-text NTP instance (stdlib docstrings, m=100, d=101, V=69)",
         config=TextConfig,
+        point=TextPoint,
+        result=MethodResult,
         points=text_points,
         run=run_method,
         quick={"steps": 10_000},
@@ -217,6 +370,8 @@ register(
         name="ntp_toy",
         description="Thrampoulidis (2024) Figs. 1-2: 2-D toy (m=3, d=2, V=5), W^mm and W*",
         config=ToyConfig,
+        point=MethodPoint,
+        result=MethodResult,
         points=toy_points,
         run=run_method,
         quick={"steps": 10_000},

@@ -32,78 +32,129 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims import gd
-from sims.experiment import Experiment, register
+from sims.experiment import Experiment, Interval, Options, Settings, register, setting
+from theory._validation import as_choice
 from theory.ntp import NTPData, data_subspace
 from theory.ntp_asymptotics import ntp_w_tilde
 from theory.ntp_svm import max_margin_direction
 
-#: (panel, W0 scale, GD step) of the four instances; every step is below 2/L.
+__all__ = ["INSTANCES", "WTildeConfig", "WTildePoint", "WTildeResult", "make_data", "points", "run_instance"]
+
+#: (panel, W0 scale, GD step lr) of the four instances; every step is below 2/L.
 INSTANCES = (("toy", 0.0, 2.0), ("orthonormal", 0.3, 0.5), ("gaussian", 1.0, 0.5), ("paper_a2", 0.0, 0.5))
+_PANELS = Options(str, tuple(p[0] for p in INSTANCES))
 
 
 def make_data(panel: str) -> NTPData:
     """The data instance of one panel (deterministic)."""
+    panel = as_choice(panel, "panel", [p[0] for p in INSTANCES])
     if panel == "toy":
         return NTPData.toy_2d(0)
     if panel == "orthonormal":
         return NTPData.synthetic(10, 12, 6, 2, 0, embedding="orthonormal", scale=3.0, alpha=5.0)
     if panel == "gaussian":
         return NTPData.synthetic(3, 5, 4, 2, 23, alpha=5.0)
-    if panel == "paper_a2":
-        return NTPData.paper_a2(0)
-    raise ValueError(f"panel must be one of {[p[0] for p in INSTANCES]}, got {panel!r}")
+    return NTPData.paper_a2(0)
 
 
-def run_instance(params: dict, rng: np.random.Generator) -> dict:
+@dataclass(frozen=True)
+class WTildePoint(Settings):
+    """GD on one instance from a random W_0 of scale ``w0_scale``."""
+
+    panel: str = setting("toy", _PANELS, "data instance")
+    w0_scale: float = setting(0.0, Interval(float, 0.0, None), "std of the N(0, w0_scale^2) entries of W_0")
+    lr: float = setting(0.5, Interval(float, 0.0, None, closed="right"), "GD step size")
+    steps: int = setting(1_000_000, Interval(int, 1, None), "GD steps")
+    record: int = setting(60, Interval(int, 2, None), "log-spaced checkpoints")
+
+
+@dataclass(frozen=True)
+class WTildeResult:
+    r"""Residuals of the second-order expansion at the checkpoints k >= 1.
+
+    Attributes
+    ----------
+    steps : ndarray of int64, shape (n_rec,)
+    determined_residual, residual : ndarray, shape (n_rec,)
+        :math:`\|P_{\mathcal A}(W_k-W^\star-\log(k)W^{mm})-\tilde W_{\mathcal A}\|` and
+        :math:`\|W_k-W^\star-\log(k)W^{mm}-\tilde W\|`.
+    mass_ratio_min, mass_ratio_max : ndarray, shape (n_rec,)
+        Range over active pairs of :math:`k\eta\hat\pi_j\mathbb S_v(W_k\bar h_j)/\lambda_{jv}`.
+    dist_F : ndarray, shape (n_rec,)
+    rate_exponent, kappa_min, restoring_min : float
+    spanning : bool
+    free_dim, n_active : int
+    W_tilde_norm, equation_residual : float
+    shape : list of int
+        [m, d, V].
+    solvers : list of str
+    """
+
+    steps: np.ndarray
+    determined_residual: np.ndarray
+    residual: np.ndarray
+    mass_ratio_min: np.ndarray
+    mass_ratio_max: np.ndarray
+    dist_F: np.ndarray
+    rate_exponent: float
+    kappa_min: float
+    restoring_min: float
+    spanning: bool
+    free_dim: int
+    n_active: int
+    W_tilde_norm: float
+    equation_residual: float
+    shape: list
+    solvers: list
+
+
+def run_instance(point: WTildePoint, rng: np.random.Generator) -> WTildeResult:
     """GD on one instance; the residuals of the second-order expansion at the checkpoints.
 
     ``rng`` draws the random initialisation (N(0, w0_scale^2) entries).
     """
-    data = make_data(params["panel"])
-    W0 = params["w0_scale"] * rng.standard_normal((data.V, data.d))
+    data = make_data(point.panel)
+    W0 = point.w0_scale * rng.standard_normal((data.V, data.d))
     mm = max_margin_direction(data, solver="clarabel")
-    pred = ntp_w_tilde(data, params["lr"], W0=W0, mm=mm, subspace=data_subspace(data))
-    traj = gd.run(data, params["steps"], params["lr"], W0=W0, W_star=pred.W_star, W_mm=pred.W_mm,
-                  w_tilde=pred.W_tilde, record=params["record"], record_W=True)
+    pred = ntp_w_tilde(data, point.lr, W0=W0, mm=mm, subspace=data_subspace(data))
+    traj = gd.run(data, point.steps, point.lr, W0=W0, W_star=pred.W_star, W_mm=pred.W_mm,
+                  w_tilde=pred.W_tilde, record=point.record, record_W=True)
     k = traj.steps.astype(np.float64)
     keep = k >= 1
     Ws, k = traj.W_records[keep], k[keep]
     ratio = pred.mass_ratio(Ws, k)
-    return {
-        "steps": k.astype(np.int64),
-        "determined_residual": np.asarray(pred.determined_residual(Ws, k)),
-        "residual": np.asarray(pred.residual(Ws, k)),
-        "mass_ratio_min": ratio.min(axis=1),
-        "mass_ratio_max": ratio.max(axis=1),
-        "dist_F": np.asarray(traj.metrics["dist_F"])[keep],
-        "rate_exponent": pred.rate_exponent,
-        "kappa_min": pred.kappa_min,
-        "restoring_min": pred.restoring_min,
-        "spanning": pred.spanning,
-        "free_dim": pred.free_dim,
-        "n_active": pred.n_active,
-        "W_tilde_norm": float(np.linalg.norm(pred.W_tilde)),
-        "equation_residual": pred.equation_residual,
-        "shape": [data.m, data.d, data.V],
-        "solvers": [str(mm.solver)],
-    }
+    return WTildeResult(
+        steps=k.astype(np.int64),
+        determined_residual=np.asarray(pred.determined_residual(Ws, k)),
+        residual=np.asarray(pred.residual(Ws, k)),
+        mass_ratio_min=ratio.min(axis=1),
+        mass_ratio_max=ratio.max(axis=1),
+        dist_F=np.asarray(traj.metrics["dist_F"])[keep],
+        rate_exponent=pred.rate_exponent,
+        kappa_min=pred.kappa_min,
+        restoring_min=pred.restoring_min,
+        spanning=pred.spanning,
+        free_dim=pred.free_dim,
+        n_active=pred.n_active,
+        W_tilde_norm=float(np.linalg.norm(pred.W_tilde)),
+        equation_residual=pred.equation_residual,
+        shape=[data.m, data.d, data.V],
+        solvers=[str(mm.solver)],
+    )
 
 
 @dataclass(frozen=True)
-class WTildeConfig:
+class WTildeConfig(Settings):
     """Horizon ``steps`` and checkpoint count ``record`` shared by the four instances."""
 
-    steps: int = 1_000_000
-    record: int = 60
-    seed: int = 20261123
+    steps: int = setting(1_000_000, Interval(int, 1, None), "GD steps per instance")
+    record: int = setting(60, Interval(int, 2, None), "log-spaced checkpoints")
+    seed: int = setting(20261123, Interval(int, 0, None), "entropy of the runs' SeedSequence (draws W_0)")
 
 
-def points(cfg: WTildeConfig) -> list[dict]:
-    return [
-        {"panel": panel, "w0_scale": float(w0), "lr": float(lr), "steps": int(cfg.steps),
-         "record": int(cfg.record)}
-        for panel, w0, lr in INSTANCES
-    ]
+def points(cfg: WTildeConfig) -> list[WTildePoint]:
+    return [WTildePoint(panel=panel, w0_scale=w0, lr=lr, steps=cfg.steps, record=cfg.record)
+            for panel, w0, lr in INSTANCES]
 
 
 register(
@@ -111,6 +162,8 @@ register(
         name="ntp_w_tilde",
         description="Second-order term W~ of GD on NTP data: residual of W* + log(k) W^mm + W~",
         config=WTildeConfig,
+        point=WTildePoint,
+        result=WTildeResult,
         points=points,
         run=run_instance,
         quick={"steps": 100_000},

@@ -4,7 +4,7 @@ r"""One-hot separable data: the rates of Soudry et al. [S18] for GD on the logis
 on two fixed linearly separable data sets in the plane (d = 2):
 
 * ``"binary"``: logistic regression, labels :math:`y_n = \pm1`, in the 2-class softmax
-  form of :func:`sims.gd.binary_data` (GD step :math:`\eta` on W = step :math:`2\eta` on
+  form of :func:`theory.ntp.binary_data` (GD step :math:`\eta` on W = step :math:`2\eta` on
   :math:`w = w_0 - w_1`). Every stored quantity of this panel is in the units of
   **w** (Soudry et al.'s binary setting): :math:`\hat w` = :func:`theory.maxmargin.binary_svm`,
   :math:`\tilde w` = :func:`theory.maxmargin.binary_w_tilde` with the summed-loss step
@@ -72,10 +72,11 @@ non-support margins close to 1 (exploratory draws of this generator without (3)-
 is too slow to see.
 The rates in k of loss, direction and margin do not depend on these choices.
 
-Step size [open]: :math:`\eta=\,` ``lr_scale``:math:`/L` with ``lr_scale`` = 1, half the
+Step size [open]: ``lr`` :math:`=\eta=\,` ``lr_scale``:math:`/L` with ``lr_scale`` = 1, half the
 stability limit 2/L of [S18] (:math:`\eta<2\beta^{-1}\sigma_{\max}^{-2}`), where
 :math:`L=\tfrac12\lambda_{\max}(\sum_n\pi_nx_nx_n^\top)` bounds the smoothness of the mean
-cross-entropy in W (the softmax Hessian has norm :math:`\le\tfrac12`). For the binary panel
+cross-entropy in W (the softmax Hessian has norm :math:`\le\tfrac12`;
+:func:`theory.ntp.smoothness_bound`). For the binary panel
 this is the step :math:`2\eta` on w for the mean logistic loss, whose smoothness is
 :math:`\tfrac14\lambda_{\max}`: again :math:`1/L_w`.
 
@@ -92,7 +93,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims import gd
-from sims.experiment import Experiment, register
+from sims.experiment import Experiment, Interval, Options, Settings, Tuple, register, setting
 from theory.maxmargin import (
     binary_svm,
     binary_w_tilde,
@@ -101,8 +102,11 @@ from theory.maxmargin import (
     multiclass_w_tilde,
     soudry_predictions,
 )
+from theory._validation import as_choice, as_int, as_real
+from theory.ntp import binary_data, classification_data, logistic_weights, smoothness_bound
 
-__all__ = ["OnehotConfig", "make_dataset", "onehot_points", "run_panel", "smoothness"]
+__all__ = ["OnehotConfig", "OnehotMetrics", "OnehotPoint", "OnehotResult", "RayMetrics", "SoudryPredictions",
+           "make_dataset", "onehot_points", "run_panel", "smoothness"]
 
 #: Panels in their fixed order; the index is the data stream of the panel.
 PANELS = ("binary", "multiclass")
@@ -161,7 +165,7 @@ def _draw(rng: np.random.Generator, panel: str, n_per_class: int, K: int, sep: f
 
 def make_dataset(panel: str, *, n_per_class: int, K: int, sep: float, noise: float, theta_min: float,
                  lambda_floor: float, data_seed: int, max_attempts: int = 1000) -> dict:
-    """The panel's separable data set: Gaussian clusters, accepted as in the module docstring.
+    r"""The panel's separable data set: Gaussian clusters, accepted as in the module docstring.
 
     Parameters
     ----------
@@ -176,7 +180,7 @@ def make_dataset(panel: str, *, n_per_class: int, K: int, sep: float, noise: flo
     theta_min : float
         Smallest margin (in units of the SVM margin) allowed for inactive constraints.
     lambda_floor : float
-        Smallest :math:`\\lambda_{\\min}(M)` accepted.
+        Smallest :math:`\lambda_{\min}(M)` accepted.
     data_seed : int
         Seed; panel i draws from ``SeedSequence(data_seed, spawn_key=(i,))``.
     max_attempts : int
@@ -192,17 +196,15 @@ def make_dataset(panel: str, *, n_per_class: int, K: int, sep: float, noise: flo
     ValueError
         Unknown panel, or no draw accepted within ``max_attempts``.
     """
-    if panel not in PANELS:
-        raise ValueError(f"panel must be one of {PANELS}, got {panel!r}")
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or n_per_class < 2:
-        raise ValueError(f"n_per_class must be an integer >= 2, got {n_per_class!r}")
-    if panel == "multiclass" and (isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 3):
-        raise ValueError(f"K must be an integer >= 3 for the multiclass panel, got {K!r}")
-    for name, v in (("sep", sep), ("noise", noise), ("theta_min", theta_min)):
-        if not (isinstance(v, (int, float, np.floating)) and np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-    if not (isinstance(lambda_floor, (int, float, np.floating)) and 0 <= lambda_floor <= 1):
-        raise ValueError(f"lambda_floor must lie in [0, 1] (lambda_min(M) <= 1 always), got {lambda_floor!r}")
+    panel = as_choice(panel, "panel", PANELS)
+    n_per_class = as_int(n_per_class, "n_per_class", low=2)
+    if panel == "multiclass":
+        K = as_int(K, "K (classes of the multiclass panel)", low=3)
+    sep = as_real(sep, "sep", low=0.0, low_open=True)
+    noise = as_real(noise, "noise", low=0.0, low_open=True)
+    theta_min = as_real(theta_min, "theta_min", low=0.0, low_open=True)
+    lambda_floor = as_real(lambda_floor, "lambda_floor (lambda_min(M) <= 1 always)", low=0.0, high=1.0)
+    data_seed = as_int(data_seed, "data_seed", low=0)
     Kp = None if panel == "binary" else int(K)
     rng = np.random.default_rng(np.random.SeedSequence(int(data_seed), spawn_key=(PANELS.index(panel),)))
     for attempt in range(max_attempts):
@@ -234,51 +236,142 @@ def make_dataset(panel: str, *, n_per_class: int, K: int, sep: float, noise: flo
 
 
 # ----------------------------------------------------------------------------
+# run points and results
+
+_PANELS = Options(str, PANELS)
+_POS = Interval(float, 0.0, None, closed="neither")
+
+
+@dataclass(frozen=True)
+class OnehotPoint(Settings):
+    """One panel: its data set (see :func:`make_dataset`) and the GD run on it."""
+
+    panel: str = setting("binary", _PANELS, "binary (logistic) or multiclass (K classes)")
+    K: int = setting(3, Interval(int, 3, None), "classes of the multiclass panel")
+    n_per_class: int = setting(20, Interval(int, 2, None), "points drawn per class")
+    sep: float = setting(3.0, _POS, "distance of the cluster centres from the origin")
+    noise: float = setting(1.0, _POS, "isotropic noise std of the clusters")
+    theta_min: float = setting(2.0, _POS, "smallest margin kept for inactive constraints")
+    lambda_floor: float = setting(0.5, Interval(float, 0.0, 1.0), "smallest lambda_min(M) accepted")
+    lr_scale: float = setting(1.0, Interval(float, 0.0, 2.0, closed="neither"),
+                              "step size lr in units of 1/L (L: smoothness bound; stable below 2)")
+    steps: int = setting(1_000_000, Interval(int, 1, None), "GD steps")
+    record: int = setting(200, Interval(int, 2, None), "log-spaced checkpoints")
+    data_seed: int = setting(0, Interval(int, 0, None), "seed of the data sets")
+
+
+@dataclass(frozen=True)
+class OnehotMetrics:
+    r"""GD's curves in the panel's units, each (n_rec,): ``loss``, ``norm``, ``cos``
+    (:math:`\cos(W_k,\hat W)`), ``direction_error`` (:math:`\|W_k/\|W_k\|-\hat W/\|\hat W\|\|`),
+    ``one_minus_cos``, ``margin`` (normalised min margin), ``margin_gap``, ``tilde_residual``
+    (:math:`\|W_k-\hat W\log k-\tilde W\|`)."""
+
+    loss: np.ndarray
+    norm: np.ndarray
+    cos: np.ndarray
+    direction_error: np.ndarray
+    one_minus_cos: np.ndarray
+    margin: np.ndarray
+    margin_gap: np.ndarray
+    tilde_residual: np.ndarray
+
+
+@dataclass(frozen=True)
+class RayMetrics:
+    r"""The same metrics on the ray :math:`\hat W\log k+\tilde W` (NaN at k = 0), each (n_rec,)."""
+
+    direction_error: np.ndarray
+    margin_gap: np.ndarray
+    norm: np.ndarray
+
+
+@dataclass(frozen=True)
+class SoudryPredictions:
+    """The [S18] constants of :func:`theory.maxmargin.soudry_predictions` (same names)."""
+
+    loss_times_k: float
+    direction_times_log_k: float
+    one_minus_cos_times_log2_k: float
+    margin_gap_times_log_k: float
+    norm_offset: float
+    M_eigenvalues: list
+    lambda_min: float
+    theta: float
+    residual_rate: float
+
+
+@dataclass(frozen=True)
+class OnehotResult:
+    """One panel's run (see :func:`run_panel`)."""
+
+    steps: np.ndarray
+    metrics: OnehotMetrics
+    genie: RayMetrics
+    predicted: SoudryPredictions
+    X: np.ndarray
+    y: np.ndarray
+    K: int
+    n: int
+    d: int
+    W_hat: np.ndarray
+    W_tilde: np.ndarray
+    W_final: np.ndarray
+    units: str
+    svm_norm: float
+    svm_margin: float
+    lr: float
+    lr_effective: float
+    smoothness: float
+    solvers: list
+    svm_polished: bool
+    kkt_max_residual: float
+    w_tilde_equation_residual: float
+    support: np.ndarray
+    alpha_support: np.ndarray
+    colsum_drift: float
+    data_attempt: int
+    n_drawn: int
+
+
+# ----------------------------------------------------------------------------
 # one run
 
-
-def smoothness(data) -> float:
-    r""":math:`L=\tfrac12\lambda_{\max}(\sum_n\pi_nx_nx_n^\top)`, a smoothness bound of the mean CE in W."""
-    H = np.asarray(data.H, dtype=np.float64)
-    pi = np.asarray(data.pi, dtype=np.float64)
-    return 0.5 * float(np.linalg.eigvalsh((pi[:, None] * H).T @ H).max())
+#: :math:`L=\tfrac12\lambda_{\max}(\sum_n\pi_nx_nx_n^\top)` of the data (kept importable from here).
+smoothness = smoothness_bound
 
 
-def run_panel(params: dict, rng: np.random.Generator) -> dict:
+def run_panel(point: OnehotPoint, rng: np.random.Generator) -> OnehotResult:
     r"""GD on one panel's data set; metric curves in the panel's units plus the [S18] predictions.
 
-    ``rng`` is unused: the data come from ``params["data_seed"]`` and W_0 = 0.
+    ``rng`` is unused: the data come from ``point.data_seed`` and W_0 = 0.
 
     Returns
     -------
-    dict
-        ``steps`` (n_rec,) int64; ``metrics``: ``loss``, ``norm``, ``cos``,
-        ``direction_error`` (:math:`\|W_k/\|W_k\|-\hat W/\|\hat W\|\|`), ``one_minus_cos``,
-        ``margin`` (normalised min margin), ``margin_gap``, ``tilde_residual``
-        (:math:`\|W_k-\hat W\log k-\tilde W\|`), each (n_rec,); ``genie``: ``direction_error``,
-        ``margin_gap``, ``norm`` of the ray :math:`\hat W\log k+\tilde W`; ``predicted``
+    OnehotResult
+        ``steps`` (n_rec,) int64; ``metrics`` (:class:`OnehotMetrics`); ``genie``
+        (:class:`RayMetrics`) of the ray :math:`\hat W\log k+\tilde W`; ``predicted``
         (:func:`theory.maxmargin.soudry_predictions`); ``X``, ``y``, ``W_hat``, ``W_tilde``, ``W_final`` (panel
         units); ``units``; ``svm_norm`` :math:`\|\hat W\|`; ``svm_margin``; ``lr`` (step on W),
         ``lr_effective`` (step in the panel's units), ``smoothness`` L; ``solvers``;
         ``svm_polished``, ``kkt_max_residual``, ``w_tilde_equation_residual``; ``support``
         (constraint rows of the support set: sample index, and class for multiclass);
-        ``alpha_support``; ``colsum_drift`` (max over checkpoints); ``data_attempt``, ``n``.
+        ``alpha_support``; ``colsum_drift`` (max over checkpoints); ``data_attempt``, ``n_drawn``.
     """
-    panel = params["panel"]
+    panel = point.panel
     binary = panel == "binary"
-    K = None if binary else int(params["K"])
-    ds = make_dataset(panel, n_per_class=params["n_per_class"], K=params["K"], sep=params["sep"],
-                      noise=params["noise"], theta_min=params["theta_min"], lambda_floor=params["lambda_floor"],
-                      data_seed=params["data_seed"])
+    K = None if binary else point.K
+    ds = make_dataset(panel, n_per_class=point.n_per_class, K=point.K, sep=point.sep, noise=point.noise,
+                      theta_min=point.theta_min, lambda_floor=point.lambda_floor, data_seed=point.data_seed)
     X, y = ds["X"], ds["y"]
     n = y.size
-    data = gd.binary_data(X, y) if binary else gd.classification_data(X, y, n_classes=K)
-    L = smoothness(data)
-    lr = params["lr_scale"] / L
+    data = binary_data(X, y) if binary else classification_data(X, y, n_classes=K)
+    L = smoothness_bound(data)
+    lr = point.lr_scale / L
     svm = _svm(X, y, K)
     res = svm["result"]
     if binary:
-        lr_eff = 2.0 * lr  # GD step eta on W is step 2 eta on w = w_0 - w_1 (gd.binary_data)
+        lr_eff = 2.0 * lr  # GD step lr on W is step 2 lr on w = w_0 - w_1 (theory.ntp.binary_data)
         wt = binary_w_tilde(X, y, lr_eff / n)  # summed-loss step
         W_mm = np.stack([svm["W_hat"] / 2, -svm["W_hat"] / 2])
         W_tilde_W = np.stack([wt.w_tilde / 2, -wt.w_tilde / 2])
@@ -286,47 +379,46 @@ def run_panel(params: dict, rng: np.random.Generator) -> dict:
         lr_eff = lr
         wt = multiclass_w_tilde(X, y, lr / n, K=K)
         W_mm, W_tilde_W = svm["W_hat"], wt.w_tilde
-    traj = gd.run(data, params["steps"], lr, "gd", W_mm=W_mm, w_tilde=W_tilde_W, record=params["record"])
+    traj = gd.run(data, point.steps, lr, "gd", W_mm=W_mm, w_tilde=W_tilde_W, record=point.record)
     m = traj.metrics
     # binary: W_k = [w/2; -w/2] exactly (1^T W_k = 1^T W_0 = 0 under GD), so
     # ||w|| = sqrt2 ||W||, w-margin = W-margin / sqrt2, w-residual = sqrt2 W-residual
     s = _SQRT2 if binary else 1.0
     cos = m["cos_mm"].copy()
-    metrics = {
-        "loss": m["loss"].copy(),
-        "norm": s * m["norm"],
-        "cos": cos,
-        "direction_error": np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)),
-        "one_minus_cos": 1.0 - cos,
-        "margin": m["margin"] / s,
-        "margin_gap": m["margin_gap"] / s,
-        "tilde_residual": s * m["tilde_residual"],
-    }
-    W_final = gd.logistic_weights(traj.W) if binary else np.array(traj.W)
+    metrics = OnehotMetrics(
+        loss=m["loss"].copy(),
+        norm=s * m["norm"],
+        cos=cos,
+        direction_error=np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)),
+        one_minus_cos=1.0 - cos,
+        margin=m["margin"] / s,
+        margin_gap=m["margin_gap"] / s,
+        tilde_residual=s * m["tilde_residual"],
+    )
+    W_final = logistic_weights(traj.W) if binary else np.array(traj.W)
     W_hat = np.asarray(svm["W_hat"], dtype=np.float64)
     sup = svm["alpha"] > 1e-9 * svm["alpha"].max()
     support = svm["sample"][sup] if binary else np.stack([svm["sample"][sup], svm["cls"][sup]], axis=1)
-    return {
-        "steps": traj.steps.astype(np.int64),
-        "metrics": metrics,
-        "genie": _genie_metrics(svm, wt.w_tilde, traj.steps),
-        "predicted": soudry_predictions(svm["G"], svm["alpha"], svm["W_hat"], wt.w_tilde, lr_eff),
-        "X": X, "y": y.astype(np.int64), "K": 2 if binary else K, "n": int(n), "d": int(X.shape[1]),
-        "W_hat": W_hat, "W_tilde": np.asarray(wt.w_tilde, dtype=np.float64), "W_final": W_final,
-        "units": "w = w_0 - w_1 (logistic regression)" if binary else "W (K x d)",
-        "svm_norm": float(np.linalg.norm(W_hat)),
-        "svm_margin": float(res.margin),
-        "lr": float(lr), "lr_effective": float(lr_eff), "smoothness": float(L),
-        "solvers": [str(res.solver)],
-        "svm_polished": bool(res.polished),
-        "kkt_max_residual": float(res.certificate.max_residual),
-        "w_tilde_equation_residual": float(wt.equation_residual),
-        "support": np.asarray(support, dtype=np.int64),
-        "alpha_support": svm["alpha"][sup],
-        "colsum_drift": float(np.nanmax(m["colsum_drift"])),
-        "data_attempt": int(ds["attempt"]), "n_drawn": int(ds["n_drawn"]),
-    }
-
+    return OnehotResult(
+        steps=traj.steps.astype(np.int64),
+        metrics=metrics,
+        genie=RayMetrics(**_genie_metrics(svm, wt.w_tilde, traj.steps)),
+        predicted=SoudryPredictions(**soudry_predictions(svm["G"], svm["alpha"], svm["W_hat"], wt.w_tilde, lr_eff)),
+        X=X, y=y.astype(np.int64), K=2 if binary else K, n=int(n), d=int(X.shape[1]),
+        W_hat=W_hat, W_tilde=np.asarray(wt.w_tilde, dtype=np.float64), W_final=W_final,
+        units="w = w_0 - w_1 (logistic regression)" if binary else "W (K x d)",
+        svm_norm=float(np.linalg.norm(W_hat)),
+        svm_margin=float(res.margin),
+        lr=float(lr), lr_effective=float(lr_eff), smoothness=float(L),
+        solvers=[str(res.solver)],
+        svm_polished=bool(res.polished),
+        kkt_max_residual=float(res.certificate.max_residual),
+        w_tilde_equation_residual=float(wt.equation_residual),
+        support=np.asarray(support, dtype=np.int64),
+        alpha_support=svm["alpha"][sup],
+        colsum_drift=float(np.nanmax(m["colsum_drift"])),
+        data_attempt=int(ds["attempt"]), n_drawn=int(ds["n_drawn"]),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -334,33 +426,34 @@ def run_panel(params: dict, rng: np.random.Generator) -> dict:
 
 
 @dataclass(frozen=True)
-class OnehotConfig:
+class OnehotConfig(Settings):
     """Settings of ``onehot_maxmargin`` (defaults = full mode); see the module docstring."""
 
-    panels: tuple = PANELS
-    K: int = 3
-    n_per_class: int = 20
-    sep: float = 3.0
-    noise: float = 1.0
-    theta_min: float = 2.0
-    lambda_floor: float = 0.5
-    lr_scale: float = 1.0
-    steps: int = 1_000_000
-    record: int = 200
-    data_seed: int = 0
-    seed: int = 20180101
+    panels: tuple = setting(PANELS, Tuple(_PANELS, length=(1, 2)), "panels to run, in order")
+    K: int = setting(3, Interval(int, 3, None), "classes of the multiclass panel")
+    n_per_class: int = setting(20, Interval(int, 2, None), "points drawn per class")
+    sep: float = setting(3.0, _POS, "distance of the cluster centres from the origin")
+    noise: float = setting(1.0, _POS, "isotropic noise std of the clusters")
+    theta_min: float = setting(2.0, _POS, "smallest margin kept for inactive constraints")
+    lambda_floor: float = setting(0.5, Interval(float, 0.0, 1.0), "smallest lambda_min(M) accepted")
+    lr_scale: float = setting(1.0, Interval(float, 0.0, 2.0, closed="neither"),
+                              "step size lr in units of 1/L (L: smoothness bound; stable below 2)")
+    steps: int = setting(1_000_000, Interval(int, 1, None), "GD steps")
+    record: int = setting(200, Interval(int, 2, None), "log-spaced checkpoints")
+    data_seed: int = setting(0, Interval(int, 0, None), "seed of the data sets")
+    seed: int = setting(20180101, Interval(int, 0, None), "entropy of the runs' SeedSequence (unused by the runs)")
+
+    def check(self) -> None:
+        if len(set(self.panels)) != len(self.panels):
+            raise ValueError(f"panels: expected each panel at most once, got {self.panels!r}")
 
 
-def onehot_points(cfg: OnehotConfig) -> list[dict]:
+def onehot_points(cfg: OnehotConfig) -> list[OnehotPoint]:
     """One run per panel (binary, multiclass), all settings in the parameters."""
-    for p in cfg.panels:
-        if p not in PANELS:
-            raise ValueError(f"panels must be a subset of {PANELS}, got {cfg.panels!r}")
     return [
-        {"panel": p, "K": int(cfg.K), "n_per_class": int(cfg.n_per_class), "sep": float(cfg.sep),
-         "noise": float(cfg.noise), "theta_min": float(cfg.theta_min), "lambda_floor": float(cfg.lambda_floor),
-         "lr_scale": float(cfg.lr_scale), "steps": int(cfg.steps), "record": int(cfg.record),
-         "data_seed": int(cfg.data_seed)}
+        OnehotPoint(panel=p, K=cfg.K, n_per_class=cfg.n_per_class, sep=cfg.sep, noise=cfg.noise,
+                    theta_min=cfg.theta_min, lambda_floor=cfg.lambda_floor, lr_scale=cfg.lr_scale,
+                    steps=cfg.steps, record=cfg.record, data_seed=cfg.data_seed)
         for p in cfg.panels
     ]
 
@@ -370,6 +463,8 @@ register(
         name="onehot_maxmargin",
         description="Soudry et al. (2018): GD on separable binary / 3-class data, rates, w(t) - w_hat log t -> w_tilde",
         config=OnehotConfig,
+        point=OnehotPoint,
+        result=OnehotResult,
         points=onehot_points,
         run=run_panel,
         quick={"steps": 100_000},

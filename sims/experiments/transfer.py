@@ -13,7 +13,7 @@ Choices where the paper is silent ([open] in the spec, documented here):
 * Figure 2: (S, A) = (10, 10) and (100, 100) for Instance 1 (the spec's reference
   settings), (10, 11) and (50, 51) for Instances 2 and 3 (A odd as the construction
   wants). n runs over 13 log-spaced points 1e2..1e6; a point is kept only where the
-  instance exists (Instance 1: n >= SA/16; Instances 2, 3: n + 1 >= S(A-1)/2).
+  instance exists (:func:`theory.transfer.instance_exists`).
 """
 
 from __future__ import annotations
@@ -23,19 +23,72 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.experiment import Experiment, register
+from sims.experiment import Experiment, Interval, Options, Settings, Text, Tuple, register, setting
 from sims.transfer import simulate_risks
 from theory import transfer as tt
+from theory.transfer import instance_exists
+
+__all__ = [
+    "Fig1Config",
+    "Fig2Config",
+    "LEARNERS",
+    "LearnerValues",
+    "TransferPoint",
+    "TransferResult",
+    "fig1_points",
+    "fig2_fit_mask",
+    "fig2_fit_window",
+    "fig2_points",
+    "instance_exists",
+    "run_point",
+]
 
 LEARNERS = tt.LEARNERS
-_BUILDERS = {"instance1": tt.instance1, "instance2": tt.instance2, "instance3": tt.instance3}
+_KINDS = Options(str, ("instance0", "instance1", "instance2", "instance3"))
+_SIZE = Interval(int, 1, None)
+_REPEATS = Interval(int, 2, None)  # a standard error needs two repeats
+_SEED = Interval(int, 0, None)
 
 
-def instance_exists(kind: str, S: int, A: int, n: int) -> bool:
-    """Whether the Instance-1/2/3 construction has valid probabilities at n."""
-    if kind == "instance1":
-        return n >= S * A / 16.0
-    return n + 1 >= S * (A - 1) / 2.0
+@dataclass(frozen=True)
+class TransferPoint(Settings):
+    """One marker: ``repeats`` data sets of size ``n`` from one instance."""
+
+    panel: str = setting("a", Text(), "panel label")
+    instance: str = setting("instance0", _KINDS, "instance of [ZZ23] section 6")
+    S: int = setting(10, _SIZE, "number of inputs")
+    A: int = setting(10, _SIZE, "number of labels")
+    n: int = setting(100, _SIZE, "sample size")
+    repeats: int = setting(100, _REPEATS, "data sets drawn (common to all learners)")
+
+    def check(self) -> None:
+        if not instance_exists(self.instance, self.S, self.A, self.n):
+            raise ValueError(f"n: expected an n at which {self.instance} exists for (S, A) = ({self.S}, {self.A}) "
+                             f"(theory.transfer.instance_min_n), got {self.n}")
+
+
+@dataclass(frozen=True)
+class LearnerValues:
+    """One number per learner of :data:`theory.transfer.LEARNERS` (NaN where not available)."""
+
+    ce_sgl: float
+    ce_ptl: float
+    sel_ptl: float
+    ce_ful: float
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """Mean TV risk and its standard error per learner, exact expected risks where a closed
+    form exists, the theorem's lower bound (NaN outside its range) and, for Instance 0, the
+    limit risk of CE_ptl."""
+
+    mean: LearnerValues
+    stderr: LearnerValues
+    exact: LearnerValues
+    lower_bound: float
+    ce_ptl_limit: float
+    solvers: list
 
 
 def _exact(kind: str, inst: tt.Instance, S: int, A: int, n: int) -> dict:
@@ -52,46 +105,57 @@ def _exact(kind: str, inst: tt.Instance, S: int, A: int, n: int) -> dict:
 
 def _lower_bound(kind: str, S: int, A: int, n: int) -> float:
     """The matching theorem's constant, NaN outside the theorem's range of validity."""
-    fn = {"instance1": tt.lower_bound_level1, "instance2": tt.lower_bound_level2, "instance3": tt.lower_bound_level3}
-    try:
-        return float(fn[kind](S, A, n))
-    except (KeyError, ValueError):
+    level = tt.INSTANCE_LEVEL.get(kind)
+    if level is None or not tt.lower_bound_holds(level, S, A, n):
         return math.nan
+    return float(tt.lower_bound(level, S, A, n))
 
 
-def run_point(params: dict, rng: np.random.Generator) -> dict:
+def run_point(point: TransferPoint, rng: np.random.Generator) -> TransferResult:
     """One marker: mean TV risk (and standard error) of every learner at one n."""
-    kind, S, A, n = params["instance"], params["S"], params["A"], params["n"]
-    inst = tt.instance0(S, A) if kind == "instance0" else _BUILDERS[kind](S, A, n)
-    est = simulate_risks(inst, LEARNERS, n, params["repeats"], rng)
-    return {
-        "mean": {k: v.mean for k, v in est.items()},
-        "stderr": {k: v.stderr for k, v in est.items()},
-        "exact": _exact(kind, inst, S, A, n),
-        "lower_bound": _lower_bound(kind, S, A, n),
-        "ce_ptl_limit": tt.ce_ptl_limit_risk(inst) if kind == "instance0" else math.nan,
-        "solvers": ["closed-form"],
-    }
+    kind, S, A, n = point.instance, point.S, point.A, point.n
+    inst = tt.build_instance(kind, S, A, n)
+    est = simulate_risks(inst, LEARNERS, n, point.repeats, rng)
+    return TransferResult(
+        mean=LearnerValues(**{k: v.mean for k, v in est.items()}),
+        stderr=LearnerValues(**{k: v.stderr for k, v in est.items()}),
+        exact=LearnerValues(**_exact(kind, inst, S, A, n)),
+        lower_bound=_lower_bound(kind, S, A, n),
+        ce_ptl_limit=tt.ce_ptl_limit_risk(inst) if kind == "instance0" else math.nan,
+        solvers=["closed-form"],
+    )
 
 
 # --- Figure 1 -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Fig1Config:
+class Fig1Config(Settings):
     """Instance 0 (fixed in n), linear n grids; panels are (label, S, A, n_min, n_max)."""
 
-    panels: tuple = (("a", 100, 25, 100, 2500), ("b", 1, 100, 20, 500))
-    n_points: int = 25
-    repeats: int = 100
-    seed: int = 20231011
+    panels: tuple = setting(
+        (("a", 100, 25, 100, 2500), ("b", 1, 100, 20, 500)),
+        Tuple(Tuple(items=(Text(), _SIZE, _SIZE, _SIZE, _SIZE), names=("label", "S", "A", "n_min", "n_max")),
+              length=(1, None)),
+        "panels (label, S, A, n_min, n_max)")
+    n_points: int = setting(25, Interval(int, 1, None), "points of the linear n grid per panel")
+    repeats: int = setting(100, _REPEATS, "data sets per marker")
+    seed: int = setting(20231011, _SEED, "entropy of the runs' SeedSequence")
+
+    def check(self) -> None:
+        labels = [p[0] for p in self.panels]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"panels: expected distinct labels, got {labels}")
+        for label, _, _, lo, hi in self.panels:
+            if lo > hi:
+                raise ValueError(f"panels: expected n_min <= n_max in panel {label!r}, got {lo} > {hi}")
 
 
-def fig1_points(cfg: Fig1Config) -> list[dict]:
+def fig1_points(cfg: Fig1Config) -> list[TransferPoint]:
     pts = []
     for label, S, A, lo, hi in cfg.panels:
         for n in np.unique(np.linspace(lo, hi, cfg.n_points).round().astype(int)):
-            pts.append({"panel": label, "instance": "instance0", "S": S, "A": A, "n": int(n), "repeats": cfg.repeats})
+            pts.append(TransferPoint(panel=label, instance="instance0", S=S, A=A, n=int(n), repeats=cfg.repeats))
     return pts
 
 
@@ -99,53 +163,78 @@ def fig1_points(cfg: Fig1Config) -> list[dict]:
 
 
 @dataclass(frozen=True)
-class Fig2Config:
+class Fig2Config(Settings):
     """Instances 1-3 (changing with n), log n grid; panels are (label, instance, S, A)."""
 
-    panels: tuple = (
-        ("a", "instance1", 10, 10),
-        ("b", "instance1", 100, 100),
-        ("c", "instance2", 10, 11),
-        ("d", "instance2", 50, 51),
-        ("e", "instance3", 10, 11),
-        ("f", "instance3", 50, 51),
-    )
-    n_min: float = 1e2
-    n_max: float = 1e6
-    n_points: int = 13
-    repeats: int = 64000
-    seed: int = 20231012
+    panels: tuple = setting(
+        (
+            ("a", "instance1", 10, 10),
+            ("b", "instance1", 100, 100),
+            ("c", "instance2", 10, 11),
+            ("d", "instance2", 50, 51),
+            ("e", "instance3", 10, 11),
+            ("f", "instance3", 50, 51),
+        ),
+        Tuple(Tuple(items=(Text(), Options(str, ("instance1", "instance2", "instance3")), _SIZE, _SIZE),
+                    names=("label", "instance", "S", "A")), length=(1, None)),
+        "panels (label, instance, S, A)")
+    n_min: float = setting(1e2, Interval(float, 1.0, None), "smallest n of the log grid")
+    n_max: float = setting(1e6, Interval(float, 1.0, None), "largest n of the log grid")
+    n_points: int = setting(13, Interval(int, 1, None), "points of the log n grid")
+    repeats: int = setting(64000, _REPEATS, "data sets per marker")
+    seed: int = setting(20231012, _SEED, "entropy of the runs' SeedSequence")
+
+    def check(self) -> None:
+        labels = [p[0] for p in self.panels]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"panels: expected distinct labels, got {labels}")
+        if self.n_min > self.n_max:
+            raise ValueError(f"n_min: expected n_min <= n_max = {self.n_max:g}, got {self.n_min:g}")
 
 
-def fig2_points(cfg: Fig2Config) -> list[dict]:
+def fig2_points(cfg: Fig2Config) -> list[TransferPoint]:
     grid = np.unique(np.geomspace(cfg.n_min, cfg.n_max, cfg.n_points).round().astype(int))
     pts = []
     for label, kind, S, A in cfg.panels:
-        if kind not in _BUILDERS:
-            raise ValueError(f"panels: unknown instance {kind!r}; expected one of {sorted(_BUILDERS)}")
         for n in grid:
             if instance_exists(kind, S, A, int(n)):
-                pts.append({"panel": label, "instance": kind, "S": S, "A": A, "n": int(n), "repeats": cfg.repeats})
+                pts.append(TransferPoint(panel=label, instance=kind, S=S, A=A, n=int(n), repeats=cfg.repeats))
     return pts
 
 
-def fig2_fit_window(kind: str, S: int, A: int) -> tuple[float, float]:
-    """Fit window of the log-log slope.
+def fig2_fit_mask(kind: str, S: int, A: int, n) -> np.ndarray:
+    """Which sample sizes enter the log-log slope fit of a Figure-2 panel.
 
     n >= 1e3 (where the paper's fits start), and where the instance is already in its
-    asymptotic shape: Instance 1 needs n >= SA/4 (Thm 3.1's range; 2.5e3 for (100, 100),
-    below which the exact CE_sgl curve is not yet a power law: its slope from 1e3 is
-    -0.466); Instances 2 and 3 need the light labels' total mass S(A-1)/(2(n+1)) <= 0.1,
-    i.e. n >= 5 S (A-1), because pi* itself changes with n (for (50, 51) the exact CE_ful
-    risk on Instance 3 has local slope about -0.9 at n = 2e3-1e4, n E TV rising from 8.8
-    to its limit (S-1) e^-1 (1-1/A) = 17.7).
+    asymptotic shape: Instance 1 needs Thm 3.1's range (:func:`theory.transfer.lower_bound_holds`
+    at level 1, n >= SA/4; 2.5e3 for (100, 100), below which the exact CE_sgl curve is not yet
+    a power law: its slope from 1e3 is -0.466); Instances 2 and 3 [open] need the light
+    labels' total mass S(A-1)/(2(n+1)) <= 0.1, i.e. n >= 5 S (A-1), because pi* itself
+    changes with n (for (50, 51) the exact CE_ful risk on Instance 3 has local slope about
+    -0.9 at n = 2e3-1e4, n E TV rising from 8.8 to its limit (S-1) e^-1 (1-1/A) = 17.7).
+
+    Parameters
+    ----------
+    kind : {"instance1", "instance2", "instance3"}
+    S, A : int
+    n : array_like, shape (n_points,)
+
+    Returns
+    -------
+    ndarray of bool, shape (n_points,)
     """
-    lo = 1e3
+    n = np.asarray(n, dtype=np.float64)
+    keep = n >= 1e3
     if kind == "instance1":
-        lo = max(lo, S * A / 4.0)
-    else:
-        lo = max(lo, 5.0 * S * (A - 1))
-    return (lo, math.inf)
+        return keep & np.asarray(tt.lower_bound_holds(1, S, A, n), dtype=bool)
+    return keep & (n >= 5.0 * S * (A - 1))
+
+
+def fig2_fit_window(kind: str, S: int, A: int) -> tuple[float, float]:
+    """The fit window ``(lo, inf)``: ``lo`` the smallest integer n that :func:`fig2_fit_mask` keeps."""
+    top = int(max(1e3, S * A, 5 * S * (A - 1))) + 2
+    candidates = np.arange(1, top)
+    return (float(candidates[fig2_fit_mask(kind, S, A, candidates)][0]), math.inf)
 
 
 register(
@@ -153,6 +242,8 @@ register(
         name="transfer_fig1",
         description="Zhao & Zhu Fig. 1: four learners on Instance 0 (classic regime), risk vs n",
         config=Fig1Config,
+        point=TransferPoint,
+        result=TransferResult,
         points=fig1_points,
         run=run_point,
         quick={"n_points": 13},
@@ -165,6 +256,8 @@ register(
         name="transfer_fig2",
         description="Zhao & Zhu Fig. 2: minimax rates on Instances 1-3 (n = 1e2..1e6), slopes with CIs",
         config=Fig2Config,
+        point=TransferPoint,
+        result=TransferResult,
         points=fig2_points,
         run=run_point,
         quick={"repeats": 2000, "n_points": 9},

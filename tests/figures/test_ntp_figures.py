@@ -6,13 +6,15 @@ theory of [T24]; the data instance is fixed (data_seed 0), so the runs are deter
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from sims.store import ResultStore
-from sims.sweep import load_sweep_runs, run_experiment
+from sims.experiment import load_runs
+from sims.sweep import run_experiment
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +22,8 @@ def overparam(tmp_path_factory):
     root = tmp_path_factory.mktemp("ntp")
     store = ResultStore(root / "store")
     run_experiment("ntp_overparam", quick=True, store=store, progress=False)
-    _, runs = load_sweep_runs(store, "ntp_overparam")
-    return root, store, {r.params["method"]: r for r in runs}
+    _, runs = load_runs(store, "ntp_overparam")
+    return root, store, {r.point.method: r for r in runs}
 
 
 def test_all_methods_share_one_data_instance(overparam):
@@ -29,15 +31,15 @@ def test_all_methods_share_one_data_instance(overparam):
     assert set(runs) == {"gd", "ngd", "adam"}
     # same instance => same entropy, W* and W^mm norms bit for bit
     for key in ("entropy", "W_star_norm", "W_mm_norm"):
-        vals = {runs[m].result[key] for m in runs}
+        vals = {getattr(runs[m].result, key) for m in runs}
         assert len(vals) == 1, (key, vals)
-    assert runs["gd"].result["solvers"] == ["CLARABEL"]
+    assert runs["gd"].result.solvers == ["CLARABEL"]
 
 
 def test_gd_gap_decreases_at_rate_one_over_k(overparam):
     _, _, runs = overparam
     res = runs["gd"].result
-    k, gap = np.asarray(res["steps"]), np.asarray(res["metrics"]["gap"])
+    k, gap = res.steps, res.metrics.gap
     # GD with eta below 2/L is a descent method: the gap decreases at every checkpoint
     assert np.all(np.diff(gap) < 0)
     from theory.fitting import loglog_slope
@@ -51,11 +53,11 @@ def test_directional_convergence_and_invariants(overparam):
     _, _, runs = overparam
     first_above = {}
     for method, run in runs.items():
-        met = {n: np.asarray(v) for n, v in run.result["metrics"].items()}
+        met = dataclasses.asdict(run.result.metrics)
         # spec §5.7 / [T24] Thm 2: corrected cosine above 0.9 by 1e4 steps and above the raw one
         assert met["cos_mm_corrected"][-1] > 0.9, (method, met["cos_mm_corrected"][-1])
         assert met["cos_mm_corrected"][-1] > met["cos_mm"][-1], method
-        k = np.asarray(run.result["steps"])
+        k = run.result.steps
         first_above[method] = int(k[np.argmax(met["cos_mm_corrected"] > 0.9)])
         if method in ("gd", "ngd"):
             # spec §5.3: 1^T W_k = 1^T W_0 under (normalised) GD; 1e-10 = rounding over 1e4 steps
@@ -78,7 +80,7 @@ def test_figures_are_drawn_with_numbers(overparam):
     assert gd["window"] == [1e3, 1e4]
     # the written slope is the same fit as an independent np.polyfit on the same window
     res = runs["gd"].result
-    k, gap = np.asarray(res["steps"], float), np.asarray(res["metrics"]["gap"])
+    k, gap = np.asarray(res.steps, float), res.metrics.gap
     sel = (k >= 1e3) & (k <= 1e4)
     slope = np.polyfit(np.log(k[sel]), np.log(gap[sel]), 1)[0]
     assert gd["gap_loglog_slope"]["slope"] == pytest.approx(slope, rel=1e-9)  # same OLS, rounding only
@@ -89,9 +91,9 @@ def test_toy_experiment_and_figure(tmp_path):
 
     store = ResultStore(tmp_path / "store")
     run_experiment("ntp_toy", quick=True, store=store, progress=False)
-    _, runs = load_sweep_runs(store, "ntp_toy")
+    _, runs = load_runs(store, "ntp_toy")
     res = runs[0].result
-    H, P, Wmm = (np.asarray(res[k]) for k in ("H", "P", "W_mm"))
+    H, P, Wmm = res.H, res.P, res.W_mm
     L = H @ Wmm.T
     S = P > 0
     # [T24] Def. 3 feasibility: equal logits in-support, margin >= 1 to every off-support token
@@ -106,14 +108,14 @@ def test_theory_f_metrics_match_the_engine():
     """The text experiment's F-metrics (theory.ntp projection of recorded W_k) vs the engine's own
     (Gram of F's generators) on an instance small enough for both."""
     from sims import gd
-    from sims.experiments.ntp_gd import _f_metrics
+    from sims.experiments.ntp_gd import f_metrics
     from theory.ntp import NTPData, finite_component
     from theory.ntp_svm import max_margin_direction
 
     data = NTPData.synthetic(12, 15, 6, 3, 4)
     W_star, W_mm = finite_component(data).W, max_margin_direction(data, solver="dual").W
     tr = gd.run(data, 2000, 0.5, W_star=W_star, W_mm=W_mm, record=[0, 10, 100, 2000], record_W=True)
-    mine = _f_metrics(data, tr.steps, tr.W_records, W_star, W_mm)
+    mine = f_metrics(data, tr.steps, tr.W_records, W_star, W_mm)
     # two exact projections onto F: agreement to rounding (cond(Gram) * eps)
     np.testing.assert_allclose(mine["dist_F"], tr.dist_F, rtol=1e-9)
     np.testing.assert_allclose(mine["perp_residual"][1:], tr.perp_residual[1:], rtol=1e-9)
@@ -124,11 +126,11 @@ def test_text_experiment_and_figure(tmp_path):
 
     store = ResultStore(tmp_path / "store")
     run_experiment("ntp_text", quick=True, store=store, progress=False)
-    _, runs = load_sweep_runs(store, "ntp_text")
-    runs = {r.params["method"]: r for r in runs}
-    assert runs["gd"].result["solvers"] == ["dual-fista-pdas"]
-    assert len({r.result["data_digest"] for r in runs.values()}) == 1
-    met = {m: {n: np.asarray(v) for n, v in r.result["metrics"].items()} for m, r in runs.items()}
+    _, runs = load_runs(store, "ntp_text")
+    runs = {r.point.method: r for r in runs}
+    assert runs["gd"].result.solvers == ["dual-fista-pdas"]
+    assert len({r.result.data_digest for r in runs.values()}) == 1
+    met = {m: dataclasses.asdict(r.result.metrics) for m, r in runs.items()}
     # F-metrics computed from the recorded iterates (> 2000 generators of F): finite everywhere
     assert all(np.all(np.isfinite(met[m]["dist_F"])) for m in met)
     gd_met = met["gd"]

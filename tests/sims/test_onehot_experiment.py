@@ -15,24 +15,26 @@ The full horizon (1e6 steps) is checked under the ``slow`` marker.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from sims import gd
 from theory.maxmargin import constraint_generators
 from sims.store import ResultStore
-from sims.sweep import load_sweep_runs, run_experiment
+from sims.experiment import load_runs
+from sims.sweep import run_experiment
 from theory.fitting import loglog_slope
+from theory.ntp import binary_data, classification_data, smoothness_bound
 from theory.maxmargin import DEFAULT_KKT_TOL, binary_svm, multiclass_svm, multiclass_w_tilde
 
 PANELS = ("binary", "multiclass")
 
 
 def _runs(store) -> dict:
-    _, runs = load_sweep_runs(store, "onehot_maxmargin")
-    return {r.params["panel"]: r for r in runs}
+    _, runs = load_runs(store, "onehot_maxmargin")
+    return {r.point.panel: r for r in runs}
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +46,8 @@ def quick(tmp_path_factory):
 
 
 def _curves(res):
-    k = np.asarray(res["steps"], dtype=np.float64)
-    met = {n: np.asarray(v, dtype=np.float64) for n, v in res["metrics"].items()}
-    ray = {n: np.asarray(v, dtype=np.float64) for n, v in res["genie"].items()}
-    return k, met, ray
+    k = np.asarray(res.steps, dtype=np.float64)
+    return k, dataclasses.asdict(res.metrics), dataclasses.asdict(res.genie)
 
 
 def _at(k, values, target):
@@ -57,14 +57,14 @@ def _at(k, values, target):
 
 
 def _gens(res):
-    K = None if np.asarray(res["W_hat"]).ndim == 1 else int(res["K"])  # binary: w_hat is (d,)
-    return constraint_generators(np.asarray(res["X"]), np.asarray(res["y"]), K)
+    K = None if np.asarray(res.W_hat).ndim == 1 else int(res.K)  # binary: w_hat is (d,)
+    return constraint_generators(np.asarray(res.X), np.asarray(res.y), K)
 
 
 def _support_gen_norm(res):
     """max_s ||g_s|| over the support constraints (panel units)."""
     G, sample, cls = _gens(res)
-    sup = np.asarray(res["support"])
+    sup = np.asarray(res.support)
     if sup.ndim == 1:
         rows = np.isin(sample, sup)
     else:
@@ -82,39 +82,41 @@ def _support_gen_norm(res):
 def test_data_svm_and_w_tilde(quick, panel):
     _, _, runs = quick
     res = runs[panel].result
-    X, y, W_hat = np.asarray(res["X"]), np.asarray(res["y"]), np.asarray(res["W_hat"])
-    assert res["solvers"] == ["CLARABEL"]
-    assert res["kkt_max_residual"] <= DEFAULT_KKT_TOL  # KKT certificate of theory.maxmargin
+    X, y, W_hat = np.asarray(res.X), np.asarray(res.y), np.asarray(res.W_hat)
+    assert res.solvers == ["CLARABEL"]
+    assert res.kkt_max_residual <= DEFAULT_KKT_TOL  # KKT certificate of theory.maxmargin
     # a fresh solve on the stored data gives the stored SVM (Clarabel + active-set polish: ~1e-15, spec §1)
-    fresh = binary_svm(X, y).w if panel == "binary" else multiclass_svm(X, y, res["K"]).W
+    fresh = binary_svm(X, y).w if panel == "binary" else multiclass_svm(X, y, res.K).W
     assert np.linalg.norm(fresh - W_hat) <= 1e-10 * np.linalg.norm(W_hat)
     # data construction: rate rho = min(lambda_min(M), theta - 1, 1) >= 1/2, and the support
     # constraints span the (K - 1) d-dimensional span of all generators ([S18] a.e.-data case)
-    pred = res["predicted"]
-    assert pred["lambda_min"] >= 0.5 and pred["theta"] >= 2.0 and pred["residual_rate"] >= 0.5
-    assert np.asarray(res["alpha_support"]).size == (res["K"] - 1) * res["d"]
+    pred = res.predicted
+    assert pred.lambda_min >= 0.5 and pred.theta >= 2.0 and pred.residual_rate >= 0.5
+    assert np.asarray(res.alpha_support).size == (res.K - 1) * res.d
     # W_tilde solves eta_sum exp(-<g_s, W_tilde>) = alpha_s on the support (eta_sum = lr_eff / n)
     G, sample, cls = _gens(res)
-    sup = np.asarray(res["support"])
+    sup = np.asarray(res.support)
     rows = [int(np.flatnonzero(sample == s)[0]) for s in sup] if sup.ndim == 1 else \
         [int(np.flatnonzero((sample == i) & (cls == c))[0]) for i, c in sup]
-    lhs = res["lr_effective"] / res["n"] * np.exp(-G[rows] @ np.asarray(res["W_tilde"]).ravel())
-    np.testing.assert_allclose(lhs, res["alpha_support"], rtol=1e-10)  # a linear solve: rounding only
+    lhs = res.lr_effective / res.n * np.exp(-G[rows] @ np.asarray(res.W_tilde).ravel())
+    np.testing.assert_allclose(lhs, res.alpha_support, rtol=1e-10)  # a linear solve: rounding only
     assert (G @ W_hat.ravel()).min() >= 1 - 1e-9  # primal feasible (KKT tolerance)
     if panel == "binary":
         # the 2-class form: multiclass_w_tilde with step lr / n on W equals [w_tilde / 2; -w_tilde / 2]
         c = np.where(y == 1, 0, 1)
-        wt2 = multiclass_w_tilde(X, c, res["lr"] / res["n"], K=2).w_tilde
-        wt = np.asarray(res["W_tilde"])
+        wt2 = multiclass_w_tilde(X, c, res.lr / res.n, K=2).w_tilde
+        wt = np.asarray(res.W_tilde)
         np.testing.assert_allclose(wt2, np.stack([wt / 2, -wt / 2]), atol=1e-10)  # same linear system
-        assert res["lr_effective"] == pytest.approx(2 * res["lr"], rel=1e-15)
+        assert res.lr_effective == pytest.approx(2 * res.lr, rel=1e-15)
     # the step is 1/L with L = 1/2 lambda_max(X^T X / n), half of [S18]'s limit 2/L
-    data = gd.binary_data(X, y) if panel == "binary" else gd.classification_data(X, y, res["K"])
+    data = binary_data(X, y) if panel == "binary" else classification_data(X, y, res.K)
     L = 0.5 * np.linalg.eigvalsh(X.T @ X / X.shape[0]).max()
-    assert res["lr"] == pytest.approx(1.0 / L, rel=1e-12)
+    assert res.lr == pytest.approx(1.0 / L, rel=1e-12)
+    # and L is theory's bound itself (one source of truth: theory.ntp.smoothness_bound), bit for bit
+    assert res.smoothness == smoothness_bound(data) and res.lr == 1.0 / smoothness_bound(data)
     assert data.H.shape == X.shape
     # GD keeps 1^T W_k = 0 (W_0 = 0), which the binary conversion to w = w_0 - w_1 relies on
-    assert res["colsum_drift"] < 1e-10  # rounding over 1e5 steps (measured ~1e-13)
+    assert res.colsum_drift < 1e-10  # rounding over 1e5 steps (measured ~1e-13)
 
 
 # ----------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def test_loss_decays_like_one_over_k(quick, panel):
     # constant: k L(W_k) -> ||W_hat||^2 / eta; to first order the relative error is the
     # alpha-average of exp(-<g_s, r_k>) - 1, at most ~max_s ||g_s|| r_k; the factor 2 covers the
     # second-order term, the non-support terms O(k^(1 - theta)) and the logistic tail O(1/k)
-    ratio = k[-1] * loss[-1] / res["predicted"]["loss_times_k"]
+    ratio = k[-1] * loss[-1] / res.predicted.loss_times_k
     assert abs(ratio - 1) <= 2 * _support_gen_norm(res) * met["tilde_residual"][-1], ratio
 
 
@@ -160,7 +162,7 @@ def test_direction_converges_to_the_svm(quick, panel):
     after = k >= 1e4
     scaled = met["direction_error"][after] * np.log(k[after])
     assert np.all(np.diff(scaled) < 0)
-    assert scaled[-1] > res["predicted"]["direction_times_log_k"]
+    assert scaled[-1] > res.predicted.direction_times_log_k
 
 
 @pytest.mark.parametrize("panel", PANELS)
@@ -181,7 +183,7 @@ def test_margin_gap_is_order_one_over_log_k(quick, panel):
     # log k * gap stays bounded and decreases after the transient (peak at k = 225 / 841, measured)
     scaled = met["margin_gap"][late] * np.log(k[late])
     assert np.all(np.diff(scaled) < 0)
-    assert scaled[-1] > res["predicted"]["margin_gap_times_log_k"] > 0
+    assert scaled[-1] > res.predicted.margin_gap_times_log_k > 0
 
 
 @pytest.mark.parametrize("panel", PANELS)
@@ -200,7 +202,7 @@ def test_w_minus_w_hat_log_k_converges_to_w_tilde(quick, panel):
     k0, r0 = _at(k, met["tilde_residual"], k[-1] / 100)
     assert r[-1] <= r0 * (k0 / k[-1]) ** 0.5
     # and small against the limit itself (measured 2.8e-3 and 4.2e-3 of ||W_tilde||)
-    assert r[-1] < 1e-2 * np.linalg.norm(res["W_tilde"])
+    assert r[-1] < 1e-2 * np.linalg.norm(res.W_tilde)
 
 
 @pytest.mark.parametrize("panel", PANELS)
@@ -215,7 +217,7 @@ def test_norm_grows_like_svm_norm_times_log_k(quick, panel):
     k1, n1 = _at(k, met["norm"], 1e4)
     k2, n2 = k[-1], met["norm"][-1]
     slope = (n2 - n1) / np.log(k2 / k1)
-    svm_norm = res["svm_norm"]
+    svm_norm = res.svm_norm
     # the secant slope differs from the ray's by <= (r_k1 + r_k2) / log(k2/k1), and the ray's from
     # ||W_hat|| by the O(1/log^2 k) curvature of ||R_k||: together 3.4% (binary) and 7.3% (3-class)
     # of ||W_hat|| on [1e4, 1e5]; so 10% (measured 2.6% and 5.6%)
@@ -255,7 +257,7 @@ def test_figure_is_drawn_with_fitted_numbers(quick):
             assert set(num[key]) >= {"slope", "slope_ci", "intercept", "intercept_ci"}, key
         assert num["direction_error_vs_inv_log_k"]["slope"] > 0 and num["margin_gap_vs_inv_log_k"]["slope"] > 0
         assert num["tilde_residual_final"] == met["tilde_residual"][-1]
-        assert num["svm_norm"] == res["svm_norm"]
+        assert num["svm_norm"] == res.svm_norm
 
 
 # ----------------------------------------------------------------------------
@@ -275,7 +277,7 @@ def test_full_horizon_one_million_steps(tmp_path):
         # loss: last decade (measured -0.997 binary, -0.993 3-class); k L eta / ||W_hat||^2 as in quick mode
         fit = loglog_slope(k, met["loss"], window=(1e5, 1e6))
         assert -1.05 <= fit.slope <= -0.95, (panel, fit)
-        ratio = k[-1] * met["loss"][-1] / res["predicted"]["loss_times_k"]
+        ratio = k[-1] * met["loss"][-1] / res.predicted.loss_times_k
         assert abs(ratio - 1) <= 2 * _support_gen_norm(res) * r[-1], (panel, ratio)
         # direction: as in quick mode; on the ray 1 - cos = 2.2e-4 / 8.6e-4 at 1e6
         bound = 2 * r[-1] / met["norm"][-1]
@@ -289,10 +291,10 @@ def test_full_horizon_one_million_steps(tmp_path):
         # = 0.5% (binary) and 1.1% (3-class) of ||W_hat||; assert 2% (measured 0.4% and 0.9%)
         k1, n1 = _at(k, met["norm"], 1e5)
         slope = (met["norm"][-1] - n1) / np.log(k[-1] / k1)
-        assert abs(slope / res["svm_norm"] - 1) < 0.02, (panel, slope)
+        assert abs(slope / res.svm_norm - 1) < 0.02, (panel, slope)
         # ||W_k|| - ||W_hat|| log k -> <W_hat, W_tilde> / ||W_hat||, up to r_k and the ray's curvature
         # ||P_perp W_tilde||^2 / (2 ||R_k||) (allowed twice; measured 0.0024 and 0.012 against
         # allowances 0.0041 and 0.021)
-        offset = met["norm"][-1] - res["svm_norm"] * np.log(k[-1])
-        perp = res["predicted"]["direction_times_log_k"] * res["svm_norm"]
-        assert abs(offset - res["predicted"]["norm_offset"]) <= r[-1] + perp**2 / met["norm"][-1]
+        offset = met["norm"][-1] - res.svm_norm * np.log(k[-1])
+        perp = res.predicted.direction_times_log_k * res.svm_norm
+        assert abs(offset - res.predicted.norm_offset) <= r[-1] + perp**2 / met["norm"][-1]
