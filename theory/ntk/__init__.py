@@ -8,7 +8,7 @@ two-layer model; spec ``soft_vs_hard_labels.md``). Topic files, re-exported here
 * ``_program``: the finite-neuron margin program (primal SOCP, dual over the simplex,
   certified gap): :func:`solve_margin_program`, :func:`primal_value`, :func:`dual_value`;
 * ``_arrangement``: the arcs of :math:`\{x_i^\perp\}` in d = 2 (:func:`arc_cells_2d`);
-* ``_margin``: :func:`ntk_margin` and :class:`NTKMarginResult`;
+* ``_margin``: :func:`ntk_margin`, :class:`NTKMarginResult`, :func:`uniform_dual_mc`;
 * ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`soft_label_neurons`,
   :func:`hard_label_neurons`, :func:`crossover_gamma`, :func:`crossover_eps`;
 * :mod:`theory.ntk.data`: datasets with a controllable γ.
@@ -28,6 +28,7 @@ from theory.ntk._margin import (
     linear_margin,
     ntk_margin,
     random_feature_error,
+    uniform_dual_mc,
 )
 from theory.ntk._program import (
     CLARABEL_SOCP_OPTIONS,
@@ -35,6 +36,7 @@ from theory.ntk._program import (
     dual_value,
     primal_value,
     project_simplex,
+    random_feature_patterns,
     solve_margin_program,
     unique_patterns,
 )
@@ -53,9 +55,9 @@ __all__ = [
     "first_layer_kernel", "activation_overlap", "gaussian_directions", "activation_pattern",
     "arc_cells_2d",
     "NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pairs", "kernel_margin",
-    "linear_margin", "random_feature_error",
+    "linear_margin", "random_feature_error", "uniform_dual_mc",
     "CLARABEL_SOCP_OPTIONS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
-    "project_simplex", "unique_patterns",
+    "project_simplex", "random_feature_patterns", "unique_patterns",
     "JTWidthBound", "jt_width_bound", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
     "crossover_eps",
     "circle_sectors", "two_clusters", "noisy_two_xor", "flip_labels", "digits_pair", "breast_cancer",

@@ -62,11 +62,12 @@ import numpy as np
 
 from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array
 from theory.ntk._arrangement import arc_cells_2d
-from theory.ntk._kernel import activation_pattern, first_layer_kernel, gaussian_directions
-from theory.ntk._program import CLARABEL_SOCP_OPTIONS, solve_margin_program, unique_patterns
+from theory.ntk._kernel import activation_pattern, first_layer_kernel
+from theory.ntk._program import (CLARABEL_SOCP_OPTIONS, random_feature_patterns, solve_margin_program,
+                                 unique_patterns)
 
 __all__ = ["NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pairs",
-           "kernel_margin", "linear_margin", "random_feature_error"]
+           "kernel_margin", "linear_margin", "random_feature_error", "uniform_dual_mc"]
 
 #: Inputs may exceed the unit ball by this much (rounding of a normalisation).
 NORM_SLACK = 1e-12
@@ -364,8 +365,7 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
             scale=scale, contradictions=tuple(bad), message=msg, q=np.full(n, np.nan))
 
     Yx = y[:, None] * X
-    Z = gaussian_directions(K, d, gen)
-    P, w = unique_patterns(activation_pattern(Z, X), np.full(K, 1.0 / K))
+    P, w = random_feature_patterns(X, K, gen)
     rf = solve_margin_program(P, w, Yx, solver_options)
     solvers = {rf.solver}
     lowers, uppers = [], []
@@ -409,3 +409,46 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
         gamma_linear=g_lin, linear_bound=lin_bound, solver="+".join(sorted(solvers)), seed=seed_record,
         delta=delta, scale=scale, contradictions=(), message=f"gamma = {gamma:.6g} ({method}); " + "; ".join(notes),
         q=q)
+
+
+def uniform_dual_mc(X, y, n_samples, seed, *, batch: int = 512) -> tuple[float, float]:
+    r"""Monte Carlo value of the dual objective at the uniform weights, with its standard error.
+
+    .. math::
+
+        \bar\gamma=\mathbb E_{z\sim\mathcal N(0,I_d)}\Big\|\frac1n\sum_iy_ix_i
+        \mathbb 1[\langle z,x_i\rangle>0]\Big\|\ \ge\ \gamma^*,
+
+    an upper bound on :math:`\gamma^*` for any data (the dual at a feasible q), and
+    **equal** to :math:`\gamma^*` when a group of orthogonal maps acts transitively on the
+    samples, mapping :math:`(x_i,y_i)` to :math:`(x_{\pi(i)},s\,y_{\pi(i)})` with one sign
+    s per map [derived: the dual objective is convex and invariant under the induced
+    permutations of q, so averaging an optimal q over the group gives the uniform q].
+    The whole support of :func:`theory.ntk.data.noisy_two_xor` is such a dataset (sign
+    flips of coordinates 3..d, reflections and the swap of the first two coordinates).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+    n_samples : int >= 2
+        Number of Gaussian draws.
+    seed : int, SeedSequence or Generator
+    batch : int >= 1
+        Draws per block (memory n * batch).
+
+    Returns
+    -------
+    value, standard_error : float, float
+    """
+    X, y, _ = check_ntk_data(X, y)
+    N = as_int(n_samples, "n_samples", low=2)
+    batch = as_int(batch, "batch", low=1)
+    rng = as_generator(seed)
+    Yx = y[:, None] * X / X.shape[0]
+    vals = []
+    for start in range(0, N, batch):
+        Z = rng.standard_normal((min(batch, N - start), X.shape[1]))
+        vals.append(np.linalg.norm(activation_pattern(Z, X) @ Yx, axis=1))
+    v = np.concatenate(vals)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(N))

@@ -36,7 +36,7 @@ import numpy as np
 from theory._validation import check_memory
 
 __all__ = ["MarginProgramResult", "CLARABEL_SOCP_OPTIONS", "primal_value", "dual_value",
-           "project_simplex", "solve_margin_program", "unique_patterns"]
+           "project_simplex", "random_feature_patterns", "solve_margin_program", "unique_patterns"]
 
 #: Clarabel settings for the margin SOCPs. Tighter than Clarabel's defaults (1e-8); the
 #: bracket is certified in numpy regardless, so "solved inaccurate" answers are kept and
@@ -83,14 +83,43 @@ def unique_patterns(A: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.
 
     Rows with no active sample are dropped (they contribute nothing to either side).
     """
-    keep = A.any(axis=1)
-    A, weights = A[keep], weights[keep]
-    if A.shape[0] == 0:
-        return np.zeros((0, A.shape[1])), np.zeros(0)
-    packed = np.packbits(A.astype(bool), axis=1)
-    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    w = np.bincount(inverse.ravel(), weights=weights, minlength=first.size)
-    return A[first].astype(np.float64), w
+    A = np.asarray(A) > 0
+    return _merge_packed(np.packbits(A, axis=1), np.asarray(weights, dtype=np.float64), A.shape[1])
+
+
+def _merge_packed(packed: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = packed.any(axis=1)
+    packed, weights = packed[keep], weights[keep]
+    if packed.shape[0] == 0:
+        return np.zeros((0, n)), np.zeros(0)
+    uniq, inverse = np.unique(packed, axis=0, return_inverse=True)
+    w = np.bincount(inverse.ravel(), weights=weights, minlength=uniq.shape[0])
+    return np.unpackbits(uniq, axis=1, count=n).astype(np.float64), w
+
+
+def random_feature_patterns(X: np.ndarray, n_features: int, rng: np.random.Generator,
+                            block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    r"""Distinct activation patterns of ``n_features`` Gaussian directions, with their frequencies.
+
+    Draws :math:`z_k\sim\mathcal N(0,I_d)` in blocks of ``block`` rows from ``rng`` (the
+    same stream as one draw of shape (n_features, d)) and never holds the (K, n) matrix:
+    memory is about K * n / 8 bytes for the packed patterns.
+
+    Returns
+    -------
+    patterns : ndarray, shape (C, n)
+    weights : ndarray, shape (C,)
+        Frequency / K of each pattern (all-inactive directions dropped).
+    """
+    n, d = X.shape
+    check_memory(float(n_features) * ((n + 7) // 8 + 16), f"{n_features} random-feature patterns for n={n}",
+                 hint="use fewer random features")
+    packs = []
+    for start in range(0, n_features, block):
+        Z = rng.standard_normal((min(block, n_features - start), d))
+        packs.append(np.packbits(Z @ X.T > 0.0, axis=1))
+    packed = np.concatenate(packs)
+    return _merge_packed(packed, np.full(packed.shape[0], 1.0 / n_features), n)
 
 
 def primal_value(P: np.ndarray, w: np.ndarray, Y: np.ndarray, V: np.ndarray) -> float:
