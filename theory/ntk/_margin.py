@@ -191,7 +191,7 @@ def check_ntk_data(X, y, normalize: bool = False) -> tuple[np.ndarray, np.ndarra
     bad = np.nonzero((y != 1.0) & (y != -1.0))[0]
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"y must contain only the labels -1 and +1; y[{i}] = {y[i]!r}")
+        raise ValueError(f"y must contain only the labels -1 and +1; y[{i}] = {float(y[i])!r}")
     norms = np.linalg.norm(X, axis=1)
     big = int(np.argmax(norms))
     scale = 1.0
