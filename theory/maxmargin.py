@@ -12,15 +12,13 @@ Implements the one-hot side of the max-margin theory:
   :math:`k\ne y_i`; the hard-margin Crammer-Singer / Weston-Watkins machine without bias.
 * :func:`binary_w_tilde`, :func:`multiclass_w_tilde`: the finite offset :math:`\tilde w` in
   :math:`w(t)=\hat w\log t+\tilde w+o(1)` ([S18] Thm 3 and its multiclass analogue).
-* :class:`KKTCertificate`: primal feasibility, dual sign, complementarity, stationarity
-  and duality gap of a max-margin solution, shared with :mod:`theory.ntp_svm`.
+* :class:`KKTCertificate` (defined in :mod:`theory.margin`, re-exported here).
 
-Both SVMs are solved with cvxpy + Clarabel (named explicitly, tight tolerances), then
-**polished** on the active set (numerics spec §1): constraints with slack below
-:data:`ACTIVE_SLACK` become equalities and the minimum-norm solution of that equality
-system is computed from the Gram matrix of the active constraint generators. The
-polished point is kept only if its multipliers are nonnegative and every constraint
-holds; otherwise the solver's point is returned with ``polished=False``.
+Both SVMs are solved by the shared convex-margin pipeline :func:`theory.margin.solve_margin`:
+rescaling of X by a power of two when its largest row norm is far from 1 (so the answer
+does not depend on the data's scale), cvxpy + Clarabel (named explicitly, tight
+tolerances), **polish** on the active set (numerics spec §1) and a KKT certificate;
+a point whose certificate fails is never returned (``theory.margin.MarginSolverError``).
 """
 
 from __future__ import annotations
@@ -31,8 +29,20 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
-import scipy.sparse
+
+from theory._validation import as_int, as_real, as_real_array, check_memory
+from theory.margin import (
+    ACTIVE_SLACK,
+    CLARABEL_OPTIONS,
+    DEFAULT_KKT_TOL,
+    KKTCertificate,
+    DenseRows,
+    NotSeparableError,
+    PairRows,
+    involved_rows,
+    solve_margin,
+    support_farkas,
+)
 
 __all__ = [
     "ACTIVE_SLACK",
@@ -50,174 +60,17 @@ __all__ = [
     "soudry_predictions",
 ]
 
-#: Constraints whose slack (margin minus 1) is below this are treated as active when
-#: polishing a Clarabel solution (numerics spec §1: "slack below ~1e-6").
-ACTIVE_SLACK = 1e-6
-
-#: Default tolerance of :meth:`KKTCertificate.check` (relative residuals; see there).
-DEFAULT_KKT_TOL = 1e-8
-
-#: Clarabel settings used by every cvxpy solve in this package's max-margin code.
-#: Much tighter than the defaults (1e-8) because the objective is flat to second order at
-#: the optimum: an objective accurate to eps leaves W only ~sqrt(eps) accurate (numerics
-#: §1). Measured on the NTP-SVM: 1e-10 left W up to 1.3e-6 (relative) from the exact
-#: solution at (m, d, V) = (200, 201, 100), 1e-12 about 100x less.
-CLARABEL_OPTIONS: dict[str, Any] = dict(tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
-
 
 # --------------------------------------------------------------------------------------
-# KKT certificate
+# input checks (theory._validation) and the one-hot constraint families
 # --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class KKTCertificate:
-    r"""KKT residuals of a hard-margin (max-margin) QP solution.
-
-    For :math:`\min\tfrac12\|W\|^2` s.t. :math:`\langle A_i,W\rangle\ge1` (margin
-    constraints) and :math:`\langle B_k,W\rangle=0` (equalities), a point W with
-    multipliers :math:`\lambda\ge0`, :math:`\beta` is optimal iff
-
-    .. math::
-
-        \langle B_k,W\rangle=0,\quad \langle A_i,W\rangle\ge1,\quad \lambda\ge0,\quad
-        \lambda_i(\langle A_i,W\rangle-1)=0,\quad W=\sum_i\lambda_iA_i+\sum_k\beta_kB_k.
-
-    Attributes
-    ----------
-    primal_equality : float
-        Largest equality residual :math:`|\langle B_k,W\rangle|` (0 if there are no
-        equalities). For the NTP-SVM: the largest spread of in-support logits of one
-        context.
-    primal_inequality : float
-        Largest margin violation :math:`\max(0,\max_i 1-\langle A_i,W\rangle)`, in margin
-        units (the margin constraint's right-hand side is 1).
-    dual_sign : float
-        Smallest inequality multiplier :math:`\min_i\lambda_i` (should be :math:`\ge0`).
-    complementarity : float
-        :math:`\max_i|\lambda_i(\langle A_i,W\rangle-1)|`.
-    stationarity : float
-        :math:`\|W-\sum\lambda_iA_i-\sum\beta_kB_k\|_F/\|W\|_F`.
-    duality_gap : float
-        :math:`|P-D|/P` with :math:`P=\tfrac12\|W\|^2` and dual value
-        :math:`D=\sum\lambda_i-\tfrac12\|\sum\lambda_iA_i+\sum\beta_kB_k\|^2`.
-    multiplier_scale : float
-        :math:`\max(1,\max_i\lambda_i)`, used to make ``dual_sign`` and
-        ``complementarity`` relative.
-    equality_scale : float
-        :math:`\max(1,\max|\text{logit}|)`, used to make ``primal_equality`` relative.
-
-    Notes
-    -----
-    :meth:`residuals` gives the scaled, nonnegative residuals that :meth:`check`
-    compares with a tolerance.
-    """
-
-    primal_equality: float
-    primal_inequality: float
-    dual_sign: float
-    complementarity: float
-    stationarity: float
-    duality_gap: float
-    multiplier_scale: float = 1.0
-    equality_scale: float = 1.0
-
-    def residuals(self) -> dict[str, float]:
-        """Scaled nonnegative residuals, keyed by KKT condition."""
-        return {
-            "primal_equality": float(self.primal_equality / self.equality_scale),
-            "primal_inequality": float(max(self.primal_inequality, 0.0)),
-            "dual_sign": float(max(-self.dual_sign, 0.0) / self.multiplier_scale),
-            "complementarity": float(self.complementarity / self.multiplier_scale),
-            "stationarity": float(self.stationarity),
-            "duality_gap": float(self.duality_gap),
-        }
-
-    def failures(self, tol: float = DEFAULT_KKT_TOL) -> tuple[str, ...]:
-        """Names of the conditions whose scaled residual exceeds ``tol``."""
-        tol = _positive_float(tol, "tol")
-        return tuple(k for k, v in self.residuals().items() if not v <= tol)
-
-    def check(self, tol: float = DEFAULT_KKT_TOL) -> bool:
-        """True if every scaled residual (see :meth:`residuals`) is at most ``tol``."""
-        return not self.failures(tol)
-
-    @property
-    def ok(self) -> bool:
-        """``check(DEFAULT_KKT_TOL)``."""
-        return self.check(DEFAULT_KKT_TOL)
-
-    @property
-    def max_residual(self) -> float:
-        """Largest scaled residual."""
-        return max(self.residuals().values())
-
-
-def _certificate(
-    margins: np.ndarray,
-    lam: np.ndarray,
-    W: np.ndarray,
-    W_gen: np.ndarray,
-    *,
-    eq_residual: float = 0.0,
-    eq_scale: float = 1.0,
-) -> KKTCertificate:
-    """KKT certificate from margins <A_i, W>, multipliers, W and the generator sum."""
-    nW = float(np.linalg.norm(W))
-    slack = margins - 1.0
-    primal = 0.5 * nW**2
-    dual = float(np.sum(lam)) - 0.5 * float(np.sum(W_gen * W_gen))
-    return KKTCertificate(
-        primal_equality=float(eq_residual),
-        primal_inequality=float(max(0.0, -float(slack.min()))) if slack.size else 0.0,
-        dual_sign=float(lam.min()) if lam.size else 0.0,
-        complementarity=float(np.max(np.abs(lam * slack))) if lam.size else 0.0,
-        stationarity=float(np.linalg.norm(W - W_gen) / max(nW, np.finfo(float).tiny)),
-        duality_gap=float(abs(primal - dual) / max(primal, np.finfo(float).tiny)),
-        multiplier_scale=float(max(1.0, float(lam.max()) if lam.size else 0.0)),
-        equality_scale=float(eq_scale),
-    )
-
-
-# --------------------------------------------------------------------------------------
-# input helpers
-# --------------------------------------------------------------------------------------
-def _positive_float(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive real number, got {type(x).__name__} {x!r}")
-    x = float(x)
-    if not (np.isfinite(x) and x > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {x!r}")
-    return x
-
-
 def _as_matrix(x: Any, name: str) -> np.ndarray:
-    """Finite float64 2-D array or an error naming ``name``."""
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be a real 2-D numeric array, got {type(x).__name__}")
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # ragged lists
-        raise TypeError(f"{name} must be a real numeric array; conversion failed: {exc}") from exc
-    if np.iscomplexobj(arr) or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    arr = np.array(arr, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-dimensional (n, d), got shape {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one row and one column, got shape {arr.shape}")
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        i, k = (int(t) for t in bad[0])
-        raise ValueError(f"{name} must be finite (no NaN or inf); {name}[{i}, {k}] = {arr[i, k]!r}")
-    return arr
+    """Finite float64 2-D array with at least one row and column, or an error naming ``name``."""
+    return as_real_array(x, name, ndim=2)
 
 
 def _binary_labels(y: Any, n: int) -> np.ndarray:
-    arr = np.asarray(y)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"y must have shape (n,) = ({n},) to match X, got {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"y must contain the numbers -1 and +1, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
+    arr = as_real_array(y, "y", shape=(n,))
     bad = np.flatnonzero(~np.isin(arr, (-1.0, 1.0)))
     if bad.size:
         i = int(bad[0])
@@ -229,15 +82,11 @@ def _binary_labels(y: Any, n: int) -> np.ndarray:
 
 
 def _class_labels(y: Any, n: int, K: Any) -> tuple[np.ndarray, int]:
-    arr = np.asarray(y)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"y must have shape (n,) = ({n},) to match X, got {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"y must contain integer class labels 0..K-1, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            i = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))[0])
-            raise ValueError(f"y must contain integer class labels; y[{i}] = {arr[i]!r}")
+    arr = as_real_array(y, "y", shape=(n,))
+    frac = np.flatnonzero(arr != np.round(arr))
+    if frac.size:
+        i = int(frac[0])
+        raise ValueError(f"y must contain integer class labels 0..K-1; y[{i}] = {arr[i]!r}")
     arr = arr.astype(np.int64)
     if arr.min() < 0:
         i = int(np.argmin(arr))
@@ -245,109 +94,54 @@ def _class_labels(y: Any, n: int, K: Any) -> tuple[np.ndarray, int]:
     if K is None:
         K = max(int(arr.max()) + 1, 2)
     else:
-        if isinstance(K, bool) or not isinstance(K, (int, np.integer)):
-            raise TypeError(f"K must be an int >= 2 or None, got {type(K).__name__} {K!r}")
-        K = int(K)
-        if K < 2:
-            raise ValueError(f"K must be >= 2 (number of classes), got {K}")
+        K = as_int(K, "K", low=2)
         if arr.max() >= K:
             i = int(np.argmax(arr))
             raise ValueError(f"class labels must be in 0..K-1 = 0..{K - 1}; y[{i}] = {arr[i]}")
     return arr, K
 
 
-def _solve_clarabel(prob: Any, **overrides: Any) -> tuple[str, str, float]:
-    """Solve a cvxpy problem with Clarabel (named explicitly); return status, name, time."""
-    import cvxpy as cp
+class _BinaryRows(DenseRows):
+    """Rows y_i x_i of the binary SVM; infeasibility reported with the sample weights."""
 
-    t0 = time.perf_counter()
-    try:
-        prob.solve(solver=cp.CLARABEL, **{**CLARABEL_OPTIONS, **overrides})
-    except cp.error.SolverError as exc:
-        raise RuntimeError(f"Clarabel failed on the max-margin QP: {exc}") from exc
-    name = getattr(prob.solver_stats, "solver_name", None) or "CLARABEL"
-    return str(prob.status), str(name), time.perf_counter() - t0
+    def __init__(self, X: np.ndarray, y: np.ndarray):
+        super().__init__(y[:, None] * X)
+        self.X, self.y = X, y
 
+    def scaled(self, factor):
+        return _BinaryRows(self.X * factor, self.y)
 
-def _min_norm_on_active(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Minimum-norm multipliers mu of the active equality system ``gram @ mu = rhs``."""
-    try:
-        return scipy.linalg.solve(gram, rhs, assume_a="pos", check_finite=False)
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        return scipy.linalg.lstsq(gram, rhs, check_finite=False)[0]
+    def farkas(self):
+        support = np.zeros((self.X.shape[0], 2), dtype=bool)
+        support[np.arange(self.X.shape[0]), (self.y > 0).astype(int)] = True
+        return support_farkas(self.X, support)
 
-
-# --------------------------------------------------------------------------------------
-# Farkas certificates (shared with theory.ntp_svm)
-# --------------------------------------------------------------------------------------
-def _support_farkas(X: np.ndarray, support: np.ndarray) -> np.ndarray | None:
-    r"""Farkas certificate of non-separability of support-constrained margin constraints.
-
-    The system (in :math:`Y\in\mathbb R^{V\times r}`, :math:`c\in\mathbb R^m`)
-    :math:`x_j^\top y_z=c_j` (:math:`z\in\mathcal S_j`), :math:`x_j^\top y_v\le c_j-1`
-    (:math:`v\notin\mathcal S_j`) is infeasible iff there is :math:`R\in\mathbb R^{m\times V}`
-    with :math:`R_{jv}\le0` off-support, free in-support, zero row sums,
-    :math:`X^\top R=0` and :math:`\sum_{\rm off}(-R_{jv})=1` (then
-    :math:`\sum_j r_jh_j^\top=0` combines margin generators with nonnegative weights and
-    equality generators with free weights into zero while the weighted right-hand sides
-    sum to 1 > 0). Solved as an LP with HiGHS, minimising :math:`\sum_{\rm in}|R_{jz}|`
-    so that few contexts are involved.
-
-    Returns
-    -------
-    R : ndarray, shape (m, V), or None if the LP finds no certificate (separable).
-    """
-    m, r = X.shape
-    V = support.shape[1]
-    sup = support.ravel()
-    idx_off = np.flatnonzero(~sup)
-    idx_in = np.flatnonzero(sup)
-    n_off, n_in = idx_off.size, idx_in.size
-    # variable layout: [R_off (n_off), p (n_in), n (n_in)], R_in = p - n
-    nvar = n_off + 2 * n_in
-
-    def cols(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        j, v = np.divmod(flat, V)
-        return j, v, np.arange(flat.size)
-
-    rows, colsi, vals = [], [], []
-    # X^T R = 0 -> row (v, k): sum_j X[j, k] R[j, v]
-    for block, sign, offset, flat in ((0, 1.0, 0, idx_off), (1, 1.0, n_off, idx_in), (2, -1.0, n_off + n_in, idx_in)):
-        j, v, t = cols(flat)
-        rr = (v[:, None] * r + np.arange(r)[None, :]).ravel()
-        cc = np.repeat(offset + t, r)
-        vv = (sign * X[j, :]).ravel()
-        rows.append(rr)
-        colsi.append(cc)
-        vals.append(vv)
-        # row sums: row V*r + j
-        rows.append(V * r + j)
-        colsi.append(offset + t)
-        vals.append(np.full(t.size, sign))
-    # normalisation sum_off R = -1
-    rows.append(np.full(n_off, V * r + m))
-    colsi.append(np.arange(n_off))
-    vals.append(np.ones(n_off))
-    A = scipy.sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(colsi))), shape=(V * r + m + 1, nvar)
-    )
-    b = np.zeros(V * r + m + 1)
-    b[-1] = -1.0
-    cost = np.concatenate([np.zeros(n_off), np.ones(2 * n_in)])
-    bounds = [(None, 0.0)] * n_off + [(0.0, None)] * (2 * n_in)
-    res = scipy.optimize.linprog(cost, A_eq=A, b_eq=b, bounds=bounds, method="highs-ipm")
-    if res.status != 0:
-        return None
-    x = res.x
-    R = np.zeros(m * V)
-    R[idx_off] = x[:n_off]
-    R[idx_in] = x[n_off : n_off + n_in] - x[n_off + n_in :]
-    return R.reshape(m, V)
+    def describe_infeasible(self, R):
+        lam = np.abs(R).max(axis=1)
+        idx = involved_rows(R)
+        lam = lam / lam[list(idx)].sum()
+        return (f"Farkas certificate: samples {list(idx)} with weights "
+                f"{[round(float(lam[i]), 6) for i in idx]} satisfy sum_i lambda_i y_i x_i = 0")
 
 
-def _involved(R: np.ndarray, rtol: float = 1e-9) -> tuple[int, ...]:
-    scale = float(np.abs(R).max())
-    return tuple(int(j) for j in np.flatnonzero(np.abs(R).max(axis=1) > rtol * scale))
+class _MulticlassRows(PairRows):
+    """Generators (e_{y_i} - e_k) x_i^T; infeasibility reported with the samples involved."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, K: int):
+        ii, kk = np.nonzero(np.arange(K)[None, :] != y[:, None])
+        super().__init__(X, (ii, y[ii], kk), K)
+        self.y = y
+
+    def scaled(self, factor):
+        return _MulticlassRows(self.X * factor, self.y, self.n_classes)
+
+    def farkas(self):
+        support = np.zeros((self.X.shape[0], self.n_classes), dtype=bool)
+        support[np.arange(self.X.shape[0]), self.y] = True
+        return support_farkas(self.X, support)
+
+    def describe_infeasible(self, R):
+        return f"a Farkas certificate combines the margin constraints of samples {list(involved_rows(R))} into 0 >= 1"
 
 
 # --------------------------------------------------------------------------------------
@@ -378,6 +172,11 @@ class BinarySVMResult:
     polished : bool
         Whether the active-set polish was accepted.
     certificate : KKTCertificate
+        Of the problem solved (data divided by ``scale``; all residuals are relative).
+    scale : float
+        Power of two X was divided by before solving (1.0: as given; see
+        :func:`theory.margin.power_of_two_scale`).
+    notes : str
     """
 
     w: np.ndarray
@@ -390,6 +189,8 @@ class BinarySVMResult:
     solve_time: float
     polished: bool
     certificate: KKTCertificate
+    scale: float = 1.0
+    notes: str = ""
 
 
 def binary_svm(X: Any, y: Any) -> BinarySVMResult:
@@ -427,32 +228,17 @@ def binary_svm(X: Any, y: Any) -> BinarySVMResult:
     X = _as_matrix(X, "X")
     n, d = X.shape
     y = _binary_labels(y, n)
-    Z = y[:, None] * X
-    import cvxpy as cp
-
-    w = cp.Variable(d)
-    con = Z @ w >= 1
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(w)), [con])
-    status, solver, _ = _solve_clarabel(prob)
-    if status in ("infeasible", "infeasible_inaccurate") or w.value is None:
-        _raise_nonseparable_binary(X, y, status)
-    if status not in ("optimal", "optimal_inaccurate"):
-        raise RuntimeError(f"Clarabel returned status {status!r} on the binary SVM")
-    w_raw = np.asarray(w.value, dtype=float)
-    a_raw = np.maximum(np.asarray(con.dual_value, dtype=float), 0.0)
-    w_fin, alpha, polished = w_raw, a_raw, False
-    act = np.flatnonzero(Z @ w_raw - 1.0 <= ACTIVE_SLACK)
-    if act.size:
-        ZA = Z[act]
-        mu = _min_norm_on_active(ZA @ ZA.T, np.ones(act.size))
-        w_pol = ZA.T @ mu
-        scale = max(1.0, float(np.abs(mu).max()))
-        if mu.min() >= -1e-9 * scale and (Z @ w_pol).min() >= 1.0 - 1e-9:
-            alpha = np.zeros(n)
-            alpha[act] = np.maximum(mu, 0.0)
-            w_fin, polished = w_pol, True
-    margins = Z @ w_fin
-    cert = _certificate(margins, alpha, w_fin, Z.T @ alpha)
+    check_memory(8.0 * n * d * 6, f"binary_svm(X of shape {X.shape})")
+    rows = _BinaryRows(X, y)
+    try:
+        pt = solve_margin(rows, what="the binary SVM")
+    except NotSeparableError as exc:
+        raise NotSeparableError(
+            "X, y are not linearly separable through the origin (no w with y_i w^T x_i >= 1); "
+            + rows.describe_infeasible(exc.certificate), exc.certificate
+        ) from None
+    w_fin, alpha = pt.w, pt.ineq_multipliers
+    margins = rows.A @ w_fin
     active = np.flatnonzero(margins - 1.0 <= ACTIVE_SLACK)
     sv = np.flatnonzero(alpha > 1e-9 * max(float(alpha.max()), np.finfo(float).tiny))
     return BinarySVMResult(
@@ -461,30 +247,13 @@ def binary_svm(X: Any, y: Any) -> BinarySVMResult:
         alpha=alpha,
         active=active,
         support_vectors=sv,
-        solver=solver,
-        status=status,
+        solver=pt.solver,
+        status=pt.status,
         solve_time=time.perf_counter() - t0,
-        polished=polished,
-        certificate=cert,
-    )
-
-
-def _raise_nonseparable_binary(X: np.ndarray, y: np.ndarray, status: str) -> None:
-    support = np.zeros((X.shape[0], 2), dtype=bool)
-    support[np.arange(X.shape[0]), (y > 0).astype(int)] = True
-    R = _support_farkas(X, support)
-    detail = ""
-    if R is not None:
-        lam = np.abs(R).max(axis=1)
-        idx = _involved(R)
-        lam = lam / lam[list(idx)].sum()
-        detail = (
-            f"; Farkas certificate: samples {list(idx)} with weights "
-            f"{[round(float(lam[i]), 6) for i in idx]} satisfy sum_i lambda_i y_i x_i = 0"
-        )
-    raise ValueError(
-        f"X, y are not linearly separable through the origin (no w with y_i w^T x_i >= 1; "
-        f"Clarabel status {status!r}){detail}"
+        polished=pt.polished,
+        certificate=pt.certificate,
+        scale=pt.scale,
+        notes=pt.notes,
     )
 
 
@@ -507,7 +276,7 @@ class MulticlassSVMResult:
         :math:`\hat W=\sum_{i,k}\alpha_{ik}(e_{y_i}-e_k)x_i^\top`.
     active : ndarray of int, shape (n_active, 2)
         Pairs (i, k) with slack at most :data:`ACTIVE_SLACK`.
-    solver, status, solve_time, polished, certificate
+    solver, status, solve_time, polished, certificate, scale, notes
         As in :class:`BinarySVMResult`.
     """
 
@@ -520,17 +289,8 @@ class MulticlassSVMResult:
     solve_time: float
     polished: bool
     certificate: KKTCertificate
-
-
-def _pair_gram(i: np.ndarray, a: np.ndarray, b: np.ndarray, G: np.ndarray) -> np.ndarray:
-    r"""Gram matrix of generators :math:`(e_a-e_b)x_i^\top`: :math:`(e_a-e_b)^\top(e_{a'}-e_{b'})\,G_{ii'}`."""
-    coef = (
-        (a[:, None] == a[None, :]).astype(float)
-        - (a[:, None] == b[None, :])
-        - (b[:, None] == a[None, :])
-        + (b[:, None] == b[None, :])
-    )
-    return coef * G[np.ix_(i, i)]
+    scale: float = 1.0
+    notes: str = ""
 
 
 def multiclass_svm(X: Any, y: Any, K: int | None = None) -> MulticlassSVMResult:
@@ -569,57 +329,18 @@ def multiclass_svm(X: Any, y: Any, K: int | None = None) -> MulticlassSVMResult:
     X = _as_matrix(X, "X")
     n, d = X.shape
     y, K = _class_labels(y, n, K)
-    import cvxpy as cp
-
-    ii, kk = np.nonzero(np.arange(K)[None, :] != y[:, None])
-    W = cp.Variable((K, d))
-    Lg = X @ W.T
-    con = Lg[ii, y[ii]] - Lg[ii, kk] >= 1
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(W)), [con])
-    status, solver, _ = _solve_clarabel(prob)
-    if status in ("infeasible", "infeasible_inaccurate") or W.value is None:
-        support = np.zeros((n, K), dtype=bool)
-        support[np.arange(n), y] = True
-        R = _support_farkas(X, support)
-        detail = ""
-        if R is not None:
-            detail = (
-                f"; a Farkas certificate combines the margin constraints of samples {list(_involved(R))} "
-                f"into 0 >= 1"
-            )
-        raise ValueError(
-            f"X, y are not multiclass-separable through the origin (no W with (w_y - w_k)^T x_i >= 1; "
-            f"Clarabel status {status!r}){detail}"
-        )
-    if status not in ("optimal", "optimal_inaccurate"):
-        raise RuntimeError(f"Clarabel returned status {status!r} on the multiclass SVM")
-    W_raw = np.asarray(W.value, dtype=float)
-    a_raw = np.maximum(np.asarray(con.dual_value, dtype=float), 0.0)
-
-    def margins_of(Wm: np.ndarray) -> np.ndarray:
-        L = X @ Wm.T
-        return L[ii, y[ii]] - L[ii, kk]
-
-    def gen_sum(lam: np.ndarray) -> np.ndarray:
-        A = np.zeros((n, K))
-        np.add.at(A, (ii, y[ii]), lam)
-        np.add.at(A, (ii, kk), -lam)
-        return A.T @ X
-
-    W_fin, lam, polished = W_raw, a_raw, False
-    act = np.flatnonzero(margins_of(W_raw) - 1.0 <= ACTIVE_SLACK)
-    if act.size:
-        G = X @ X.T
-        gram = _pair_gram(ii[act], y[ii[act]], kk[act], G)
-        mu = _min_norm_on_active(gram, np.ones(act.size))
-        lam_pol = np.zeros(ii.size)
-        lam_pol[act] = mu
-        W_pol = gen_sum(lam_pol)
-        scale = max(1.0, float(np.abs(mu).max()))
-        if mu.min() >= -1e-9 * scale and margins_of(W_pol).min() >= 1.0 - 1e-9:
-            W_fin, lam, polished = W_pol, np.maximum(lam_pol, 0.0), True
-    marg = margins_of(W_fin)
-    cert = _certificate(marg, lam, W_fin, gen_sum(lam))
+    check_memory(8.0 * n * (K - 1) * (d + 2) * 4 + 8.0 * n * n, f"multiclass_svm(X of shape {X.shape}, K={K})")
+    rows = _MulticlassRows(X, y, K)
+    try:
+        pt = solve_margin(rows, what="the multiclass SVM")
+    except NotSeparableError as exc:
+        raise NotSeparableError(
+            "X, y are not multiclass-separable through the origin (no W with (w_y - w_k)^T x_i >= 1); "
+            + rows.describe_infeasible(exc.certificate), exc.certificate
+        ) from None
+    ii, _, kk = rows.ineq
+    W_fin, lam = pt.w, pt.ineq_multipliers
+    marg = rows.values(W_fin)[0]
     alpha = np.zeros((n, K))
     alpha[ii, kk] = lam
     sel = marg - 1.0 <= ACTIVE_SLACK
@@ -628,11 +349,13 @@ def multiclass_svm(X: Any, y: Any, K: int | None = None) -> MulticlassSVMResult:
         margin=1.0 / float(np.linalg.norm(W_fin)),
         alpha=alpha,
         active=np.stack([ii[sel], kk[sel]], axis=1),
-        solver=solver,
-        status=status,
+        solver=pt.solver,
+        status=pt.status,
         solve_time=time.perf_counter() - t0,
-        polished=polished,
-        certificate=cert,
+        polished=pt.polished,
+        certificate=pt.certificate,
+        scale=pt.scale,
+        notes=pt.notes,
     )
 
 
@@ -764,13 +487,13 @@ def binary_w_tilde(X: Any, y: Any, lr: float, w0: Any = None) -> WTildeResult:
     :math:`t^{-\lambda}` with :math:`\lambda` the smallest eigenvalue of
     :math:`\sum_s\alpha_s z_sz_s^\top` on the span, and like :math:`t^{1-\theta}`).
     """
-    lr = _positive_float(lr, "lr")
+    lr = as_real(lr, "lr", low=0.0, low_open=True)
     X = _as_matrix(X, "X")
     n, d = X.shape
     svm = binary_svm(X, y)
     yy = _binary_labels(y, n)
     Z = yy[:, None] * X
-    w0 = np.zeros(d) if w0 is None else _as_vector(w0, "w0", d)
+    w0 = np.zeros(d) if w0 is None else as_real_array(w0, "w0", shape=(d,))
     sv = svm.support_vectors
     _wtilde_checks(Z[sv], svm.alpha[sv], svm.active.size, _rank(Z), "margin")
     rhs = np.log(lr / svm.alpha[sv])
@@ -789,15 +512,6 @@ def binary_w_tilde(X: Any, y: Any, lr: float, w0: Any = None) -> WTildeResult:
         lr=lr,
         equation_residual=res,
     )
-
-
-def _as_vector(x: Any, name: str, d: int) -> np.ndarray:
-    arr = np.asarray(x, dtype=float)
-    if arr.shape != (d,):
-        raise ValueError(f"{name} must have shape ({d},), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return arr
 
 
 def multiclass_w_tilde(X: Any, y: Any, lr: float, K: int | None = None, W0: Any = None) -> WTildeResult:
@@ -845,7 +559,7 @@ def multiclass_w_tilde(X: Any, y: Any, lr: float, K: int | None = None, W0: Any 
         As :func:`binary_w_tilde`; the spanning condition reads: the support-pair generators
         span the :math:`(K-1)\,\mathrm{rank}(X)`-dimensional span of all generators.
     """
-    lr = _positive_float(lr, "lr")
+    lr = as_real(lr, "lr", low=0.0, low_open=True)
     X = _as_matrix(X, "X")
     n, d = X.shape
     yy, K = _class_labels(y, n, K)
@@ -895,7 +609,13 @@ def constraint_generators(X: np.ndarray, y: np.ndarray, K: int | None) -> tuple[
     cls : ndarray of int, shape (n_con,)
         The competing class k (-1 for binary).
     """
+    X = _as_matrix(X, "X")
     n, d = X.shape
+    if K is None:
+        y = _binary_labels(y, n)
+    else:
+        y, K = _class_labels(y, n, K)
+    check_memory(8.0 * n * max(K or 1, 1) ** 2 * d, f"constraint_generators(X of shape {X.shape}, K={K})")
     if K is None:
         return y[:, None] * X, np.arange(n), np.full(n, -1)
     ii, kk = np.nonzero(np.arange(K)[None, :] != y[:, None])
@@ -944,14 +664,19 @@ def soudry_predictions(G: np.ndarray, alpha: np.ndarray, W_hat: np.ndarray, W_ti
         ``M_eigenvalues``, ``lambda_min``, ``theta`` (smallest inactive margin),
         ``residual_rate`` :math:`\\rho`.
     """
-    G = np.asarray(G, dtype=np.float64)
-    w = np.asarray(W_hat, dtype=np.float64).ravel()
-    wt = np.asarray(W_tilde, dtype=np.float64).ravel()
+    w = as_real_array(W_hat, "W_hat").ravel()
+    G = as_real_array(G, "G", shape=(None, w.size))
+    wt = as_real_array(W_tilde, "W_tilde").ravel()
+    if wt.size != w.size:
+        raise ValueError(f"W_tilde must have as many entries as W_hat ({w.size}), got {wt.size}")
+    a = as_real_array(alpha, "alpha", shape=(G.shape[0],))
+    if a.min() < 0 or a.max() <= 0:
+        raise ValueError(f"alpha must be >= 0 with a positive entry (SVM multipliers), got min {a.min()!r}, max {a.max()!r}")
+    lr_eff = as_real(lr_eff, "lr_eff", low=0.0, low_open=True)
     nw = float(np.linalg.norm(w))
+    if nw == 0:
+        raise ValueError("W_hat must be nonzero (the hard-margin SVM solution)")
     u = w / nw
-    a = np.asarray(alpha, dtype=np.float64)
-    if G.ndim != 2 or G.shape[1] != w.size or a.shape != (G.shape[0],):
-        raise ValueError(f"G must be (n_con, {w.size}) and alpha (n_con,), got {G.shape} and {a.shape}")
     sup = a > 1e-9 * a.max()
     a_s, G_s = a[sup], G[sup]
     perp = wt - (u @ wt) * u

@@ -145,7 +145,7 @@ def test_multiclass_svm_sums_to_zero_and_margin():
 
 def test_multiclass_svm_errors():
     X = np.eye(3)
-    with pytest.raises(ValueError, match="K must be >= 2"):
+    with pytest.raises(ValueError, match="K must be an integer >= 2"):
         multiclass_svm(X, [0, 0, 0], K=1)
     with pytest.raises(ValueError, match=r"0\.\.K-1"):
         multiclass_svm(X, [0, 1, 3], K=3)
@@ -166,11 +166,11 @@ def test_certificate_detects_perturbation():
     res = binary_svm(X, y)
     assert res.certificate.check(KKT_TOL)
     # shrinking w by 1e-4 violates the active margins by 1e-4 and breaks stationarity
-    from theory.maxmargin import _certificate
+    from theory.margin import kkt_certificate
 
     Z = y[:, None] * X
     w = res.w * (1 - 1e-4)
-    bad = _certificate(Z @ w, res.alpha, w, Z.T @ res.alpha)
+    bad = kkt_certificate(Z @ w, res.alpha, w, Z.T @ res.alpha)
     assert not bad.check(KKT_TOL)
     assert set(bad.failures(KKT_TOL)) >= {"primal_inequality", "stationarity"}
     with pytest.raises(ValueError):
@@ -288,3 +288,29 @@ def test_w_tilde_assumption_failures():
         binary_w_tilde(BIN_X, BIN_Y, 0.1, w0=np.zeros(3))
     with pytest.raises(ValueError, match="W0"):
         multiclass_w_tilde(MC_X, MC_Y, 0.1, W0=np.zeros((2, 2)))
+
+
+def test_generators_and_predictions_bad_input():
+    from theory.maxmargin import constraint_generators, soudry_predictions
+
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"-1 or \+1"):
+        constraint_generators(X, np.array([0, 1]), None)
+    with pytest.raises(ValueError, match=r"class labels must be in 0..K-1 = 0..1"):
+        constraint_generators(X, np.array([0, 2]), 2)
+    with pytest.raises(TypeError, match="X must be real"):
+        constraint_generators(X * 1j, np.array([1, -1]), None)
+    G, i, k = constraint_generators(X, np.array([0, 1]), 2)
+    assert G.shape == (2, 4) and i.tolist() == [0, 1] and k.tolist() == [1, 0]
+    svm = multiclass_svm(X, [0, 1], 2)
+    a = svm.alpha[i, k]
+    with pytest.raises(ValueError, match="lr_eff must be a finite number > 0"):
+        soudry_predictions(G, a, svm.W, svm.W, 0.0)
+    with pytest.raises(ValueError, match=r"alpha must have shape \(2,\)"):
+        soudry_predictions(G, a[:1], svm.W, svm.W, 1.0)
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        soudry_predictions(G, -a, svm.W, svm.W, 1.0)
+    with pytest.raises(ValueError, match="W_tilde must be finite"):
+        soudry_predictions(G, a, svm.W, svm.W * np.nan, 1.0)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        binary_w_tilde(X, [1, -1], -1.0)
