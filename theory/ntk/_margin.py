@@ -254,10 +254,8 @@ def kernel_margin(X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, str]
     alpha = np.asarray(res.alpha, dtype=np.float64)
     q = alpha / alpha.sum()
     gamma2 = float(np.sqrt(max(q @ Q @ q, 0.0)))
-    how = "theory.margin.hard_margin_svm(gram=y y^T * K1)"
-    solver = getattr(res, "solver", None)
-    if solver:
-        how += f" [{solver}]"
+    how = (f"theory.margin.hard_margin_svm(gram=y y^T * K1) [{res.solver}, {res.status}, "
+           f"polished={res.polished}, margin={res.margin:.6g}]")
     return gamma2, q, how
 
 
@@ -384,7 +382,12 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
 
     gamma2 = kernel_how = None
     if kernel_bounds:
-        gamma2, _, kernel_how = kernel_margin(X, y)
+        from theory.margin import NotSeparableError
+
+        try:
+            gamma2, _, kernel_how = kernel_margin(X, y)
+        except NotSeparableError as exc:  # no RKHS separator: gamma* <= gamma2 = 0
+            gamma2, kernel_how = 0.0, f"theory.margin.hard_margin_svm: not separable ({exc})"
         lowers.append(gamma2 ** 2)
         uppers.append(gamma2)
         notes.append(f"kernel sandwich: gamma2^2 = {gamma2 ** 2:.6g} <= gamma <= gamma2 = {gamma2:.6g}")

@@ -3,8 +3,6 @@ random features, the kernel sandwich, the linear bound, difficulty ordering and 
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -25,11 +23,6 @@ from theory.ntk import (
     two_clusters,
     uniform_dual_mc,
 )
-
-HAS_MARGIN = importlib.util.find_spec("theory.margin") is not None and hasattr(
-    importlib.import_module("theory.margin") if importlib.util.find_spec("theory.margin") else None,
-    "hard_margin_svm")
-needs_margin = pytest.mark.xfail(not HAS_MARGIN, strict=True, reason="needs theory.margin.hard_margin_svm")
 
 #: Width allowed for a certified primal-dual bracket: Clarabel at tolerance 1e-10 on
 #: programs of margins ~1e-2 closes the gap to ~1e-9 (measured <= 3.5e-9).
@@ -121,7 +114,6 @@ def test_d2_exact_value_matches_random_features_and_linear_bound(rng):
     assert r.rf_dual >= r.linear_bound - r.rf_error
 
 
-@needs_margin
 def test_kernel_sandwich_holds_and_gamma2_matches_an_independent_solver(rng):
     from theory.margin import hard_margin_svm
 
@@ -140,7 +132,6 @@ def test_kernel_sandwich_holds_and_gamma2_matches_an_independent_solver(rng):
     assert svm.margin == pytest.approx(r.gamma2, rel=1e-6)
 
 
-@needs_margin
 def test_kernel_sandwich_on_noisy_xor(rng):
     X, y = noisy_two_xor(5)
     r = ntk_margin(X, y, 20_000, rng)
