@@ -9,7 +9,7 @@ two-layer model; spec ``soft_vs_hard_labels.md``). Topic files, re-exported here
   certified gap): :func:`solve_margin_program`, :func:`primal_value`, :func:`dual_value`;
 * ``_arrangement``: the arcs of :math:`\{x_i^\perp\}` in d = 2 (:func:`arc_cells_2d`);
 * ``_margin``: :func:`ntk_margin`, :class:`NTKMarginResult`, :func:`uniform_dual_mc`;
-* ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`soft_label_neurons`,
+* ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`initial_output_bound`, :func:`soft_label_neurons`,
   :func:`hard_label_neurons`, :func:`crossover_gamma`, :func:`crossover_eps`;
 * :mod:`theory.ntk.data`: datasets with a controllable γ.
 
@@ -45,6 +45,7 @@ from theory.ntk._width import (
     crossover_eps,
     crossover_gamma,
     hard_label_neurons,
+    initial_output_bound,
     jt_width_bound,
     soft_label_neurons,
 )
@@ -58,7 +59,7 @@ __all__ = [
     "linear_margin", "random_feature_error", "uniform_dual_mc",
     "CLARABEL_SOCP_OPTIONS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
     "project_simplex", "random_feature_patterns", "unique_patterns",
-    "JTWidthBound", "jt_width_bound", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
+    "JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
     "crossover_eps",
     "circle_sectors", "two_clusters", "noisy_two_xor", "flip_labels", "digits_pair", "breast_cancer",
 ]

@@ -25,7 +25,7 @@ import scipy.special
 
 from theory._validation import as_int, as_real
 
-__all__ = ["JTWidthBound", "jt_width_bound", "soft_label_neurons", "hard_label_neurons",
+__all__ = ["JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons",
            "crossover_gamma", "crossover_eps"]
 
 
@@ -64,6 +64,33 @@ class JTWidthBound:
     delta: float
     eta: float
     constants: tuple
+
+    def movement_bound(self, width) -> float:
+        r"""Per-neuron movement bound :math:`c_R\lambda/(\gamma\sqrt m)` at width m (int >= 1).
+
+        [JT20] Thm 2.2 [unverified]: bounds :math:`\|w_{s,t}-w_{s,0}\|_2` for all t < T and
+        all s, when :math:`m\ge M`.
+        """
+        m = as_int(width, "width", low=1)
+        return self.movement / math.sqrt(m)
+
+    def suffices(self, width) -> bool:
+        """Whether a width m (int >= 1) satisfies the theorem's hypothesis m >= M."""
+        return as_int(width, "width", low=1) >= self.width
+
+
+def initial_output_bound(n, delta, *, init_constant: float = 2.0, init_log_factor: float = 4.0) -> float:
+    r"""High-probability bound :math:`\sqrt{2\ln(4n/\delta)}` on :math:`\max_i|f(x_i;W_0)|`.
+
+    Standard initialisation of the [JT20] model (spec §2) [unverified]: with probability
+    :math:`\ge1-\delta`, :math:`\max_{i\le n}|f(x_i;W_0)|\le\sqrt{c_0\ln(c_1n/\delta)}`,
+    the first term of :math:`\lambda` in :func:`jt_width_bound` (same constants).
+    """
+    n = as_int(n, "n", low=1)
+    delta = as_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
+    c0 = as_real(init_constant, "init_constant", low=0.0, low_open=True)
+    c1 = as_real(init_log_factor, "init_log_factor", low=0.0, low_open=True)
+    return math.sqrt(c0 * math.log(c1 * n / delta))
 
 
 def jt_width_bound(gamma, eps, n, delta, *, eta: float = 1.0, init_constant: float = 2.0,
@@ -133,8 +160,8 @@ def jt_width_bound(gamma, eps, n, delta, *, eta: float = 1.0, init_constant: flo
                   width_constant=width_constant, iteration_constant=iteration_constant,
                   movement_constant=movement_constant)
     c = {k: as_real(v, k, low=0.0, low_open=True) for k, v in consts.items()}
-    lam = (math.sqrt(c["init_constant"] * math.log(c["init_log_factor"] * n / delta))
-           + math.log(c["loss_log_factor"] / eps)) / (gamma / c["margin_divisor"])
+    init = initial_output_bound(n, delta, init_constant=c["init_constant"], init_log_factor=c["init_log_factor"])
+    lam = (init + math.log(c["loss_log_factor"] / eps)) / (gamma / c["margin_divisor"])
     width = c["width_constant"] * lam ** 2 / gamma ** 6
     iterations = math.ceil(c["iteration_constant"] * lam ** 2 / (eta * eps))
     return JTWidthBound(lam=lam, width=width, iterations=int(iterations),

@@ -12,6 +12,7 @@ from theory.ntk import (
     crossover_eps,
     crossover_gamma,
     hard_label_neurons,
+    initial_output_bound,
     jt_width_bound,
     soft_label_neurons,
 )
@@ -65,6 +66,36 @@ def test_jt_constants_are_parameters():
     d = jt_width_bound(0.1, 0.01, 1000, 0.1, init_constant=8, init_log_factor=1, loss_log_factor=1)
     assert d.lam == pytest.approx((math.sqrt(8 * math.log(1000 / 0.1)) + math.log(100)) / 0.025, rel=1e-12)
     assert dict(b.constants)["width_constant"] == 4096.0
+
+
+def test_finite_width_helpers():
+    b = jt_width_bound(0.1, 0.01, 1000, 0.1)
+    assert b.movement_bound(10_000) == pytest.approx(4 * b.lam / (0.1 * 100), rel=1e-14)
+    assert b.suffices(10 ** 15) and not b.suffices(10 ** 14)
+    assert initial_output_bound(1000, 0.1) == pytest.approx(math.sqrt(2 * math.log(40_000)), rel=1e-15)
+    with pytest.raises(ValueError, match="width must be an integer >= 1, got 0"):
+        b.movement_bound(0)
+    with pytest.raises(TypeError, match="width must be an integer"):
+        b.suffices(2.5)
+
+
+@pytest.mark.seeds(2)
+def test_initial_output_bound_holds_at_initialisation(rng):
+    # spec §9.3: over many initialisations, P(max_i |f(x_i; W0)| > sqrt(2 ln(4n/delta))) <= delta.
+    # f(x; W0) = m^-1/2 sum_s a_s relu(<w_s, x>), w_s ~ N(0, I), a_s = +-1, ||x|| <= 1.
+    from theory.ntk import circle_sectors
+
+    n, m, delta, trials = 20, 256, 0.2, 400
+    X, _ = circle_sectors(n, 1, rng)
+    bound = initial_output_bound(n, delta)
+    exceed = 0
+    for _ in range(trials):
+        W = rng.standard_normal((m, X.shape[1]))
+        a = rng.choice([-1.0, 1.0], m)
+        f = np.maximum(X @ W.T, 0.0) @ a / np.sqrt(m)
+        exceed += np.max(np.abs(f)) > bound
+    # an upper bound, so the check is one-sided by nature; binomial slack of 4 standard errors
+    assert exceed / trials <= delta + 4 * np.sqrt(delta * (1 - delta) / trials)
 
 
 @pytest.mark.parametrize(
