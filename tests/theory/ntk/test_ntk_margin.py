@@ -252,3 +252,17 @@ def test_bad_input_is_named(kwargs, err, pattern):
     with pytest.raises(err, match=pattern):
         ntk_margin(args.pop("X"), args.pop("y"), args.pop("n_features"), args.pop("seed"), kernel_bounds=False,
                    **args)
+
+
+@pytest.mark.seeds(2)
+def test_exact_value_is_invariant_under_rotation_permutation_and_label_flip(rng):
+    # gamma* depends on the data only through the law of z, which is rotation invariant;
+    # flipping every label maps v to -v; a permutation relabels the samples [derived]
+    X, y = circle_sectors(20, 2, rng, bias=0)
+    base = ntk_margin(X, y, 10, 0, kernel_bounds=False, linear_bound=False).gamma
+    a = rng.uniform(0, 2 * np.pi)
+    R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    p = rng.permutation(20)
+    for Xt, yt in ((X @ R.T, y), (X[p], y[p]), (X, -y), (X * np.array([1.0, -1.0]), y)):
+        g = ntk_margin(Xt, yt, 10, 0, kernel_bounds=False, linear_bound=False).gamma
+        assert g == pytest.approx(base, abs=GAP_TOL)  # certified brackets of width <= GAP_TOL
