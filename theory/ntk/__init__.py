@@ -18,7 +18,7 @@ X. Lin, R. Srikant, L4DC 2025 (PMLR 283:1078-1089), arXiv 2412.09579.
 """
 
 from theory.ntk import data
-from theory.ntk._arrangement import arc_cells_2d
+from theory.ntk._arrangement import arc_cells_2d, half_line_cells_1d
 from theory.ntk._kernel import activation_overlap, activation_pattern, first_layer_kernel, gaussian_directions
 from theory.ntk._margin import (
     NTKMarginResult,
@@ -54,7 +54,7 @@ from theory.ntk.data import breast_cancer, circle_sectors, digits_pair, flip_lab
 __all__ = [
     "data",
     "first_layer_kernel", "activation_overlap", "gaussian_directions", "activation_pattern",
-    "arc_cells_2d",
+    "arc_cells_2d", "half_line_cells_1d",
     "NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pairs", "kernel_margin",
     "linear_margin", "random_feature_error", "uniform_dual_mc",
     "CLARABEL_SOCP_OPTIONS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",

@@ -1,4 +1,4 @@
-r"""The exact NTK margin in d = 2 from the arrangement of the lines :math:`x_i^\perp`.
+r"""The exact NTK margin in d = 1 and d = 2 from the arrangement of the lines :math:`x_i^\perp`.
 
 The activation pattern :math:`z\mapsto(\mathbb 1[\langle z,x_i\rangle>0])_i` depends
 only on the direction of z and is constant on the cells of the central arrangement of
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["arc_cells_2d"]
+__all__ = ["arc_cells_2d", "half_line_cells_1d"]
 
 
 def arc_cells_2d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,3 +61,16 @@ def arc_cells_2d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     U = np.c_[np.cos(mids), np.sin(mids)]
     patterns = (U @ X.T > 0.0).astype(np.float64)
     return patterns, lengths / two_pi, mids
+
+
+def half_line_cells_1d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The two cells :math:`z>0`, :math:`z<0` of the line (d = 1), each of Gaussian mass 1/2.
+
+    Returns ``patterns`` (2, n) with :math:`\mathbb 1[x_i>0]` and :math:`\mathbb 1[x_i<0]`,
+    and ``measures`` = (1/2, 1/2) [derived].
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 1:
+        raise ValueError(f"X must have shape (n, 1) for the exact d = 1 margin, got {X.shape}")
+    x = X[:, 0]
+    return np.stack([(x > 0), (x < 0)]).astype(np.float64), np.array([0.5, 0.5])

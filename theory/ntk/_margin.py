@@ -24,7 +24,7 @@ computed by :func:`ntk_margin`:
   term. The typical error is :math:`O(K^{-1/2})` with a smaller constant.
 * **exact in d = 2** [derived]: the program over the arcs of the arrangement of the
   lines :math:`x_i^\perp` (:mod:`theory.ntk._arrangement`); bracket ``[exact_primal,
-  exact_dual]``.
+  exact_dual]``. In d = 1 the two half-lines, each of mass 1/2.
 * **kernel sandwich** [derived]: :math:`\gamma_2^2\le\gamma^*\le\gamma_2` with
 
   .. math::
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array
-from theory.ntk._arrangement import arc_cells_2d
+from theory.ntk._arrangement import arc_cells_2d, half_line_cells_1d
 from theory.ntk._kernel import activation_pattern, first_layer_kernel
 from theory.ntk._program import (CLARABEL_SOCP_OPTIONS, random_feature_patterns, solve_margin_program,
                                  unique_patterns)
@@ -83,10 +83,11 @@ class NTKMarginResult:
     Attributes
     ----------
     gamma : float
-        Best estimate of :math:`\gamma^*`: the midpoint of the exact bracket in d = 2,
+        Best estimate of :math:`\gamma^*`: the midpoint of the exact bracket in d <= 2,
         else of the random-feature bracket; 0 for contradictory data.
     method : str
-        Source of ``gamma``: ``"exact-d2"``, ``"random-features"`` or ``"contradictory"``.
+        Source of ``gamma``: ``"exact-d1"``, ``"exact-d2"``, ``"random-features"`` or
+        ``"contradictory"``.
     lower, upper : float
         Deterministic bounds on :math:`\gamma^*`: ``lower`` is the largest of
         :math:`\gamma_2^2`, :math:`\gamma_{lin}/2` and ``exact_primal``; ``upper`` the
@@ -102,7 +103,7 @@ class NTKMarginResult:
     n_patterns : int or None
         Distinct activation patterns among them (the size of the solved program).
     exact_primal, exact_dual, exact_gap : float or None
-        Certified bracket of the exact d = 2 value (None unless d = 2).
+        Certified bracket of the exact value (None unless d <= 2).
     gamma2 : float or None
         Kernel-SVM margin :math:`\gamma_2` (upper bound); ``gamma2**2`` is a lower bound.
     kernel_solver : str or None
@@ -310,7 +311,7 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
     delta : float in (0, 1), default 0.05
         Failure probability of the stated random-feature error.
     exact : {"auto", "never"}, default "auto"
-        Compute the exact d = 2 value when d = 2 ("auto") or not ("never").
+        Compute the exact value when d <= 2 ("auto") or not ("never").
     kernel_bounds : bool, default True
         Compute :math:`\gamma_2` with :func:`theory.margin.hard_margin_svm`.
     linear_bound : bool, default True
@@ -371,14 +372,14 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
              f"stated error {rf_error:.3g} (delta={delta:g})"]
 
     ex = None
-    if d == 2 and exact == "auto":
-        Pc, mu, _ = arc_cells_2d(X)
+    if d <= 2 and exact == "auto":
+        Pc, mu = half_line_cells_1d(X) if d == 1 else arc_cells_2d(X)[:2]
         Pc, mu = unique_patterns(Pc, mu)
         ex = solve_margin_program(Pc, mu, Yx, solver_options)
         solvers.add(ex.solver)
         lowers.append(ex.primal)
         uppers.append(ex.dual)
-        notes.append(f"exact d=2: {ex.n_patterns} arcs, bracket [{ex.primal:.6g}, {ex.dual:.6g}]")
+        notes.append(f"exact d={d}: {ex.n_patterns} cells, bracket [{ex.primal:.6g}, {ex.dual:.6g}]")
 
     gamma2 = kernel_how = None
     if kernel_bounds:
@@ -400,7 +401,7 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
         notes.append(f"linear bound: gamma_lin/2 = {lin_bound:.6g}")
 
     if ex is not None:
-        gamma, method, q = 0.5 * (ex.primal + ex.dual), "exact-d2", ex.q
+        gamma, method, q = 0.5 * (ex.primal + ex.dual), f"exact-d{d}", ex.q
     else:
         gamma, method, q = 0.5 * (rf.primal + rf.dual), "random-features", rf.q
     return NTKMarginResult(

@@ -41,6 +41,16 @@ def test_two_orthogonal_points_have_the_quadrant_value():
     assert r.solver == "CLARABEL"
 
 
+def test_one_dimensional_value_is_exact():
+    # d = 1: v = +1 on both half-lines gives min(0.5 * 0.5, 0.3 * 0.5) = 0.15, and the dual
+    # with all weight on the second sample gives E||0.3 * 1[z < 0]|| = 0.15 [derived by hand]
+    r = ntk_margin(np.array([[0.5], [-0.3]]), [1, -1], 300, 0)
+    assert r.method == "exact-d1"
+    assert r.gamma == pytest.approx(0.15, abs=GAP_TOL)
+    assert abs(r.rf_primal - 0.15) <= r.rf_error
+    assert r.gamma2 ** 2 - GAP_TOL <= r.gamma <= r.gamma2 + GAP_TOL
+
+
 def test_arc_cells_cover_the_circle_and_match_sampled_patterns(rng):
     X, _ = circle_sectors(15, 2, rng, bias=0)
     P, mu, mids = arc_cells_2d(X)
