@@ -182,9 +182,9 @@ def test_noisy_xor_uniform_dual_is_the_margin():
     mc, se = uniform_dual_mc(X, y, 200_000, 1)
     r = ntk_margin(X, y, 20_000, 0, kernel_bounds=False, linear_bound=False)
     assert abs(r.gamma - mc) <= r.rf_error + 4 * se
-    # and much tighter than the Hoeffding error in practice: 3.5 sigma of the RF estimate
-    # (its spread at K=2e4 is ~3e-4, measured) plus 4 MC standard errors
-    assert abs(r.gamma - mc) <= 1e-3 + 4 * se
+    # and much tighter than the Hoeffding error (0.026) in practice: 3.5 standard deviations
+    # of the RF estimate (6.5e-4 over seeds 0..5 at K = 2e4, measured) plus 4 MC errors
+    assert abs(r.gamma - mc) <= 3.5 * 6.5e-4 + 4 * se
 
 
 def test_noisy_xor_gamma_is_of_order_one_over_d():
