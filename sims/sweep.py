@@ -43,7 +43,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -310,7 +310,7 @@ def _parse_scheduler(scheduler: str) -> tuple[str, Any]:
     raise ValueError(f"scheduler {scheduler!r}: expected 'local', 'local:N' or 'tcp://HOST:PORT'")
 
 
-def _dask_results(specs: list[RunSpec], mode: str, arg: Any) -> Iterator[tuple[str, dict, dict]]:
+def _dask_results(specs: Iterable[RunSpec], mode: str, arg: Any, window: int) -> Iterator[tuple[str, dict, dict]]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -332,17 +332,36 @@ def _dask_results(specs: list[RunSpec], mode: str, arg: Any) -> Iterator[tuple[s
                 "or use --scheduler local"
             ) from None
     try:
-        futures = client.map(execute_run, specs, pure=False)
-        for fut in as_completed(futures):
+        if window is None:
+            window = max(4, 2 * len(client.scheduler_info().get("workers", {})))
+        feed = iter(specs)
+        pending = as_completed()
+        n_pending = 0
+        for spec in feed:
+            pending.add(client.submit(execute_run, spec, pure=False))
+            n_pending += 1
+            if n_pending >= window:
+                break
+        for fut in pending:
+            n_pending -= 1
             yield fut.result()
+            spec = next(feed, None)
+            if spec is not None:
+                pending.add(client.submit(execute_run, spec, pure=False))
+                n_pending += 1
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def _local_results(specs: list[RunSpec], jobs: int) -> Iterator[tuple[str, dict, dict]]:
-    if jobs == 1 or len(specs) <= 1:
+def _local_results(specs: Iterable[RunSpec], jobs: int) -> Iterator[tuple[str, dict, dict]]:
+    """Results of ``specs`` computed by ``jobs`` local processes, in completion order.
+
+    ``specs`` is consumed lazily, at most ``2 * jobs`` runs ahead of the results, so
+    a run is claimed only shortly before it is computed.
+    """
+    if jobs == 1:
         for spec in specs:
             yield execute_run(spec)
         return
@@ -351,10 +370,18 @@ def _local_results(specs: list[RunSpec], jobs: int) -> Iterator[tuple[str, dict,
     executor = get_reusable_executor(
         max_workers=jobs, timeout=WORKER_IDLE_TIMEOUT_S, initializer=_worker_init, initargs=(os.getpid(),)
     )
-    pending = {executor.submit(execute_run, s) for s in specs}
+    feed = iter(specs)
+    pending: set = set()
     finished = False
     try:
-        while pending:
+        while True:
+            while len(pending) < 2 * jobs:
+                spec = next(feed, None)
+                if spec is None:
+                    break
+                pending.add(executor.submit(execute_run, spec))
+            if not pending:
+                break
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 yield fut.result()
@@ -363,8 +390,6 @@ def _local_results(specs: list[RunSpec], jobs: int) -> Iterator[tuple[str, dict,
         if not finished:
             # interrupted, a run failed or the store could not be written: no worker
             # may keep computing (or idle) after this sweep stops
-            for fut in pending:
-                fut.cancel()
             executor.shutdown(wait=False, kill_workers=True)
 
 
@@ -527,8 +552,19 @@ def run_experiment(
         n_ok = sum(store.status(exp.name, s.key) == "ok" for s in specs)
         return f"{n_ok} of {len(specs)} runs of {exp.name} are saved in {store.root} ({len(computed)} computed now)"
 
-    def compute(batch: list[RunSpec]) -> None:
-        results = _local_results(batch, jobs) if mode == "joblib" else _dask_results(batch, mode, arg)
+    def claimed(batch: Iterable[RunSpec]) -> Iterator[RunSpec]:
+        # claim each run just before it is handed to a worker: another process running
+        # the same sweep takes the runs not claimed yet
+        for spec in batch:
+            if spec.key in mine or store.claim(exp.name, spec.key):
+                mine.add(spec.key)
+                yield spec
+            else:
+                waiting.append(spec)
+
+    def compute(batch: Iterable[RunSpec]) -> None:
+        feed = claimed(batch)
+        results = _local_results(feed, jobs) if mode == "joblib" else _dask_results(feed, mode, arg, None)
         try:
             for key, result, run_meta in results:
                 spec = by_key[key]
@@ -549,12 +585,7 @@ def run_experiment(
 
     collected = 0
     try:
-        for spec in todo:
-            if store.claim(exp.name, spec.key):
-                mine.add(spec.key)
-            else:
-                waiting.append(spec)
-        compute([s for s in todo if s.key in mine])
+        compute(todo)
         # runs other processes were computing: collect them, or take them over if their process died
         while waiting:
             still, takeover = [], []
