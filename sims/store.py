@@ -96,7 +96,8 @@ def default_store_path() -> Path:
 def _encode(obj: Any) -> Any:
     """Turn results into JSON-able data; arrays keep their exact bytes."""
     if isinstance(obj, np.ndarray):
-        arr = np.ascontiguousarray(obj)
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
         if arr.dtype == object:
             raise TypeError("result arrays of dtype=object cannot be stored; convert them to lists")
         return {
