@@ -90,8 +90,9 @@ def cmd_run(args) -> int:
     )
     print(
         f"{report.experiment}: {report.total} runs, {report.cached} already stored, "
-        f"{report.computed} computed ({report.corrupt} corrupt replaced) in {report.wall_time_s:.1f} s "
-        f"[sweep {report.sweep_key}]"
+        f"{report.computed} computed ({report.corrupt} corrupt replaced)"
+        + (f", {report.collected} computed by another process" if report.collected else "")
+        + f" in {report.wall_time_s:.1f} s [sweep {report.sweep_key}]"
     )
     return 0
 

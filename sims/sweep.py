@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from sims.experiment import Experiment, RunSpec, config_dict, get_experiment, make_config, run_specs
 from sims.store import CorruptResult, ResultStore, StoredRun, canonical_json, default_store_path, stable_hash
+from theory._validation import as_int
 
 __all__ = [
     "StoreWriteError",
@@ -477,8 +478,7 @@ def run_experiment(
     older than :data:`sims.store.STRAY_TMP_AGE_S` are removed.
     """
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    jobs = as_int(jobs, "jobs", low=1)
     mode, arg = _parse_scheduler(scheduler)
     if config is None:
         config = make_config(exp, quick=quick, overrides=overrides)

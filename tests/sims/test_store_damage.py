@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from sims.cli import main
 from sims.experiment import get_experiment, make_config, run_specs
 from sims.store import CorruptResult, ResultStore, check_store_name
 from sims.sweep import latest_sweep, load_sweep_runs, run_experiment, sweep_key
@@ -145,6 +146,9 @@ def test_garbage_sweep_manifest_does_not_stop_runs(tmp_path, capsys, garbage):
     assert latest_sweep(store, "selftest", problems) is None  # the damaged one is skipped, not used
     assert len(problems) == 1 and str(path) in problems[0]
     capsys.readouterr()
+    assert main(["--store", str(tmp_path), "status"]) == 0  # status reports it, does not stop
+    out = capsys.readouterr().out
+    assert f"selftest: damaged sweep manifest: {path}" in out
     report = _sweep(store)
     assert (report.cached, report.computed) == (RUNS, 0)
     assert str(path) in capsys.readouterr().err
