@@ -5,6 +5,7 @@ Layout (default root ``results/``, or ``$IBL_STORE``, or ``--store DIR``)::
     results/
       <experiment>/
         runs/<key>.json          one completed run (config, result, metadata, checksum)
+        runs/<key>.claim         while a process computes the run: its pid, host, start time
         sweeps/<sweep-key>.json  the manifest of one sweep: its config and its run keys
 
 Every file is written to a temporary file in the same directory, flushed,
@@ -13,6 +14,12 @@ so a crash (even ``SIGKILL``) leaves either the old file, the new file or a
 stray ``*.tmp`` that is never read. Each run file carries a SHA-256 of its
 canonical payload; a truncated or edited file fails the check, is reported as
 corrupt and is recomputed by the next sweep instead of being used.
+
+Reading trusts nothing: bytes that are not UTF-8, a directory in place of a file,
+a body of the wrong structure under a valid checksum, invalid base64 or an array
+whose byte count does not match its shape all raise :class:`CorruptResult` naming
+the file (and a sweep recomputes the run). Experiment names and keys are checked
+(:func:`check_store_name`) before a path is built, so none can leave the store.
 
 NumPy arrays are stored exactly: their raw little-endian bytes in base64 with
 dtype and shape, so a float64 result reads back bit-identical.
