@@ -32,6 +32,7 @@ import ast
 import datetime as _dt
 import functools
 import hashlib
+import logging
 import os
 import platform
 import shlex
@@ -321,7 +322,9 @@ def _dask_results(specs: Iterable[RunSpec], mode: str, arg: Any, window: int) ->
         ) from exc
     cluster = None
     if mode == "dask-local":
-        cluster = LocalCluster(n_workers=arg, threads_per_worker=1, processes=True, dashboard_address=None)
+        # workers log cancelled tasks as warnings when a sweep is stopped: keep stderr to errors
+        cluster = LocalCluster(n_workers=arg, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
         try:

@@ -156,12 +156,36 @@ def _running(pid):
     return state != "Z"  # a zombie has exited; only its exit status is left
 
 
+def _descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+_DASK = pytest.mark.slow  # a LocalCluster takes long to start on a loaded machine
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["TERM", "INT", "KILL"])
-def test_killing_a_sweep_leaves_no_worker(tmp_path, sig):
+@pytest.mark.parametrize(
+    "sig, backend",
+    [
+        (signal.SIGTERM, ["--jobs", "2"]),
+        (signal.SIGINT, ["--jobs", "2"]),
+        (signal.SIGKILL, ["--jobs", "2"]),
+        pytest.param(signal.SIGTERM, ["--scheduler", "local:2"], marks=_DASK),
+        pytest.param(signal.SIGKILL, ["--scheduler", "local:2"], marks=_DASK),
+    ],
+    ids=["TERM-loky", "INT-loky", "KILL-loky", "TERM-dask", "KILL-dask"],
+)
+def test_killing_a_sweep_leaves_no_worker(tmp_path, sig, backend):
+    if "local:2" in backend:
+        pytest.importorskip("dask.distributed")
     root = tmp_path / "store"
     cmd = [sys.executable, "-m", "sims.cli", "--store", str(root), "run", "selftest", "--set", "runs=200",
-           "--set", "sleep_s=0.2", "--jobs", "2", "--no-progress"]
+           "--set", "sleep_s=0.2", *backend, "--no-progress"]
     # stderr to a file, not a pipe: a surviving worker would hold a pipe open and make
     # waiting for the parent's output wait for the worker too
     err_path = tmp_path / "stderr.txt"
@@ -171,12 +195,12 @@ def test_killing_a_sweep_leaves_no_worker(tmp_path, sig):
     deadline = time.time() + 120
     workers = []
     while time.time() < deadline:
-        workers = _children(proc.pid)
+        workers = _descendants(proc.pid)
         if len(workers) >= 2 and runs_dir.is_dir() and list(runs_dir.glob("*.json")):
             break
         time.sleep(0.05)
     assert len(workers) >= 2 and proc.poll() is None, "the sweep did not start its workers"
-    workers = sorted(set(workers) | set(_children(proc.pid)))
+    workers = sorted(set(workers) | set(_descendants(proc.pid)))
     proc.send_signal(sig)
     proc.wait(timeout=60)
     err = err_path.read_text()
