@@ -190,7 +190,10 @@ def test_killing_a_sweep_leaves_no_worker(tmp_path, sig, backend):
     # waiting for the parent's output wait for the worker too
     err_path = tmp_path / "stderr.txt"
     with open(err_path, "w") as err_file:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_file)
+        # A shell's background job starts with SIGINT ignored, and Python then keeps it
+        # ignored; give the child the default disposition, as an interactive run has.
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_file,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     runs_dir = root / "selftest" / "runs"
     deadline = time.time() + 120
     workers = []

@@ -39,10 +39,12 @@ def test_static_graph_covers_what_python_imports(name):
 
 def test_dependencies_of_the_transfer_experiment():
     deps = set(experiment_code(get_experiment("transfer_fig2"))["files"])
-    assert {"theory/transfer.py", "sims/transfer.py", "sims/experiments/transfer.py", "theory/__init__.py"} <= deps
-    assert "theory/ntp.py" not in deps and "sims/gd.py" not in deps
-    # selftest imports no theory module at all
-    assert not any(f.startswith("theory/") for f in experiment_code(get_experiment("selftest"))["files"])
+    assert {"theory/transfer/__init__.py", "theory/transfer/_exact.py", "sims/transfer.py",
+            "sims/experiments/transfer.py", "theory/__init__.py"} <= deps
+    assert not any(f.startswith(("theory/ntp/", "sims/gd")) for f in deps)
+    # selftest imports no model: only the shared input checks (through the typed settings)
+    selftest = {f for f in experiment_code(get_experiment("selftest"))["files"] if f.startswith("theory/")}
+    assert selftest == {"theory/__init__.py", "theory/_validation.py"}
 
 
 def test_each_run_records_its_code_and_the_digest_is_not_in_the_key(tmp_path):
