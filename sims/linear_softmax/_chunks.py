@@ -1,8 +1,8 @@
 """Chunk workers of one step of the linear-softmax kernels (private).
 
 Residual of a block of contexts (split, stable form), gradient GEMM and update
-of a chunk of vocabulary rows, and :func:`make_phase_runner`, which builds the
-serial and the parallel runner of a phase from one definition.
+of a chunk of vocabulary rows, and :func:`run_phase_parallel`, the chunks of a
+phase on numba threads.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def update_chunk(c, dual, use_blas, method, s, k_next, hp, Rt, Gb, partial, Wr, 
         logits_rows(v0, v1, use_blas, Wr, Xt_blk, Lt)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def phase_chunk(phase, c, nchunks, primal, use_blas, need_gap, method, s, k_next, hp, Wr, Xt_blk, Lt, inS, sup,
                 pi_blk, Rt, stat, gapj, X, K, Gb, partial, A, mom1, mom2):
     """Chunk c of one phase of a step (PHASE_CTX, PHASE_VOC, PHASE_GRAD, PHASE_UPDATE, PHASE_LOGITS)."""
@@ -318,27 +318,10 @@ def update_step_size(method, lr_k, partial):
 # lanes of the flat exp buffer of the tiny kernel (its length is padded to a
 
 
-def make_phase_runner(parallel):
-    """``run_phase(phase, nchunks, ...)``: the chunks of a phase, in a numba prange.
-
-    One definition for both drivers: with ``parallel=False`` the prange is a plain
-    loop and the runner is inlined into the driver (so the serial driver calls the
-    chunk workers directly, as hand-written loops would: each call level costs
-    atomic reference counting of every array argument); with ``parallel=True`` the
-    chunks run on numba threads (BLAS must be held at 1 thread). The chunks are
-    the same either way, hence bitwise the same results for any thread count.
-    """
-
-    @njit(cache=True, parallel=parallel, error_model="numpy", inline="never" if parallel else "always")
-    def run_phase(phase, nchunks, primal, use_blas, need_gap, method, s, k_next, hp, Wr, Xt_blk, Lt, inS, sup,
-                  pi_blk, Rt, stat, gapj, X, K, Gb, partial, A, mom1, mom2):
-        for c in prange(nchunks):
-            phase_chunk(phase, c, nchunks, primal, use_blas, need_gap, method, s, k_next, hp, Wr, Xt_blk, Lt, inS,
-                        sup, pi_blk, Rt, stat, gapj, X, K, Gb, partial, A, mom1, mom2)
-
-    return run_phase
-
-
-run_phase_serial = make_phase_runner(False)
-run_phase_parallel = make_phase_runner(True)
-
+@njit(cache=True, parallel=True, error_model="numpy")
+def run_phase_parallel(phase, nchunks, primal, use_blas, need_gap, method, s, k_next, hp, Wr, Xt_blk, Lt, inS, sup,
+                       pi_blk, Rt, stat, gapj, X, K, Gb, partial, A, mom1, mom2):
+    """One phase of a step, chunks in parallel (numba threads; BLAS must be 1-threaded)."""
+    for c in prange(nchunks):
+        phase_chunk(phase, c, nchunks, primal, use_blas, need_gap, method, s, k_next, hp, Wr, Xt_blk, Lt, inS,
+                    sup, pi_blk, Rt, stat, gapj, X, K, Gb, partial, A, mom1, mom2)

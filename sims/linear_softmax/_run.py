@@ -16,13 +16,13 @@ from sims.linear_softmax._drivers import (
 )
 from sims.linear_softmax._kernel_args import KernelHyper, KernelRecording, KernelReferences
 from sims.linear_softmax._problem import TINY_FIXED_STEPS, prepare
-from sims.linear_softmax._references import reference_arrays, resolve_references
+from sims.linear_softmax._references import REFERENCE_SOLVERS, reference_arrays, resolve_references
 from sims.linear_softmax._state import (
     METHODS, SCHEDULES, final_W, hp_vector, kernel_state, new_state, scratch, state_from_kernel,
     validate_settings,
 )
 from sims.linear_softmax._trajectory import Trajectory
-from theory._validation import as_int
+from theory._validation import as_choice, as_int
 from theory.ntp import data_fingerprint
 
 #: Metric names, in the column order of the kernels. See :class:`Trajectory`.
@@ -62,7 +62,7 @@ def compile_tiny_kernel(m, V, r):
 
 def tiny_kernel_compiled(m, V, r):
     """Whether the tiny kernel specialised to (m, V, r) exists in this process."""
-    return has_drive_tiny_fixed(m, V, r)
+    return has_drive_tiny_fixed(as_int(m, "m", low=1), as_int(V, "V", low=2), as_int(r, "r", low=1))
 
 
 def run_info(scope, par, prob):
@@ -206,6 +206,8 @@ def _run(data, steps, lr, method, W0, schedule, power, lr_max, beta1, beta2, ada
     references = check_bool(references, "references")
     if progress is not None:
         check_bool(progress, "progress")
+    if reference_solver is not None:
+        as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
 
     if resume is not None:
         if not isinstance(resume, Trajectory):
@@ -343,6 +345,8 @@ def _run_ensemble(data, steps, lrs, W0s, lr, method, schedule, power, lr_max, be
     V = P.shape[1]
     record_W = check_bool(record_W, "record_W")
     references = check_bool(references, "references")
+    if reference_solver is not None:
+        as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
     if lrs is None and lr is None:
         raise ValueError("give lrs (one step size per member) or lr (common step size)")
     if lrs is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from sims import gd
-from sims.linear_softmax import _drivers, _problem, _run
+from sims.linear_softmax import _drivers, _problem, _references, _run
 from tests.helpers.numeric import rel_err as _rel
 from theory.ntp import NTPData, finite_component, loss_gap
 
@@ -574,6 +574,24 @@ def test_bad_inputs(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         gd.run(**args)
+
+
+def test_reference_solver_choice_and_record():
+    """W^mm's solver is recorded; large problems default to the dual solver (Clarabel
+    took > 10 min at (600, 300, 400) before the engine even started)."""
+    data = _random_ntp(6, 9, 5, 2, seed=9)
+    tr = gd.run(data, 10, 0.5, progress=False)
+    refs = tr.info["references"]
+    assert refs["W_mm"] == "theory.ntp_svm.max_margin_direction" and refs["W_mm_solver"] == "clarabel"
+    big = np.zeros((600, 400))
+    big[:, :3] = 1.0 / 3.0  # 600 contexts x 3 x 397 = 714,600 constraints
+    assert _references.choose_solver(None, big) == "dual"
+    assert _references.choose_solver(None, data.P) == "clarabel"
+    assert _references.choose_solver("clarabel", big) == "clarabel"
+    with pytest.raises(ValueError, match="reference_solver"):
+        gd.run(data, 10, 0.5, reference_solver="scs")
+    with pytest.raises(ValueError, match="reference_solver"):
+        gd.run_ensemble(data, 10, lr=0.5, reference_solver="scs")
 
 
 def test_bad_data_and_ensemble_inputs():
