@@ -68,6 +68,8 @@ from numba import njit
 from scipy import stats
 
 from theory import transfer as _tt
+from theory._validation import as_generator, as_int, check_memory
+from theory.transfer._learners import estimate_counts, tv_rows
 
 __all__ = [
     "RiskEstimate",
@@ -463,21 +465,6 @@ def _plan(instance: _tt.Instance, n: int, poissonize: bool | None = None,
 
 
 # --------------------------------------------------------------------------- validation
-def _as_generator(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(seed)
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
-        if seed < 0:
-            raise ValueError(f"seed must be a nonnegative integer, got {seed}")
-        return np.random.default_rng(int(seed))
-    raise TypeError(
-        "seed must be an int >= 0, a numpy.random.SeedSequence or a "
-        f"numpy.random.Generator, got {seed!r} of type {type(seed).__name__}"
-    )
-
-
 def _check_instance(instance) -> None:
     if not isinstance(instance, _tt.Instance):
         raise TypeError(
@@ -534,9 +521,12 @@ def sample_counts(instance: _tt.Instance, n: int, repeats: int, seed) -> np.ndar
     numpy.ndarray of int64, shape (repeats, S, A)
     """
     _check_instance(instance)
-    n = _tt._as_int(n, "n", 1)
-    repeats = _tt._as_int(repeats, "repeats", 1)
-    rng = _as_generator(seed)
+    n = as_int(n, "n", low=1)
+    repeats = as_int(repeats, "repeats", low=1)
+    check_memory(8.0 * repeats * instance.S * instance.A,
+                 f"sample_counts(repeats={repeats}) on an instance with S*A = {instance.S * instance.A} cells",
+                 hint="the result holds repeats * S * A int64 counts; draw fewer repeats at a time")
+    rng = as_generator(seed, "seed")
     plan = _plan(instance, n)
     out = np.zeros((repeats, instance.S * instance.A), np.int64)
     _counts_kernel(rng, repeats, n, *plan.args(), out)
@@ -576,10 +566,13 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
     """
     _check_instance(instance)
     learners = _check_learners(learners)
-    n = _tt._as_int(n, "n", 1)
-    repeats = _tt._as_int(repeats, "repeats", 1)
+    n = as_int(n, "n", low=1)
+    repeats = as_int(repeats, "repeats", low=1)
     method = _check_method(method)
-    rng = _as_generator(seed)
+    check_memory(8.0 * repeats * len(_tt.LEARNERS), f"sample_risks(repeats={repeats})",
+                 hint="the result holds one float64 risk per repeat and learner; use fewer repeats "
+                      "(the standard error falls like 1/sqrt(repeats))")
+    rng = as_generator(seed, "seed")
     cols = [_tt.LEARNERS.index(name) for name in learners]
     if method == "kernel":
         plan = _plan(instance, n)
@@ -589,7 +582,7 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
         return out[:, cols]
     if chunk is None:
         chunk = max(1, _NUMPY_CHUNK_CELLS // (instance.S * instance.A))
-    chunk = _tt._as_int(chunk, "chunk", 1)
+    chunk = as_int(chunk, "chunk", low=1)
     p_flat = instance.joint.ravel()
     p_flat = p_flat / p_flat.sum()
     out = np.empty((repeats, len(learners)))
@@ -598,8 +591,8 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
         counts = rng.multinomial(n, p_flat, size=size).reshape(size, instance.S, instance.A)
         counts = counts.astype(np.float64)
         for j, name in enumerate(learners):
-            pi_hat = _tt._estimate(name, counts, instance.pi_star)
-            out[start : start + size, j] = _tt._tv_rows(pi_hat, instance.pi_star) @ instance.rho
+            pi_hat = estimate_counts(name, counts, instance.pi_star)
+            out[start : start + size, j] = tv_rows(pi_hat, instance.pi_star) @ instance.rho
     return out
 
 

@@ -678,7 +678,7 @@ def test_functions_validate_W_and_arguments():
         data_subspace(data, method="qr")
     with pytest.raises(ValueError, match=r"support_size entries must lie in \[1, V - 1\] = \[1, 4\]"):
         NTPData.synthetic(3, 2, 5, 5, 0)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an int seed"):
+    with pytest.raises(TypeError, match="rng must be an int >= 0, a numpy.random.SeedSequence or a numpy.random.Generator"):
         NTPData.synthetic(3, 2, 5, 2, None)
     with pytest.raises(ValueError, match="level must be 'char' or 'word'"):
         NTPData.from_text("byte")
@@ -800,3 +800,15 @@ def test_blocks_subspace_at_m1000_V1000_d1001():
     fc = finite_component(data, subspace=sub)
     assert fc.compatible and fc.max_residual < 1e-9
     assert np.abs(fc.W.sum(axis=0)).max() < 1e-10
+
+
+def test_shared_random_ntp_factory():
+    from tests.helpers.instances import random_ntp
+
+    a = random_ntp(5, 4, 6, 3, seed=1)
+    assert (a.m, a.d, a.V) == (5, 4, 6) and a.support_sizes.tolist() == [3] * 5
+    assert random_ntp(5, 4, 6, 3, seed=1).digest == a.digest != random_ntp(5, 4, 6, 3, seed=2).digest
+    b = random_ntp(5, 4, 6, 3, seed=1, scale=2.0, n=100)
+    np.testing.assert_array_equal(b.P, a.P)  # supports and probabilities are drawn first
+    counts = b.pi * 100  # counts / n, each count >= 1; 1e-12: the rounding of c / 100 * 100
+    assert np.abs(counts - np.round(counts)).max() < 1e-12 and np.round(counts).min() >= 1
