@@ -122,8 +122,7 @@ def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_sec
     show, delay = wants_progress(progress)
     n_total = total - k0
     if not show and not in_main_thread_of_main_process():
-        if n_total > 0 or k0 == total:
-            advance(k0, n_total)
+        advance(k0, n_total)
         return total, False
     from tqdm.auto import tqdm  # noqa: PLC0415
 

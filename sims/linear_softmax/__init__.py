@@ -75,12 +75,10 @@ BLAS (``np.dot``) from m r V >= 2000. From 4e6 multiply-adds per step the
 phases are cut into at most 4 power-of-two chunks of >= 96 rows that run on
 numba threads while BLAS is held at one thread (one parallel layer, numerics
 spec section 2); ``threads=None`` uses the caller's numba thread count, never
-more. The
-chunking depends only on the problem size, so results are bitwise the same for
+more. The chunking depends only on the problem size, so results are bitwise the same for
 any thread count (threaded BLAS is not: OpenBLAS dgemm changes bits with its
 thread count), and a resumed run reuses the stored kernel choice, so
 ``run(k1 + k2)`` and ``run(k1)`` then ``extend(k2)`` give bitwise the same W.
-
 
 Files (one topic each): ``_run`` (:func:`run`, :func:`run_ensemble`),
 ``_problem`` (features, layout, kernel choice), ``_references`` (W*, W^mm),

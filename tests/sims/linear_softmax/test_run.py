@@ -17,36 +17,14 @@ import pytest
 
 from sims import gd
 from sims.linear_softmax import _drivers, _problem, _references, _run
+from tests.helpers.instances import overparameterised_ntp as _overparameterised
+from tests.helpers.instances import random_ntp as _random_ntp
 from tests.helpers.numeric import rel_err as _rel
-from theory.ntp import NTPData, finite_component, loss_gap
+from theory.ntp import NTPData, finite_component, loss_gap, smoothness_bound
+from theory.ntp_svm import max_margin_direction
 
 # ----------------------------------------------------------------------------
 # helpers
-
-
-def _random_ntp(m, d, V, S, seed, scale=1.0, n=None):
-    """Random NTP instance: supports of size S, Dirichlet(1) probabilities, Gaussian H."""
-    rng = np.random.default_rng(seed)
-    P = np.zeros((m, V))
-    for j in range(m):
-        sup = rng.choice(V, S, replace=False)
-        P[j, sup] = rng.dirichlet(np.ones(S))
-    if n is None:
-        pi = rng.dirichlet(np.ones(m))
-    else:
-        pi = (1 + rng.multinomial(n - m, np.full(m, 1.0 / m))) / n
-    H = scale * rng.standard_normal((m, d))
-    return NTPData(H, P, pi)
-
-
-def _overparameterised(seed):
-    """[T24] App. A.2 sizes (m, d, V, S) = (50, 60, 10, 6), n = 5000, h_j ~ N(0, I_60).
-
-    With this scale eta = 0.5 is about 1/L for the smoothness bound
-    L = 1/2 lambda_max(sum_j pi_j h_j h_j^T) (eta L = 1.07 for seed 8), the
-    reference simulation's setting (spec section 5).
-    """
-    return _random_ntp(50, 60, 10, 6, seed, n=5000)
 
 
 def _ntp_svm(H, S):
@@ -82,23 +60,13 @@ def _ntp_svm(H, S):
 def _W_mm(data):
     """W^mm from theory.ntp_svm.max_margin_direction, checked against _ntp_svm.
 
-    Falls back to the cvxpy solve if the theory module is absent. Tolerance 1e-6:
-    Clarabel at 1e-12 gap tolerances leaves W accurate to ~1e-10 (measured 1e-10 on
-    the App. A.2 instance; numerics spec section 1).
+    Tolerance 1e-6: Clarabel at 1e-12 gap tolerances leaves W accurate to ~1e-10
+    (measured 1e-10 on the App. A.2 instance; numerics spec section 1).
     """
     W_cvx = _ntp_svm(data.H, data.P > 0)
-    try:
-        from theory.ntp_svm import max_margin_direction
-    except ImportError:
-        return W_cvx
     W = max_margin_direction(data).W
     assert _rel(W, W_cvx) < 1e-6
     return W
-
-
-def _smoothness(data):
-    """L <= 1/2 lambda_max(sum_j pi_j h_j h_j^T) ([T24] GD setup, spec 1.7)."""
-    return 0.5 * np.linalg.eigvalsh((data.pi[:, None] * data.H).T @ data.H).max()
 
 
 # ----------------------------------------------------------------------------
@@ -266,7 +234,7 @@ def test_column_sums_constant(method, lr):
 
 def test_gap_positive_and_decreasing_at_one_over_L():
     data = _random_ntp(10, 15, 7, 3, seed=8)
-    lr = 1.0 / _smoothness(data)
+    lr = 1.0 / smoothness_bound(data)
     tr = gd.run(data, 2000, lr, references=False, record=np.arange(2001))
     assert np.all(tr.gap > 0)
     assert np.all(np.diff(tr.gap) < 0)  # descent lemma with eta <= 1/L
@@ -433,7 +401,7 @@ def test_one_hot_direction_converges_to_multiclass_svm():
         W_svm = multiclass_svm(X, y).W
         assert _rel(W_svm, W_mm) < 1e-6
         W_mm = W_svm
-    tr = gd.run(data, 100_000, 1.0 / _smoothness(data), W_mm=W_mm,
+    tr = gd.run(data, 100_000, 1.0 / smoothness_bound(data), W_mm=W_mm,
                 record=np.array([10, 100, 1000, 10_000, 100_000]))
     assert np.all(np.diff(tr.cos_mm) > 0) and np.all(np.diff(tr.margin_gap) < 0)
     # measured 0.9727 at 1e4 and 0.9807 at 1e5; 1 - cos = O(1/log^2 k) ([S18] Thm 5)
