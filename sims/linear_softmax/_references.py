@@ -21,7 +21,8 @@ from theory.ntp_svm import max_margin_direction
 REFERENCE_SOLVERS = ("clarabel", "dual", "auto")
 #: With ``reference_solver=None``, problems with more NTP-SVM inequality
 #: constraints than this use the dual solver ("clarabel" is practical up to
-#: ~2e4 constraints, max_margin_direction docstring).
+#: ~2e4 constraints, max_margin_direction docstring; at (600, 300, 400) it did
+#: not finish in 10 min); smaller ones use max_margin_direction's default.
 CLARABEL_MAX_CONSTRAINTS = 20_000
 
 
@@ -32,9 +33,10 @@ def svm_constraints(P):
 
 
 def choose_solver(reference_solver, P):
-    """The W^mm solver: the given one, or by size when None (see CLARABEL_MAX_CONSTRAINTS)."""
+    """The W^mm solver to request: the given one; for None, "dual" above
+    CLARABEL_MAX_CONSTRAINTS constraints and else None (max_margin_direction's default)."""
     if reference_solver is None:
-        return "clarabel" if svm_constraints(P) <= CLARABEL_MAX_CONSTRAINTS else "dual"
+        return None if svm_constraints(P) <= CLARABEL_MAX_CONSTRAINTS else "dual"
     return as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
 
 
@@ -48,8 +50,8 @@ def resolve_references(data, prob, W_star, W_mm, w_tilde, compute, reference_sol
 
     Given ones are checked; with ``compute``, a missing W* comes from
     ``theory.ntp.finite_component`` and a missing W^mm from
-    ``theory.ntp_svm.max_margin_direction`` (solver recorded in
-    ``src["W_mm_solver"]``); a failure there warns and leaves the metrics NaN.
+    ``theory.ntp_svm.max_margin_direction`` (the solver that ran, as the result
+    reports it, recorded in ``src["W_mm_solver"]``); a failure there warns and leaves the metrics NaN.
     """
     V, d = prob.V, prob.d
     src = {}
@@ -75,10 +77,12 @@ def resolve_references(data, prob, W_star, W_mm, w_tilde, compute, reference_sol
     if compute and out["W_mm"] is None:
         solver = choose_solver(reference_solver, prob.P)
         try:
-            res = max_margin_direction(as_ntpdata(data, prob), solver=solver)
+            res = max_margin_direction(as_ntpdata(data, prob), **({} if solver is None else {"solver": solver}))
             out["W_mm"] = check_matrix("W_mm", getattr(res, "W", res), (V, d))
             src["W_mm"] = "theory.ntp_svm.max_margin_direction"
-            src["W_mm_solver"] = solver
+            # what ran: the method ("clarabel" or "dual") and the solver's own name
+            src["W_mm_solver"] = str(getattr(res, "method", solver or "default"))
+            src["W_mm_solver_name"] = str(getattr(res, "solver", ""))
         except Exception as exc:  # non-separable data, solver failure: metrics become NaN
             warnings.warn(f"W_mm unavailable ({type(exc).__name__}: {exc}); the max-margin metrics are NaN. "
                           "Pass W_mm=... or references=False.", UserWarning, stacklevel=4)

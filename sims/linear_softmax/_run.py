@@ -158,7 +158,7 @@ def run(data, steps, lr, method="gd", *, W0=None, schedule="constant", power=0.5
         sweep workers); True always; False never.
     reference_solver : {None, "clarabel", "dual", "auto"}
         Solver of ``theory.ntp_svm.max_margin_direction`` for a computed W^mm.
-        None: "clarabel" up to 2e4 NTP-SVM constraints (sum_j |S_j| (V - |S_j|)),
+        None: its default up to 2e4 NTP-SVM constraints (sum_j |S_j| (V - |S_j|)),
         "dual" above (Clarabel takes minutes to hours on large problems).
 
     Returns

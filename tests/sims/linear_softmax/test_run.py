@@ -551,10 +551,11 @@ def test_reference_solver_choice_and_record():
     tr = gd.run(data, 10, 0.5, progress=False)
     refs = tr.info["references"]
     assert refs["W_mm"] == "theory.ntp_svm.max_margin_direction" and refs["W_mm_solver"] == "clarabel"
+    assert refs["W_mm_solver_name"] == "CLARABEL"
     big = np.zeros((600, 400))
     big[:, :3] = 1.0 / 3.0  # 600 contexts x 3 x 397 = 714,600 constraints
     assert _references.choose_solver(None, big) == "dual"
-    assert _references.choose_solver(None, data.P) == "clarabel"
+    assert _references.choose_solver(None, data.P) is None  # max_margin_direction's default
     assert _references.choose_solver("clarabel", big) == "clarabel"
     with pytest.raises(ValueError, match="reference_solver"):
         gd.run(data, 10, 0.5, reference_solver="scs")
