@@ -9,8 +9,10 @@ import threading
 import time
 
 #: Wall time aimed at per kernel call when a run is split into segments (the
-#: progress bar and an interrupt act between calls).
-SEGMENT_SECONDS = 0.25
+#: progress bar and an interrupt act between calls). Each call may redo some
+#: work at its boundaries (e.g. the logits of its first step, about half a step
+#: of a large primal problem), so segments are kept long: 1 s costs < 1% there.
+SEGMENT_SECONDS = 1.0
 #: An automatic progress bar (``progress=None``) appears only after this many seconds.
 PROGRESS_DELAY = 2.0
 
@@ -90,15 +92,16 @@ class _SigintFlag:
         return False
 
 
-def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_seconds=SEGMENT_SECONDS):
+def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_seconds=None, first_steps=1):
     """Advance a run from step ``k0`` to ``total`` by calls ``advance(k, n)``.
 
     ``advance(k, n)`` must take steps k .. k+n (a resumable kernel: calling it for
     consecutive segments gives bitwise what one call gives). In the main thread
-    the run is cut into segments of about ``segment_seconds`` (sizes grow from 1
-    step by at most 16x per segment), so that a progress bar (tqdm) can move and
-    Ctrl-C stops the run cleanly after the current segment; elsewhere (worker
-    threads and processes) without a bar there is one call.
+    the run is cut into segments of about ``segment_seconds`` (sizes grow from
+    ``first_steps`` by at most 16x per segment, measured time per step), so that
+    a progress bar (tqdm) can move and Ctrl-C stops the run cleanly after the
+    current segment; elsewhere (worker threads and processes) without a bar
+    there is one call.
 
     Parameters
     ----------
@@ -109,8 +112,11 @@ def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_sec
         See :func:`wants_progress`.
     desc : str
         Label of the bar.
-    segment_seconds : float
-        Target wall time of a segment.
+    segment_seconds : float, optional
+        Target wall time of a segment (default :data:`SEGMENT_SECONDS`).
+    first_steps : int
+        Steps of the first segment (an engine passes its cost estimate of
+        ~0.25 s of work; the first call may also compile the kernel).
 
     Returns
     -------
@@ -126,8 +132,10 @@ def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_sec
         return total, False
     from tqdm.auto import tqdm  # noqa: PLC0415
 
+    if segment_seconds is None:
+        segment_seconds = SEGMENT_SECONDS
     k = k0
-    n = 1
+    n = max(1, int(first_steps))
     with _SigintFlag() as flag, tqdm(total=n_total, disable=not show, delay=delay, unit="step",
                                      desc=desc, unit_scale=True, leave=False, dynamic_ncols=True) as bar:
         if n_total == 0:

@@ -65,6 +65,17 @@ def tiny_kernel_compiled(m, V, r):
     return has_drive_tiny_fixed(as_int(m, "m", low=1), as_int(V, "V", low=2), as_int(r, "r", low=1))
 
 
+#: Wall time of work aimed at in the first kernel segment of a main-thread run.
+FIRST_SEGMENT_SECONDS = 0.25
+
+
+def first_segment(prob):
+    """Steps of ~FIRST_SEGMENT_SECONDS of work by a cost model on the slow side
+    (0.1 us per step plus 4 m r V flops at 2e10 flop/s)."""
+    per_step = 1e-7 + 4.0 * prob.m * prob.r * prob.V / 2e10
+    return max(1, int(FIRST_SEGMENT_SECONDS / per_step))
+
+
 def run_info(scope, par, prob):
     """JSON-able description of what ran: threads measured inside the scope, kernel, versions."""
     return {"threads": int(scope.numba_threads), "numba_threads": int(scope.numba_threads),
@@ -265,7 +276,7 @@ def _run(data, steps, lr, method, W0, schedule, power, lr_max, beta1, beta2, ada
         timing["calls"] += 1
 
     k_done, interrupted = run_segments(advance, k0, total, progress=progress,
-                                       desc=f"{cfg['method']} {m}x{d}x{V}")
+                                       desc=f"{cfg['method']} {m}x{d}x{V}", first_steps=first_segment(prob))
     kept = rec <= k_done
     assert timing["nrec"] == int(kept.sum())
     rec, out_m = rec[kept], out_m[kept]

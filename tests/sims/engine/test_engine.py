@@ -168,6 +168,7 @@ def test_interrupt_returns_a_resumable_partial_trajectory(monkeypatch, shape, me
         return k
 
     monkeypatch.setattr(_run, "serial_kernel", interrupting)
+    monkeypatch.setattr(_run, "FIRST_SEGMENT_SECONDS", 0.0)  # segments of 1, <= 16, <= 256, ... steps
     with pytest.raises(engine.RunInterrupted) as info:
         gd.run(data, total, 0.05, method, references=False, progress=False)
     part = info.value.trajectory
