@@ -1,0 +1,288 @@
+r"""Numba kernels of the two-layer ReLU simulator (one fused loop for a whole ensemble).
+
+All members of an ensemble share the inputs X (n, d) and the targets; member k
+owns the rows ``[start_k, start_k + m_k)`` of one stacked first layer W (M, d),
+M = sum_k m_k. The rows are cut into *chunks* (``chunk_lo``, ``chunk_hi``,
+``chunk_member``); the cut of a member depends only on its width m_k
+(:func:`member_chunks`), so a member's arithmetic is the same alone and inside any
+ensemble, and the same for any thread count.
+
+One step, for every chunk c in parallel (numba threads, BLAS held at one thread):
+
+1. ``Zt[c] = W[c] X^T`` (BLAS), the pre-activations, and the partial sums
+   ``fpart[c, i] = sum_{s in c} a_s relu(Zt[s, i])`` (s in order);
+2. per member (serial, O(n) each): ``f_i = (sum_c fpart[c, i]) / sqrt(m)`` (chunks
+   in order), the loss and the residual ``r_i = dL/df_i``;
+3. ``Zt[s, i] <- (r_i a_s / sqrt(m)) 1[Zt[s, i] > 0]`` in place, then
+   ``G[c] = Zt[c] X`` (BLAS) and ``W[c] -= lr G[c]``;
+4. projected GD only: per member ``||W - W0||_F``, and rows pulled back to the
+   ball ``W <- W0 + (W - W0) R / ||W - W0||_F`` when outside.
+
+Losses, with g = f / tau (``temperature`` tau) and n samples:
+
+* hard (``KIND_HARD``), y in {-1, +1}: ``ln(1 + e^{-y g})`` (softplus),
+  dL/df = ``-y sigma(-y g) / (tau n)``;
+* soft (``KIND_SOFT``), teacher probability p with logit t:
+  ``KL(Ber(p) || Ber(sigma(g)))`` = the Bregman divergence of softplus between g and
+  t, computed directly (:func:`kl_bernoulli_logit`), dL/df = ``(sigma(g) - p) / (tau n)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+KIND_HARD = 0
+KIND_SOFT = 1
+
+#: Column order of the per-checkpoint metrics written by :func:`drive`.
+METRIC_NAMES = ("loss", "avg_loss", "accuracy", "min_margin", "mean_margin", "lazy", "distance")
+N_METRICS = len(METRIC_NAMES)
+
+# chunk sizes: a member of width m is cut into min(8, max(1, m // 32)) nearly equal
+# chunks, so that a single run of width >= 64 already has two parallel GEMMs and no
+# chunk has fewer than 32 rows (smaller GEMMs lose BLAS efficiency).
+_MIN_CHUNK_ROWS = 32
+_MAX_CHUNKS = 8
+
+
+def member_chunks(width: int):
+    """Row ranges ``[(lo, hi), ...]`` of one member of width ``width`` (from row 0)."""
+    nc = min(_MAX_CHUNKS, max(1, width // _MIN_CHUNK_ROWS))
+    edges = [(width * j) // nc for j in range(nc + 1)]
+    return [(edges[j], edges[j + 1]) for j in range(nc)]
+
+
+# ----------------------------------------------------------------------------
+# scalar loss functions
+
+
+@njit(cache=True, inline="always")
+def softplus(x):
+    """ln(1 + e^x) without overflow or cancellation."""
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True, inline="always")
+def sigmoid(x):
+    """1 / (1 + e^{-x}) without overflow."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def kl_bernoulli_logit(p, q, t, g):
+    r"""KL(Ber(p) || Ber(sigma(g))) for a teacher with p = sigma(t), q = 1 - p.
+
+    Equal to the Bregman divergence of softplus,
+    :math:`\int_t^g (\sigma(u) - p)\,du`, and computed without subtracting two
+    cross-entropies: with :math:`\delta = g - t`,
+
+    * :math:`|\delta| < 10^{-3}`: the Taylor series
+      :math:`pq\,\delta^2/2 + pq(q-p)\,\delta^3/6 + pq(1-6pq)\,\delta^4/24 + pq(q-p)(1-12pq)\,\delta^5/120`
+      (truncation below 1e-13 relative);
+    * :math:`\delta \ge 10^{-3}`: :math:`\mathrm{log1p}(q\,\mathrm{expm1}(-\delta)) + q\delta`;
+    * :math:`\delta \le -10^{-3}`: :math:`\mathrm{log1p}(p\,\mathrm{expm1}(\delta)) - p\delta`
+
+    (both exact identities; the branch keeps expm1 from overflowing). Rounding error
+    is about eps * |delta| absolute, instead of eps * CE for "CE - entropy".
+    p = 1 (t = inf) gives softplus(-g) and p = 0 gives softplus(g).
+    """
+    if q == 0.0:
+        return softplus(-g)
+    if p == 0.0:
+        return softplus(g)
+    d = g - t
+    if abs(d) < 1e-3:
+        pq = p * q
+        d2 = d * d
+        return pq * d2 * (0.5 + d * ((q - p) / 6.0 + d * ((1.0 - 6.0 * pq) / 24.0
+                                                           + d * (q - p) * (1.0 - 12.0 * pq) / 120.0)))
+    if d > 0.0:
+        return math.log1p(q * math.expm1(-d)) + q * d
+    return math.log1p(p * math.expm1(d)) - p * d
+
+
+@njit(cache=True, inline="always")
+def soft_residual(p, q, g):
+    """sigma(g) - p, taken from the side where the teacher probability is small."""
+    if p > 0.5:
+        return q - sigmoid(-g)
+    return sigmoid(g) - p
+
+
+# ----------------------------------------------------------------------------
+# the phases of one step
+
+
+@njit(cache=True, parallel=True)
+def forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
+    """Phase 1: Zt = W X^T per chunk and fpart[c, i] = sum_{s in c} a_s relu(Zt[s, i])."""
+    n = XT.shape[1]
+    for c in prange(chunk_lo.size):
+        lo = chunk_lo[c]
+        hi = chunk_hi[c]
+        np.dot(W[lo:hi], XT, Zt[lo:hi])
+        fp = fpart[c]
+        for i in range(n):
+            fp[i] = 0.0
+        for s in range(lo, hi):
+            z = Zt[s]
+            av = a[s]
+            for i in range(n):
+                if z[i] > 0.0:
+                    fp[i] += av * z[i]
+
+
+@njit(cache=True)
+def outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq, temperature,
+                          f, r, loss):
+    """Phase 2: per member k, f[k] (n,), residual r[k] = dL/df and loss[k]."""
+    n_members, n = f.shape
+    tau = temperature
+    scale = 1.0 / (tau * n)
+    for k in range(n_members):
+        fk = f[k]
+        for i in range(n):
+            fk[i] = 0.0
+        for c in range(member_chunk_lo[k], member_chunk_hi[k]):
+            fp = fpart[c]
+            for i in range(n):
+                fk[i] += fp[i]
+        acc = 0.0
+        for i in range(n):
+            fk[i] *= inv_sqrt_m[k]
+            g = fk[i] / tau
+            if kind == KIND_HARD:
+                y = tgt[i]
+                acc += softplus(-y * g)
+                r[k, i] = -y * sigmoid(-y * g) * scale
+            else:
+                acc += kl_bernoulli_logit(tp[i], tq[i], tgt[i], g)
+                r[k, i] = soft_residual(tp[i], tq[i], g) * scale
+        loss[k] = acc / n
+
+
+@njit(cache=True, parallel=True)
+def backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
+    """Phase 3: G = (mask * r a^T / sqrt(m))^T X per chunk (in Zt's memory), W -= lr G,
+    and sqdist[c] = ||W[c] - W0[c]||_F^2 (used by the projection)."""
+    n = X.shape[0]
+    d = X.shape[1]
+    for c in prange(chunk_lo.size):
+        lo = chunk_lo[c]
+        hi = chunk_hi[c]
+        k = chunk_member[c]
+        rk = r[k]
+        for s in range(lo, hi):
+            z = Zt[s]
+            coef = a[s] * inv_sqrt_m[k]
+            for i in range(n):
+                z[i] = rk[i] * coef if z[i] > 0.0 else 0.0
+        np.dot(Zt[lo:hi], X, G[lo:hi])
+        acc = 0.0
+        for s in range(lo, hi):
+            for j in range(d):
+                W[s, j] -= lr * G[s, j]
+                e = W[s, j] - W0[s, j]
+                acc += e * e
+        sqdist[c] = acc
+
+
+@njit(cache=True, parallel=True)
+def project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius):
+    """Phase 4 (projected GD): pull each member back onto ||W - W0||_F <= radius."""
+    n_members = member_chunk_lo.size
+    factor = np.ones(n_members)
+    for k in range(n_members):
+        tot = 0.0
+        for c in range(member_chunk_lo[k], member_chunk_hi[k]):
+            tot += sqdist[c]
+        norm = math.sqrt(tot)
+        if norm > radius:
+            factor[k] = radius / norm
+    d = W.shape[1]
+    for c in prange(chunk_lo.size):
+        fac = factor[chunk_member[c]]
+        if fac < 1.0:
+            for s in range(chunk_lo[c], chunk_hi[c]):
+                for j in range(d):
+                    W[s, j] = W0[s, j] + (W[s, j] - W0[s, j]) * fac
+
+
+@njit(cache=True)
+def record_metrics(W, W0, f, labels, loss, cum_loss, step, member_lo, member_hi, width, out):
+    """Metrics of every member at the current iterate (see METRIC_NAMES)."""
+    n_members, n = f.shape
+    d = W.shape[1]
+    for k in range(n_members):
+        correct = 0
+        mmin = np.inf
+        msum = 0.0
+        for i in range(n):
+            marg = labels[i] * f[k, i]
+            if marg > 0.0:
+                correct += 1
+            if marg < mmin:
+                mmin = marg
+            msum += marg
+        lazy = 0.0
+        dist = 0.0
+        for s in range(member_lo[k], member_hi[k]):
+            rs = 0.0
+            for j in range(d):
+                e = W[s, j] - W0[s, j]
+                rs += e * e
+            dist += rs
+            if rs > lazy:
+                lazy = rs
+        out[k, 0] = loss[k]
+        out[k, 1] = cum_loss[k] / step if step > 0 else np.nan
+        out[k, 2] = correct / n
+        out[k, 3] = mmin
+        out[k, 4] = msum / n
+        out[k, 5] = math.sqrt(width[k]) * math.sqrt(lazy)
+        out[k, 6] = math.sqrt(dist)
+
+
+@njit(cache=True)
+def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperature, lr, radius, step0, steps,
+          cum_loss, rec_steps, metrics, f, scratch):
+    """Run ``steps`` GD steps from absolute step ``step0``; record at ``rec_steps``.
+
+    ``chunks`` = (chunk_lo, chunk_hi, chunk_member); ``members`` = (member_lo,
+    member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m); ``scratch`` =
+    (Zt (M, n), G (M, d), fpart (n_chunks, n), r (n_members, n), loss (n_members,),
+    sqdist (n_chunks,)). ``radius`` = inf for plain GD. ``cum_loss`` (n_members,)
+    carries sum_{t < step} L(W_t) (updated in place); ``f`` (n_members, n) holds
+    the outputs of the last iterate on return. Returns the number of records written.
+    """
+    chunk_lo, chunk_hi, chunk_member = chunks
+    member_lo, member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m = members
+    Zt, G, fpart, r, loss, sqdist = scratch
+    j = 0
+    n_rec = rec_steps.size
+    while j < n_rec and rec_steps[j] < step0:
+        j += 1
+    for t in range(steps + 1):
+        step = step0 + t
+        forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+        outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq,
+                              temperature, f, r, loss)
+        if j < n_rec and rec_steps[j] == step:
+            record_metrics(W, W0, f, labels, loss, cum_loss, step, member_lo, member_hi, width, metrics[j])
+            j += 1
+        if t == steps:
+            break
+        for k in range(loss.size):
+            cum_loss[k] += loss[k]
+        backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+        if radius < np.inf:
+            project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius)
+    return j
