@@ -87,11 +87,12 @@ def kl_bernoulli_logit(p, q, t, g):
     * :math:`|\delta| < 10^{-3}`: the Taylor series
       :math:`pq\,\delta^2/2 + pq(q-p)\,\delta^3/6 + pq(1-6pq)\,\delta^4/24 + pq(q-p)(1-12pq)\,\delta^5/120`
       (truncation below 1e-13 relative);
-    * :math:`\delta \ge 10^{-3}`: :math:`\mathrm{log1p}(q\,\mathrm{expm1}(-\delta)) + q\delta`;
-    * :math:`\delta \le -10^{-3}`: :math:`\mathrm{log1p}(p\,\mathrm{expm1}(\delta)) - p\delta`
+    * otherwise :math:`\mathrm{log1p}(p\,\mathrm{expm1}(\delta)) - p\delta` if p <= q,
+      else :math:`\mathrm{log1p}(q\,\mathrm{expm1}(-\delta)) + q\delta` (both exact
+      identities; the other one is used where expm1 would overflow, |delta| > 700).
 
-    (both exact identities; the branch keeps expm1 from overflowing). Rounding error
-    is about eps * |delta| absolute, instead of eps * CE for "CE - entropy".
+    Rounding error: about 4 eps min(p, q) |delta| absolute, i.e. relative
+    <= 8 eps / |delta| <= 2e-12 (at the switch), instead of eps * CE for "CE - entropy".
     p = 1 (t = inf) gives softplus(-g) and p = 0 gives softplus(g).
     """
     if q == 0.0:
@@ -104,9 +105,15 @@ def kl_bernoulli_logit(p, q, t, g):
         d2 = d * d
         return pq * d2 * (0.5 + d * ((q - p) / 6.0 + d * ((1.0 - 6.0 * pq) / 24.0
                                                            + d * (q - p) * (1.0 - 12.0 * pq) / 120.0)))
-    if d > 0.0:
-        return math.log1p(q * math.expm1(-d)) + q * d
-    return math.log1p(p * math.expm1(d)) - p * d
+    # both forms are exact; the one scaled by min(p, q) has the smaller rounding
+    # error (about 4 eps min(p, q) |delta| absolute); expm1 must not overflow
+    # log1p(A) = log(1 + A) is evaluated as log(q + p e^d) (resp. log(p + q e^-d))
+    # once A is far from 0: then the small one of p, q enters without rounding
+    if (p <= q and d < 700.0) or d < -700.0:
+        A = p * math.expm1(d)
+        return (math.log1p(A) if abs(A) < 0.5 else math.log(q + p * math.exp(d))) - p * d
+    B = q * math.expm1(-d)
+    return (math.log1p(B) if abs(B) < 0.5 else math.log(p + q * math.exp(-d))) + q * d
 
 
 @njit(cache=True, inline="always")
@@ -121,26 +128,38 @@ def soft_residual(p, q, g):
 # the phases of one step
 
 
+@njit(cache=True, inline="always")
+def _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
+    n = XT.shape[1]
+    lo = chunk_lo[c]
+    hi = chunk_hi[c]
+    np.dot(W[lo:hi], XT, Zt[lo:hi])
+    fp = fpart[c]
+    for i in range(n):
+        fp[i] = 0.0
+    for s in range(lo, hi):
+        z = Zt[s]
+        av = a[s]
+        for i in range(n):
+            if z[i] > 0.0:
+                fp[i] += av * z[i]
+
+
 @njit(cache=True, parallel=True)
 def forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
     """Phase 1: Zt = W X^T per chunk and fpart[c, i] = sum_{s in c} a_s relu(Zt[s, i])."""
-    n = XT.shape[1]
     for c in prange(chunk_lo.size):
-        lo = chunk_lo[c]
-        hi = chunk_hi[c]
-        np.dot(W[lo:hi], XT, Zt[lo:hi])
-        fp = fpart[c]
-        for i in range(n):
-            fp[i] = 0.0
-        for s in range(lo, hi):
-            z = Zt[s]
-            av = a[s]
-            for i in range(n):
-                if z[i] > 0.0:
-                    fp[i] += av * z[i]
+        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
+    """:func:`forward_chunks` on the calling thread (same arithmetic)."""
+    for c in range(chunk_lo.size):
+        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+
+
+@njit(cache=True, nogil=True)
 def outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq, temperature,
                           f, r, loss):
     """Phase 2: per member k, f[k] (n,), residual r[k] = dL/df and loss[k]."""
@@ -169,54 +188,64 @@ def outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, k
         loss[k] = acc / n
 
 
+@njit(cache=True, inline="always")
+def _backward_chunk(c, W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
+    n = X.shape[0]
+    d = X.shape[1]
+    lo = chunk_lo[c]
+    hi = chunk_hi[c]
+    k = chunk_member[c]
+    rk = r[k]
+    for s in range(lo, hi):
+        z = Zt[s]
+        coef = a[s] * inv_sqrt_m[k]
+        for i in range(n):
+            z[i] = rk[i] * coef if z[i] > 0.0 else 0.0
+    np.dot(Zt[lo:hi], X, G[lo:hi])
+    acc = 0.0
+    for s in range(lo, hi):
+        for j in range(d):
+            W[s, j] -= lr * G[s, j]
+            e = W[s, j] - W0[s, j]
+            acc += e * e
+    sqdist[c] = acc
+
+
 @njit(cache=True, parallel=True)
 def backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
     """Phase 3: G = (mask * r a^T / sqrt(m))^T X per chunk (in Zt's memory), W -= lr G,
     and sqdist[c] = ||W[c] - W0[c]||_F^2 (used by the projection)."""
-    n = X.shape[0]
-    d = X.shape[1]
     for c in prange(chunk_lo.size):
-        lo = chunk_lo[c]
-        hi = chunk_hi[c]
-        k = chunk_member[c]
-        rk = r[k]
-        for s in range(lo, hi):
-            z = Zt[s]
-            coef = a[s] * inv_sqrt_m[k]
-            for i in range(n):
-                z[i] = rk[i] * coef if z[i] > 0.0 else 0.0
-        np.dot(Zt[lo:hi], X, G[lo:hi])
-        acc = 0.0
-        for s in range(lo, hi):
-            for j in range(d):
-                W[s, j] -= lr * G[s, j]
-                e = W[s, j] - W0[s, j]
-                acc += e * e
-        sqdist[c] = acc
+        _backward_chunk(c, W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
+def backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
+    """:func:`backward_update` on the calling thread (same arithmetic)."""
+    for c in range(chunk_lo.size):
+        _backward_chunk(c, W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+
+
+@njit(cache=True, nogil=True)
 def project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius):
-    """Phase 4 (projected GD): pull each member back onto ||W - W0||_F <= radius."""
+    """Phase 4 (projected GD): pull each member back onto ||W - W0||_F <= radius
+    (O(m d), serial: it is rarely active and cheap next to the GEMMs)."""
     n_members = member_chunk_lo.size
-    factor = np.ones(n_members)
+    d = W.shape[1]
     for k in range(n_members):
         tot = 0.0
         for c in range(member_chunk_lo[k], member_chunk_hi[k]):
             tot += sqdist[c]
         norm = math.sqrt(tot)
         if norm > radius:
-            factor[k] = radius / norm
-    d = W.shape[1]
-    for c in prange(chunk_lo.size):
-        fac = factor[chunk_member[c]]
-        if fac < 1.0:
-            for s in range(chunk_lo[c], chunk_hi[c]):
-                for j in range(d):
-                    W[s, j] = W0[s, j] + (W[s, j] - W0[s, j]) * fac
+            fac = radius / norm
+            for c in range(member_chunk_lo[k], member_chunk_hi[k]):
+                for s in range(chunk_lo[c], chunk_hi[c]):
+                    for j in range(d):
+                        W[s, j] = W0[s, j] + (W[s, j] - W0[s, j]) * fac
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def record_metrics(W, W0, f, labels, loss, cum_loss, step, member_lo, member_hi, width, out):
     """Metrics of every member at the current iterate (see METRIC_NAMES)."""
     n_members, n = f.shape
@@ -251,9 +280,9 @@ def record_metrics(W, W0, f, labels, loss, cum_loss, step, member_lo, member_hi,
         out[k, 6] = math.sqrt(dist)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperature, lr, radius, step0, steps,
-          cum_loss, rec_steps, metrics, f, scratch):
+          cum_loss, rec_steps, metrics, f, scratch, parallel):
     """Run ``steps`` GD steps from absolute step ``step0``; record at ``rec_steps``.
 
     ``chunks`` = (chunk_lo, chunk_hi, chunk_member); ``members`` = (member_lo,
@@ -261,7 +290,9 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
     (Zt (M, n), G (M, d), fpart (n_chunks, n), r (n_members, n), loss (n_members,),
     sqdist (n_chunks,)). ``radius`` = inf for plain GD. ``cum_loss`` (n_members,)
     carries sum_{t < step} L(W_t) (updated in place); ``f`` (n_members, n) holds
-    the outputs of the last iterate on return. Returns the number of records written.
+    the outputs of the last iterate on return. ``parallel``: run the chunks of the
+    GEMM phases on numba threads (else all on the calling thread, without the GIL;
+    the arithmetic is the same). Returns the number of records written.
     """
     chunk_lo, chunk_hi, chunk_member = chunks
     member_lo, member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m = members
@@ -272,7 +303,10 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
         j += 1
     for t in range(steps + 1):
         step = step0 + t
-        forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+        if parallel:
+            forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+        else:
+            forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
         outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq,
                               temperature, f, r, loss)
         if j < n_rec and rec_steps[j] == step:
@@ -282,7 +316,10 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
             break
         for k in range(loss.size):
             cum_loss[k] += loss[k]
-        backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+        if parallel:
+            backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+        else:
+            backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
         if radius < np.inf:
             project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius)
     return j

@@ -64,8 +64,7 @@ def _blas_controller():
 
 
 class ThreadScope:
-    """Numba threads set to ``n`` and BLAS held at one thread (one parallel layer),
-    with dynamic scheduling of parallel loops (chunks of unequal size)."""
+    """Numba threads set to ``n`` and BLAS held at one thread (one parallel layer)."""
 
     def __init__(self, n):
         self.n = n
@@ -75,7 +74,6 @@ class ThreadScope:
 
         self._old = numba.get_num_threads()
         numba.set_num_threads(self.n)
-        self._old_chunk = numba.set_parallel_chunksize(1)
         self._tp = _blas_controller().limit(limits=1, user_api="blas")
         self._tp.__enter__()
         return self
@@ -84,7 +82,6 @@ class ThreadScope:
         import numba  # noqa: PLC0415
 
         self._tp.__exit__(*exc)
-        numba.set_parallel_chunksize(self._old_chunk)
         numba.set_num_threads(self._old)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def outputs(params: TwoLayerParams, X) -> np.ndarray:
     _, _, mcl, mch, _, inv = lay.members
     zeros = np.zeros(n)
     with ThreadScope(resolve_threads(None)):
-        _k.forward_chunks(params.W, np.ascontiguousarray(X.T), params.a, clo, chi, sc[0], sc[2])
+        _k.forward_chunks_serial(params.W, np.ascontiguousarray(X.T), params.a, clo, chi, sc[0], sc[2])
         _k.outputs_and_residuals(sc[2], mcl, mch, inv, _k.KIND_HARD, np.ones(n), zeros, zeros, 1.0, f, sc[3], sc[4])
     return f[0].copy()
 
@@ -195,9 +196,9 @@ def loss_and_grad(params, X, targets, kind="hard", temperature=1.0, *, normalize
     _, _, mcl, mch, _, inv = lay.members
     W = params.W.copy()
     with ThreadScope(resolve_threads(None)):
-        _k.forward_chunks(W, np.ascontiguousarray(X.T), params.a, clo, chi, Zt, fpart)
+        _k.forward_chunks_serial(W, np.ascontiguousarray(X.T), params.a, clo, chi, Zt, fpart)
         _k.outputs_and_residuals(fpart, mcl, mch, inv, tg.code, tg.tgt, tg.tp, tg.tq, temperature, f, r, loss)
-        _k.backward_update(W, params.W, X, params.a, clo, chi, cm, inv, r, 1.0, Zt, G, sqdist)
+        _k.backward_update_serial(W, params.W, X, params.a, clo, chi, cm, inv, r, 1.0, Zt, G, sqdist)
     return float(loss[0]), G
 
 
@@ -213,16 +214,26 @@ def _check_settings(steps, lr, temperature, project_radius):
     return steps, lr, temperature, radius
 
 
-def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads):
-    """Run members ``starts`` = list of dicts (W, W0, a, step, cum_loss) together.
+# multiply-adds per step (total width x n x d) from which a lone group's chunks run
+# on numba threads; below it the per-step thread hand-offs cost more than they
+# save (measured on the shared 2-core bench machine, see bench/results/twolayer.md)
+_PARALLEL_CHUNKS_MIN = 16_000_000
 
-    Returns (rec_steps, metrics (n_rec, n_members, N_METRICS), W, f, cum_loss, seconds).
-    """
+
+def _groups(widths, n_groups):
+    """Split member indices into <= n_groups groups of similar total width (largest first)."""
+    loads = [0] * n_groups
+    groups = [[] for _ in range(n_groups)]
+    for k in sorted(range(len(widths)), key=lambda k: -widths[k]):
+        g = int(np.argmin(loads))
+        groups[g].append(k)
+        loads[g] += widths[k]
+    return [sorted(g) for g in groups if g]
+
+
+def _run_group(X, XT, tg, starts, rec, steps, lr, temperature, radius, parallel):
     n, d = X.shape
-    widths = [s["W"].shape[0] for s in starts]
-    lay = _Layout(widths)
-    step0 = starts[0]["step"]
-    rec = checkpoint_steps(record, step0, step0 + steps)
+    lay = _Layout([s["W"].shape[0] for s in starts])
     W = np.ascontiguousarray(np.concatenate([s["W"] for s in starts]))
     W0 = np.ascontiguousarray(np.concatenate([s["W0"] for s in starts]))
     a = np.concatenate([s["a"] for s in starts])
@@ -231,34 +242,66 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads)
     metrics = np.full((rec.size, lay.n_members, _k.N_METRICS), np.nan)
     f = np.empty((lay.n_members, n))
     rad = np.inf if radius is None else radius
+    n_done = _k.drive(W, W0, X, XT, a, lay.chunks, lay.members, tg.code, tg.tgt, tg.tp, tg.tq, tg.labels,
+                      temperature, lr, rad, starts[0]["step"], steps, cum, rec, metrics, f, scratch, parallel)
+    assert n_done == rec.size
+    mlo, mhi = lay.members[0], lay.members[1]
+    return [{"metrics": metrics[:, k, :], "W": W[mlo[k]:mhi[k]].copy(), "f": f[k].copy(), "cum_loss": float(cum[k])}
+            for k in range(lay.n_members)]
+
+
+def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads):
+    """Run the members ``starts`` (dicts W, W0, a, step, cum_loss; one common step).
+
+    With several members and threads, the members are split into groups of similar
+    total width, one per thread, each group one fused serial kernel on its own
+    thread (no synchronisation between steps). A lone group of total size
+    >= _PARALLEL_CHUNKS_MIN runs its chunks on numba threads instead. Each member's
+    arithmetic is the same in every case.
+
+    Returns (rec_steps, per-member result dicts, end step, run info).
+    """
+    n, d = X.shape
+    step0 = starts[0]["step"]
+    rec = checkpoint_steps(record, step0, step0 + steps)
     XT = np.ascontiguousarray(X.T)
+    widths = [s["W"].shape[0] for s in starts]
+    check_memory(8.0 * sum(widths) * (n + 3 * d), f"two-layer run (total width {sum(widths)}, n={n})",
+                 hint="run fewer members per call")
+    groups = _groups(widths, min(threads, len(starts)))
+    parallel = len(groups) == 1 and threads > 1 and sum(widths) * n * d >= _PARALLEL_CHUNKS_MIN
+    results = [None] * len(starts)
     with ThreadScope(threads):
         t0 = time.perf_counter()
-        n_done = _k.drive(W, W0, X, XT, a, lay.chunks, lay.members, tg.code, tg.tgt, tg.tp, tg.tq, tg.labels,
-                          temperature, lr, rad, step0, steps, cum, rec, metrics, f, scratch)
+        if len(groups) == 1:
+            outs = [_run_group(X, XT, tg, starts, rec, steps, lr, temperature, radius, parallel)]
+        else:
+            with ThreadPoolExecutor(len(groups)) as pool:
+                outs = list(pool.map(lambda g: _run_group(X, XT, tg, [starts[k] for k in g], rec, steps, lr,
+                                                          temperature, radius, False), groups))
         seconds = time.perf_counter() - t0
-    assert n_done == rec.size
-    return rec, metrics, W, f, cum, seconds, lay, step0 + steps
+    for g, out in zip(groups, outs):
+        for k, res in zip(g, out):
+            results[k] = res
+    info = {"kernel_seconds": seconds, "threads": int(threads), "groups": len(groups),
+            "parallel_chunks": bool(parallel), "ensemble_members": len(starts), "total_width": int(sum(widths))}
+    return rec, results, step0 + steps, info
 
 
-def _split(result, starts, configs, X, tg, threads, infos):
-    rec, metrics, W, f, cum, seconds, lay, end = result
-    mlo, mhi = lay.members[0], lay.members[1]
-    out = []
+def _split(result, starts, configs, infos):
+    rec, results, end, run_info = result
     import numba  # noqa: PLC0415
 
-    for k, (s, cfg) in enumerate(zip(starts, configs)):
-        lo, hi = int(mlo[k]), int(mhi[k])
+    out = []
+    for k, (s, cfg, res) in enumerate(zip(starts, configs, results)):
         info = dict(infos[k]) if infos else {"segments": []}
-        info.setdefault("segments", []).append(
-            {"steps": int(end - s["step"]), "kernel_seconds": seconds, "threads": int(threads),
-             "ensemble_members": lay.n_members, "total_width": lay.total})
+        info["segments"] = list(info.get("segments", [])) + [dict(run_info, steps=int(end - s["step"]))]
         info["numba"] = numba.__version__
         info["numpy"] = np.__version__
         out.append(TwoLayerTrajectory(
-            steps=rec, metrics={name: metrics[:, k, j] for j, name in enumerate(_k.METRIC_NAMES)},
-            W=W[lo:hi].copy(), W0=s["W0"], a=s["a"], outputs=f[k].copy(),
-            state={"step": int(end), "cum_loss": float(cum[k])}, config=cfg, info=info))
+            steps=rec, metrics={name: res["metrics"][:, j].copy() for j, name in enumerate(_k.METRIC_NAMES)},
+            W=res["W"], W0=s["W0"], a=s["a"], outputs=res["f"],
+            state={"step": int(end), "cum_loss": res["cum_loss"]}, config=cfg, info=info))
     return out
 
 
@@ -416,7 +459,7 @@ def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="sta
             starts.append({"W": p.W, "W0": p.W.copy(), "a": p.a, "step": 0, "cum_loss": 0.0})
             configs.append(_config(m, _jsonable_seed(seed), init, tg.kind, lr, temperature, radius, n, d, scale, fp))
     result = _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads)
-    return TwoLayerEnsemble(seeds, widths, _split(result, starts, configs, X, tg, threads, None))
+    return TwoLayerEnsemble(seeds, widths, _split(result, starts, configs, None))
 
 
 def _as_list(value, name):
@@ -455,7 +498,7 @@ def _resume_many(members, steps, X, targets, labels, record, threads, normalize,
     threads = resolve_threads(threads)
     starts = [{"W": m.W, "W0": m.W0, "a": m.a, "step": m.step, "cum_loss": m.state["cum_loss"]} for m in members]
     result = _run_members(X, tg, starts, steps, c0["lr"], c0["temperature"], c0["project_radius"], record, threads)
-    new = _split(result, starts, [m.config for m in members], X, tg, threads, [m.info for m in members])
+    new = _split(result, starts, [m.config for m in members], [m.info for m in members])
     for old, cur in zip(members, new):  # keep the history: old checkpoints, then the new segment's
         cur.steps = np.concatenate([old.steps, cur.steps])
         cur.metrics = {k: np.concatenate([old.metrics[k], v]) for k, v in cur.metrics.items()}
