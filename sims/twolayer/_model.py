@@ -125,7 +125,7 @@ def check_params(params, d=None) -> TwoLayerParams:
     check_shape(a, "params.a", (W.shape[0],))
     bad = np.flatnonzero(np.abs(a) != 1.0)
     if bad.size:
-        raise ValueError(f"params.a must hold output signs in {{-1, +1}}; params.a[{bad[0]}] = {a[bad[0]]!r}")
+        raise ValueError(f"params.a must hold output signs in {{-1, +1}}; params.a[{bad[0]}] = {float(a[bad[0]])!r}")
     return TwoLayerParams(W=np.ascontiguousarray(W), a=a)
 
 
@@ -160,12 +160,12 @@ def check_targets(targets, n, kind):
         bad = np.flatnonzero((t != 1.0) & (t != -1.0))
         if bad.size:
             raise ValueError(f"{name} must be labels in {{-1, +1}} for kind='hard'; "
-                             f"{name}[{bad[0]}] = {t[bad[0]]!r}")
+                             f"{name}[{bad[0]}] = {float(t[bad[0]])!r}")
     else:
         bad = np.flatnonzero((t < 0.0) | (t > 1.0))
         if bad.size:
             raise ValueError(f"{name} must be probabilities in [0, 1] for kind='soft'; "
-                             f"{name}[{bad[0]}] = {t[bad[0]]!r}")
+                             f"{name}[{bad[0]}] = {float(t[bad[0]])!r}")
     return t
 
 
@@ -175,7 +175,7 @@ def check_labels(labels, n):
     check_shape(y, "labels", (n,))
     bad = np.flatnonzero((y != 1.0) & (y != -1.0))
     if bad.size:
-        raise ValueError(f"labels must be in {{-1, +1}}; labels[{bad[0]}] = {y[bad[0]]!r}")
+        raise ValueError(f"labels must be in {{-1, +1}}; labels[{bad[0]}] = {float(y[bad[0]])!r}")
     return y
 
 

@@ -358,6 +358,7 @@ def run(X, targets, width, steps, lr, *, kind="hard", init="standard", seed=0, t
     -------
     TwoLayerTrajectory
     """
+    width = as_int(width, "width", low=1)
     return run_ensemble(X, targets, [width], [seed], steps, lr, kind=kind, init=init, temperature=temperature,
                         project_radius=project_radius, labels=labels, record=record, normalize=normalize,
                         threads=threads, params=None if params is None else [params]).members[0]
