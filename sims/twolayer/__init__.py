@@ -7,6 +7,13 @@ batch GD or GD projected onto :math:`\|W - W_0\|_F \le R`, logistic loss on labe
 KL to a teacher's probabilities (with temperature), and whole seeds-by-widths
 ensembles in one fused Numba/BLAS kernel.
 
+Threads (one parallel layer, numerics spec section 2): BLAS is held at one thread.
+An ensemble's members are split into ``threads`` groups of similar total width, each
+group one fused kernel on its own thread with no synchronisation between steps; a
+lone network with steps of >= 1.3e8 multiply-adds runs its row chunks on numba
+threads. A member's arithmetic is the same in every case, so results are bitwise
+independent of the thread count and of the ensemble it runs in.
+
 Files: ``_model`` (the network, initialisations, input checks), ``_kernels``
 (Numba kernels), ``_train`` (runs, ensembles, loss and gradient), ``_teachers``
 (distillation targets), ``_reference`` (a plain NumPy loop for cross-checks),

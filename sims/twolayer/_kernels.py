@@ -7,7 +7,9 @@ M = sum_k m_k. The rows are cut into *chunks* (``chunk_lo``, ``chunk_hi``,
 (:func:`member_chunks`), so a member's arithmetic is the same alone and inside any
 ensemble, and the same for any thread count.
 
-One step, for every chunk c in parallel (numba threads, BLAS held at one thread):
+One step, over the chunks c (on numba threads for large lone runs, ``parallel``;
+otherwise on the calling thread without the GIL, so that groups of members run on
+threads of their own; BLAS is held at one thread either way):
 
 1. ``Zt[c] = W[c] X^T`` (BLAS), the pre-activations, and the partial sums
    ``fpart[c, i] = sum_{s in c} a_s relu(Zt[s, i])`` (s in order);
@@ -142,9 +144,8 @@ def _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
     for s in range(lo, hi):
         z = Zt[s]
         av = a[s]
-        for i in range(n):
-            if z[i] > 0.0:
-                fp[i] += av * z[i]
+        for i in range(n):  # branch-free so that it vectorises; relu(z) = 0 adds +-0
+            fp[i] += av * max(z[i], 0.0)
 
 
 @njit(cache=True, parallel=True)
@@ -156,7 +157,9 @@ def forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
 
 @njit(cache=True, nogil=True)
 def forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
-    """:func:`forward_chunks` on the calling thread (same arithmetic)."""
+    """:func:`forward_chunks` on the calling thread (the same BLAS calls: OpenBLAS
+    gives a row of a product bits that depend on the row's place in the call, so
+    one GEMM over all rows would break the bitwise equality with lone runs)."""
     for c in range(chunk_lo.size):
         _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
 
@@ -191,21 +194,22 @@ def outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, k
 
 
 @njit(cache=True, inline="always")
-def _backward_chunk(c, W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
-    n = X.shape[0]
-    d = X.shape[1]
-    lo = chunk_lo[c]
-    hi = chunk_hi[c]
+def _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, Zt):
+    n = Zt.shape[1]
     k = chunk_member[c]
     rk = r[k]
-    for s in range(lo, hi):
+    for s in range(chunk_lo[c], chunk_hi[c]):
         z = Zt[s]
         coef = a[s] * inv_sqrt_m[k]
         for i in range(n):
             z[i] = rk[i] * coef if z[i] > 0.0 else 0.0
-    np.dot(Zt[lo:hi], X, G[lo:hi])
+
+
+@njit(cache=True, inline="always")
+def _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist):
+    d = W.shape[1]
     acc = 0.0
-    for s in range(lo, hi):
+    for s in range(chunk_lo[c], chunk_hi[c]):
         for j in range(d):
             W[s, j] -= lr * G[s, j]
             e = W[s, j] - W0[s, j]
@@ -218,14 +222,22 @@ def backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r
     """Phase 3: G = (mask * r a^T / sqrt(m))^T X per chunk (in Zt's memory), W -= lr G,
     and sqdist[c] = ||W[c] - W0[c]||_F^2 (used by the projection)."""
     for c in prange(chunk_lo.size):
-        _backward_chunk(c, W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, Zt)
+        lo = chunk_lo[c]
+        hi = chunk_hi[c]
+        np.dot(Zt[lo:hi], X, G[lo:hi])
+        _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist)
 
 
 @njit(cache=True, nogil=True)
 def backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
-    """:func:`backward_update` on the calling thread (same arithmetic)."""
+    """:func:`backward_update` on the calling thread (the same BLAS calls)."""
     for c in range(chunk_lo.size):
-        _backward_chunk(c, W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, Zt)
+        lo = chunk_lo[c]
+        hi = chunk_hi[c]
+        np.dot(Zt[lo:hi], X, G[lo:hi])
+        _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist)
 
 
 @njit(cache=True, nogil=True)

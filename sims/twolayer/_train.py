@@ -215,9 +215,11 @@ def _check_settings(steps, lr, temperature, project_radius):
 
 
 # multiply-adds per step (total width x n x d) from which a lone group's chunks run
-# on numba threads; below it the per-step thread hand-offs cost more than they
-# save (measured on the shared 2-core bench machine, see bench/results/twolayer.md)
-_PARALLEL_CHUNKS_MIN = 16_000_000
+# on numba threads. On the shared 2-core bench machine (load average 6-8) the
+# per-step hand-offs made 2 threads 1.2-5x *slower* than 1 thread up to m = 1024
+# at n = 1000, d = 64 (6.5e7) and about even at m = 4096 (2.6e8): the parallel
+# path is kept for steps of >= 1.3e8 multiply-adds only (bench/results/twolayer.md)
+PARALLEL_CHUNKS_MIN = 130_000_000
 
 
 def _groups(widths, n_groups):
@@ -256,7 +258,7 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads)
     With several members and threads, the members are split into groups of similar
     total width, one per thread, each group one fused serial kernel on its own
     thread (no synchronisation between steps). A lone group of total size
-    >= _PARALLEL_CHUNKS_MIN runs its chunks on numba threads instead. Each member's
+    >= PARALLEL_CHUNKS_MIN runs its chunks on numba threads instead. Each member's
     arithmetic is the same in every case.
 
     Returns (rec_steps, per-member result dicts, end step, run info).
@@ -269,7 +271,7 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads)
     check_memory(8.0 * sum(widths) * (n + 3 * d), f"two-layer run (total width {sum(widths)}, n={n})",
                  hint="run fewer members per call")
     groups = _groups(widths, min(threads, len(starts)))
-    parallel = len(groups) == 1 and threads > 1 and sum(widths) * n * d >= _PARALLEL_CHUNKS_MIN
+    parallel = len(groups) == 1 and threads > 1 and sum(widths) * n * d >= PARALLEL_CHUNKS_MIN
     results = [None] * len(starts)
     with ThreadScope(threads):
         t0 = time.perf_counter()
