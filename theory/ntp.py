@@ -42,8 +42,15 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
+from theory._validation import as_int, as_real_array, check_memory
+
 __all__ = [
     "NTPData",
+    "classification_data",
+    "binary_data",
+    "logistic_weights",
+    "data_fingerprint",
+    "entropy_from_arrays",
     "DataSubspace",
     "FiniteComponent",
     "entropy",
@@ -542,7 +549,9 @@ class NTPData:
         Each sample is one context: ``H = X``, ``P[i] = e_{y_i}``, :math:`\hat\pi_i=1/n`
         (so :func:`ntp_loss` is the **mean** multiclass cross-entropy of [S18], whose
         loss is the sum; rescale step sizes by n to compare). Samples are not merged:
-        repeated rows of ``X`` stay separate contexts.
+        repeated rows of ``X`` stay separate contexts. Same construction as
+        :func:`classification_data` (``NTPData.one_hot(X, y, V)`` is
+        ``classification_data(X, y, n_classes=V)``).
 
         Parameters
         ----------
@@ -557,22 +566,7 @@ class NTPData:
         -------
         NTPData
         """
-        X = _as_real_array(X, "X", ndim=2)
-        y_arr = np.asarray(y)
-        if y_arr.ndim != 1 or y_arr.shape[0] != X.shape[0]:
-            raise ValueError(f"y must have shape (n,) = ({X.shape[0]},) to match X, got {y_arr.shape}")
-        if y_arr.size and (y_arr.dtype.kind not in "iu" and not np.all(np.mod(y_arr, 1) == 0)):
-            raise TypeError(f"y must contain integer labels, got dtype {y_arr.dtype}")
-        y_arr = y_arr.astype(np.int64)
-        if y_arr.size and y_arr.min() < 0:
-            raise ValueError(f"y must be nonnegative class labels, got min(y) = {y_arr.min()}")
-        V = max(int(y_arr.max()) + 1, 2) if V is None else _as_int(V, "V", 2)
-        if y_arr.max() >= V:
-            raise ValueError(f"labels must be < V = {V}, got max(y) = {y_arr.max()}")
-        n = X.shape[0]
-        P = np.zeros((n, V))
-        P[np.arange(n), y_arr] = 1.0
-        return cls(X, P, np.full(n, 1.0 / n), meta=dict(source="one_hot"))
+        return classification_data(X, y, n_classes=V)
 
     @classmethod
     def from_sequences(
@@ -856,6 +850,209 @@ def _embed_contexts(
 
 
 # --------------------------------------------------------------------------------------
+# classification data, fingerprints
+# --------------------------------------------------------------------------------------
+def _as_labels(y: Any, n: int) -> np.ndarray:
+    """Integer labels of shape (n,) as int64 (integer dtype, or floats that are whole)."""
+    if isinstance(y, (str, bytes)):
+        raise TypeError(f"y must be an array of integer labels, got the string {y!r:.80}")
+    y_arr = np.asarray(y)
+    if y_arr.ndim != 1 or y_arr.shape[0] != n:
+        raise ValueError(f"y must have shape (n,) = ({n},) to match X, got {y_arr.shape}")
+    if y_arr.dtype.kind == "b" or y_arr.dtype.kind not in "iuf":
+        raise TypeError(f"y must contain integer class labels, got dtype {y_arr.dtype}")
+    if y_arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y_arr) | (np.mod(y_arr, 1) != 0))
+        if bad.size:
+            j = int(bad[0])
+            raise TypeError(f"y must contain integer class labels; y[{j}] = {float(y_arr[j])!r} is not a whole number")
+    return y_arr.astype(np.int64)
+
+
+def classification_data(X: Any, y: Any, n_classes: int | None = None, pi: Any = None) -> NTPData:
+    r"""One-hot NTP data for multiclass classification (every support of size 1).
+
+    With :math:`P=\mathrm{onehot}(y)` the NTP loss is the weighted multiclass
+    cross-entropy :math:`\sum_n\pi_n(-\log\mathbb S_{y_n}(Wx_n))` of [S18] §4 ([T24]
+    Remark 1); the default :math:`\pi_n=1/n` makes it the mean (GD with step
+    :math:`\eta` on the mean = step :math:`\eta/n` on the sum). Each sample is its own
+    context (repeated rows of X are not merged). :meth:`NTPData.one_hot` is this
+    function with the default weights.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Inputs as rows (``H = X``).
+    y : array_like of int, shape (n,)
+        Labels in ``[0, n_classes)`` (integer dtype, or floats that are whole numbers).
+    n_classes : int, optional
+        V >= 2 (default ``max(y) + 1``, at least 2).
+    pi : array_like, shape (n,), optional
+        Positive weights summing to 1 (default ``1/n`` each); renormalised as in
+        :class:`NTPData`.
+
+    Returns
+    -------
+    NTPData
+        ``H = X`` (n, d), ``P`` (n, V) one-hot, ``pi`` (n,); ``meta["source"] = "one_hot"``.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric/complex X, non-integer labels.
+    ValueError
+        Wrong shapes, empty X, negative labels or labels >= n_classes, bad pi.
+
+    Examples
+    --------
+    >>> data = classification_data([[1.0, 0.0], [0.0, 1.0]], [1, 0])
+    >>> data.P.tolist(), data.pi.tolist()
+    ([[0.0, 1.0], [1.0, 0.0]], [0.5, 0.5])
+    """
+    X = as_real_array(X, "X", ndim=2)
+    n = X.shape[0]
+    if n < 1 or X.shape[1] < 1:
+        raise ValueError(f"X must have shape (n, d) with n >= 1 and d >= 1, got {X.shape}")
+    y_arr = _as_labels(y, n)
+    if y_arr.min() < 0:
+        raise ValueError(f"y must be nonnegative class labels, got min(y) = {y_arr.min()}")
+    V = max(int(y_arr.max()) + 1, 2) if n_classes is None else as_int(n_classes, "n_classes", low=2)
+    if y_arr.max() >= V:
+        raise ValueError(f"labels y must lie in [0, {V - 1}] (n_classes = {V}), got max(y) = {y_arr.max()}")
+    check_memory(8.0 * n * V, f"classification_data(n={n}, n_classes={V})",
+                 hint="the one-hot matrix P is dense (n, n_classes) float64")
+    P = np.zeros((n, V))
+    P[np.arange(n), y_arr] = 1.0
+    pi_arr = np.full(n, 1.0 / n) if pi is None else as_real_array(pi, "pi", ndim=1)
+    return NTPData(X, P, pi_arr, meta=dict(source="one_hot"))
+
+
+def binary_data(X: Any, y: Any, pi: Any = None) -> NTPData:
+    r"""Binary logistic regression as 2-class softmax data.
+
+    Labels :math:`y_n\in\{-1,+1\}` (or :math:`\{0,1\}`, read as 0 -> -1) map to classes
+    :math:`c_n=0` for :math:`y_n=+1` and :math:`c_n=1` for :math:`y_n=-1`. With
+    :math:`w=w_0-w_1` (:func:`logistic_weights`) the 2-class cross-entropy is the
+    logistic loss
+
+    .. math:: -\log\mathbb S_{c_n}(Wx_n)=\log\big(1+e^{-y_nw^\top x_n}\big),
+
+    and since :math:`\mathbf 1^\top\nabla=0` (:math:`w_0+w_1` never moves), GD on W with
+    step :math:`\eta` is GD on :math:`\sum_n\pi_n\log(1+e^{-y_nw^\top x_n})` with step
+    :math:`2\eta` on w. The NTP-SVM solution of these data is
+    :math:`W^{mm}=[\hat w/2;-\hat w/2]` with :math:`\hat w` the hard-margin SVM,
+    :math:`\|W^{mm}\|=\|\hat w\|/\sqrt2`.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Values in {-1, +1} or in {0, 1}.
+    pi : array_like, shape (n,), optional
+        Weights (default 1/n).
+
+    Returns
+    -------
+    NTPData
+        ``H = X``, ``P`` (n, 2), ``pi``.
+    """
+    if isinstance(y, (str, bytes)):
+        raise TypeError(f"y must be an array of labels in {{-1, +1}} or {{0, 1}}, got the string {y!r:.80}")
+    y_arr = np.asarray(y)
+    if y_arr.dtype.kind not in "biuf":
+        raise TypeError(f"y must be an array of labels in {{-1, +1}} or {{0, 1}}, got dtype {y_arr.dtype}")
+    vals = set(np.unique(y_arr).tolist())
+    if not (vals <= {-1, 1} or vals <= {0, 1}):
+        shown = sorted(vals)[:10]
+        raise ValueError(f"y must take values in {{-1, +1}} or {{0, 1}}, got the values {shown}")
+    return classification_data(X, np.where(y_arr == 1, 0, 1).astype(np.int64), n_classes=2, pi=pi)
+
+
+def logistic_weights(W: Any) -> np.ndarray:
+    r""":math:`w=w_0-w_1` of a 2-class weight matrix (see :func:`binary_data`).
+
+    Parameters
+    ----------
+    W : array_like, shape (2, d) or (..., 2, d)
+
+    Returns
+    -------
+    ndarray, shape (d,) or (..., d)
+    """
+    W = as_real_array(W, "W")
+    if W.ndim < 2 or W.shape[-2] != 2:
+        raise ValueError(f"W must have shape (2, d) or (..., 2, d), got {W.shape}")
+    return W[..., 0, :] - W[..., 1, :]
+
+
+def data_fingerprint(H: Any, P: Any, pi: Any) -> str:
+    """Short content key of NTP arrays: 24 hex digits of SHA-256 over their bytes and shapes.
+
+    Hashes, for ``H``, ``P``, ``pi`` in turn, the little-endian float64 bytes (C order)
+    followed by ``str(shape)``. This is the key stored with GD trajectories
+    (``data_fingerprint``), so it must not change. (:attr:`NTPData.digest` is a
+    different, longer key of the same arrays.)
+
+    Parameters
+    ----------
+    H : array_like, shape (m, d)
+    P : array_like, shape (m, V)
+    pi : array_like, shape (m,)
+
+    Returns
+    -------
+    str
+        24 lowercase hex digits.
+    """
+    H = as_real_array(H, "H", ndim=2, copy=False)
+    P = as_real_array(P, "P", ndim=2, copy=False)
+    pi = as_real_array(pi, "pi", ndim=1, copy=False)
+    if P.shape[0] != H.shape[0] or pi.shape != (H.shape[0],):
+        raise ValueError(
+            f"H (m, d), P (m, V) and pi (m,) must agree on m; got shapes {H.shape}, {P.shape}, {pi.shape}"
+        )
+    h = hashlib.sha256()
+    for a in (H, P, pi):
+        h.update(np.ascontiguousarray(a, dtype="<f8").tobytes())
+        h.update(str(a.shape).encode())
+    return h.hexdigest()[:24]
+
+
+def entropy_from_arrays(P: Any, pi: Any) -> float:
+    r"""Entropy :math:`-\sum_j\pi_j\sum_{z:P_{jz}>0}P_{jz}\log P_{jz}` of raw arrays (nats).
+
+    The one formula behind :func:`entropy` and the GD engine's stored entropy (and
+    hence its loss gaps): row sums :math:`t_j=\sum_z P_{jz}\log P_{jz}` (0 log 0 = 0),
+    then ``-(pi * t).sum()`` (NumPy pairwise summation). ``pi`` is used as given (not
+    renormalised).
+
+    Parameters
+    ----------
+    P : array_like, shape (m, V)
+        Nonnegative, finite.
+    pi : array_like, shape (m,)
+        Nonnegative, finite weights.
+
+    Returns
+    -------
+    float
+    """
+    P = as_real_array(P, "P", ndim=2, copy=False)
+    pi = as_real_array(pi, "pi", ndim=1, copy=False)
+    if pi.shape != (P.shape[0],):
+        raise ValueError(f"pi must have shape (m,) = ({P.shape[0]},) to match P, got {pi.shape}")
+    if np.any(P < 0):
+        j, v = (int(i) for i in np.argwhere(P < 0)[0])
+        raise ValueError(f"P must be nonnegative; P[{j}, {v}] = {float(P[j, v])!r}")
+    if np.any(pi < 0):
+        j = int(np.flatnonzero(pi < 0)[0])
+        raise ValueError(f"pi must be nonnegative; pi[{j}] = {float(pi[j])!r}")
+    S = P > 0
+    t = np.where(S, P * np.log(np.where(S, P, 1.0)), 0.0)
+    return float(-(pi * t.sum(axis=1)).sum())
+
+
+# --------------------------------------------------------------------------------------
 # loss, entropy, gap, gradient
 # --------------------------------------------------------------------------------------
 def _check_data(data: Any) -> NTPData:
@@ -883,7 +1080,8 @@ def entropy(data: NTPData) -> float:
 
     .. math:: \mathcal H = -\sum_{j}\hat\pi_j\sum_{z\in\mathcal S_j}\hat p_{j,z}\log\hat p_{j,z}
 
-    ([T24] §2, spec §1.2; nats). Zero for one-hot data.
+    ([T24] §2, spec §1.2; nats). Zero for one-hot data. Computed by
+    :func:`entropy_from_arrays` (the same formula as the GD engine).
 
     Parameters
     ----------
@@ -894,7 +1092,7 @@ def entropy(data: NTPData) -> float:
     float
     """
     data = _check_data(data)
-    return float(data.pi @ -(data.P * data.log_P).sum(axis=1))
+    return entropy_from_arrays(data.P, data.pi)
 
 
 def ntp_loss(W: Any, data: NTPData) -> float:

@@ -78,10 +78,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from theory._validation import as_choice, as_int
+
 __all__ = [
     "LEARNERS",
     "SUM_TOL",
+    "INSTANCE_KINDS",
+    "INSTANCE_LEVEL",
     "Instance",
+    "instance_min_n",
+    "instance_exists",
+    "build_instance",
+    "lower_bound_holds",
+    "lower_bound",
     "instance0",
     "instance1",
     "instance2",
@@ -385,7 +394,7 @@ def instance1(S: int, A: int, n: int) -> Instance:
     A = _as_int(A, "A", 2)
     n = _as_int(n, "n", 1)
     Ae = _effective_even(A)
-    if 16 * n < S * Ae:
+    if n < _instance_min_n("instance1", S, A):
         raise ValueError(
             f"instance1 needs n >= S*A'/16 = {S * Ae / 16:g} (A' = {Ae}) so that "
             f"pi_star(2j|s) = (1 - sqrt(S*A'/n)/4)/A' >= 0; got n = {n}"
@@ -400,7 +409,7 @@ def instance1(S: int, A: int, n: int) -> Instance:
 def _instance2_row(S: int, A: int, n: int, who: str) -> np.ndarray:
     Ao = _effective_odd(A)
     K = (Ao - 1) // 2
-    if n + 1 < S * K:
+    if n < _instance_min_n("instance2", S, A):
         raise ValueError(
             f"{who} needs n + 1 >= S*(A'-1)/2 = {S * K} (A' = {Ao}) so that "
             f"pi_star(A'|s) = 1 - S*(A'-1)/(2(n+1)) >= 0; got n = {n}"
@@ -484,6 +493,96 @@ def instance3(S: int, A: int, n: int) -> Instance:
     rho = np.full(S, 1.0 / (n + 1))
     rho[-1] = (n + 1 - (S - 1)) / (n + 1)
     return Instance(rho, np.tile(row, (S, 1)))
+
+
+# ------------------------------------------------------------- ranges of existence/validity
+#: Names of the instances of [ZZ23] section 6, as used by :func:`build_instance`.
+INSTANCE_KINDS: tuple[str, ...] = ("instance0", "instance1", "instance2", "instance3")
+
+#: The lower-bound theorem (privileged-information level) whose Bayes prior each
+#: changing instance is the all-plus vertex of: Thm 3.1, 4.1, 5.1.
+INSTANCE_LEVEL: dict[str, int] = {"instance1": 1, "instance2": 2, "instance3": 3}
+
+
+def _instance_min_n(kind: str, S: int, A: int) -> int | None:
+    """Smallest n >= 1 at which ``kind`` has valid probabilities; None if A is too small."""
+    if kind == "instance0":
+        return 1
+    if kind == "instance1":
+        if A < 2:
+            return None
+        return max(1, -(-S * _effective_even(A) // 16))  # 16 n >= S A'
+    if A < 3:
+        return None
+    K = (_effective_odd(A) - 1) // 2
+    return max(1, S * K - 1)  # n + 1 >= S K
+
+
+def instance_min_n(kind: str, S: int, A: int) -> int | None:
+    r"""Smallest sample size n at which an instance of [ZZ23] section 6 exists.
+
+    * ``"instance0"``: any n >= 1 (it does not depend on n).
+    * ``"instance1"``: :math:`16n\ge SA'` with :math:`A'` the largest even number
+      <= A (so that :math:`\Delta=\tfrac14\sqrt{SA'/n}\le1`); needs A >= 2.
+    * ``"instance2"``, ``"instance3"``: :math:`n+1\ge SK`, :math:`K=(A''-1)/2` with
+      :math:`A''` the largest odd number <= A (heavy label mass >= 0); needs A >= 3.
+
+    Parameters
+    ----------
+    kind : {"instance0", "instance1", "instance2", "instance3"}
+    S, A : int
+        Numbers of inputs and labels, >= 1.
+
+    Returns
+    -------
+    int or None
+        None when the construction needs more labels than ``A``.
+    """
+    kind = as_choice(kind, "kind", INSTANCE_KINDS)
+    return _instance_min_n(kind, as_int(S, "S", low=1), as_int(A, "A", low=1))
+
+
+def instance_exists(kind: str, S: int, A: int, n: int) -> bool:
+    """Whether :func:`build_instance` ``(kind, S, A, n)`` has valid probabilities.
+
+    The same rule the builders enforce (:func:`instance_min_n`).
+
+    Parameters
+    ----------
+    kind : {"instance0", "instance1", "instance2", "instance3"}
+    S, A, n : int
+        >= 1.
+
+    Returns
+    -------
+    bool
+    """
+    n = as_int(n, "n", low=1)
+    n_min = instance_min_n(kind, S, A)
+    return n_min is not None and n >= n_min
+
+
+def build_instance(kind: str, S: int, A: int, n: int | None = None) -> Instance:
+    """The instance ``kind`` of [ZZ23] section 6 (:func:`instance0` ... :func:`instance3`).
+
+    Parameters
+    ----------
+    kind : {"instance0", "instance1", "instance2", "instance3"}
+    S, A : int
+    n : int, optional
+        Sample size the instance is built for; required except for ``"instance0"``
+        (where it is ignored).
+
+    Returns
+    -------
+    Instance
+    """
+    kind = as_choice(kind, "kind", INSTANCE_KINDS)
+    if kind == "instance0":
+        return instance0(S, A)
+    if n is None:
+        raise TypeError(f"build_instance({kind!r}, ...) needs the sample size n (the instance changes with n)")
+    return {"instance1": instance1, "instance2": instance2, "instance3": instance3}[kind](S, A, n)
 
 
 # --------------------------------------------------------------------------- learners
@@ -1200,6 +1299,76 @@ def _range_error(theorem: str, condition: str, value) -> ValueError:
     )
 
 
+#: Theorem of each lower bound level.
+_LOWER_BOUND_THEOREM = {1: "Thm 3.1", 2: "Thm 4.1", 3: "Thm 5.1"}
+
+
+def _lower_bound_range(level: int, S: int, A: int) -> tuple[bool, str, float, bool, str]:
+    """(S, A in range, their condition, n threshold, threshold inclusive, n condition)."""
+    if level == 1:
+        return A > 1, "A > 1", S * A / 4.0, True, f"n >= S*A/4 = {S * A / 4:g}"
+    if level == 2:
+        t = S * (A - 1) / 2.0 - 1.0
+        return A > 2, "A > 2", t, True, f"n >= S*(A-1)/2 - 1 = {S * (A - 1) / 2 - 1:g}"
+    return S > 1 and A > 1, "S > 1 and A > 1", float(S - 1), False, f"n > S - 1 = {S - 1}"
+
+
+def _check_lower_bound_range(level: int, S: int, A: int, n: np.ndarray) -> None:
+    ok, cond, t, inclusive, n_cond = _lower_bound_range(level, S, A)
+    thm = _LOWER_BOUND_THEOREM[level]
+    if not ok:
+        raise _range_error(thm, cond, f"A = {A}" if level != 3 else f"S = {S}, A = {A}")
+    if np.any(n < t) or (not inclusive and np.any(n == t)):
+        raise _range_error(thm, n_cond, f"n = {n.min():g}")
+
+
+def lower_bound_holds(level: int, S: int, A: int, n):
+    r"""Whether the minimax lower bound of the given level is a theorem at (S, A, n).
+
+    The ranges of validity of [ZZ23] Thm 3.1 (level 1: :math:`A>1,\ n\ge SA/4`),
+    Thm 4.1 (level 2: :math:`A>2,\ n\ge S(A-1)/2-1`) and Thm 5.1 (level 3:
+    :math:`S>1,\ A>1,\ n>S-1`); the same rule :func:`lower_bound_level1` ... ``3``
+    enforce with ``strict=True``.
+
+    Parameters
+    ----------
+    level : {1, 2, 3}
+    S, A : int
+        >= 1.
+    n : float or array_like
+        Positive sample size(s).
+
+    Returns
+    -------
+    bool or ndarray of bool (shape of ``n``)
+    """
+    level = as_int(level, "level", low=1, high=3)
+    S = as_int(S, "S", low=1)
+    A = as_int(A, "A", low=1)
+    n = _positive_n(n)
+    ok, _, t, inclusive, _ = _lower_bound_range(level, S, A)
+    out = (n >= t if inclusive else n > t) & ok
+    return bool(out) if out.ndim == 0 else out
+
+
+def lower_bound(level: int, S: int, A: int, n, *, strict: bool = True):
+    """The minimax lower bound of the given level: :func:`lower_bound_level1`, ``2`` or ``3``.
+
+    Parameters
+    ----------
+    level : {1, 2, 3}
+    S, A, n, strict
+        As in the level's function.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    level = as_int(level, "level", low=1, high=3)
+    fn = {1: lower_bound_level1, 2: lower_bound_level2, 3: lower_bound_level3}[level]
+    return fn(S, A, n, strict=strict)
+
+
 def lower_bound_level1(S: int, A: int, n, *, strict: bool = True):
     r"""Minimax lower bound with hard labels, [ZZ23] Thm 3.1.
 
@@ -1225,10 +1394,8 @@ def lower_bound_level1(S: int, A: int, n, *, strict: bool = True):
     S = _as_int(S, "S", 1)
     A = _as_int(A, "A", 1)
     n = _positive_n(n)
-    if strict and A <= 1:
-        raise _range_error("Thm 3.1", "A > 1", f"A = {A}")
-    if strict and np.any(n < S * A / 4.0):
-        raise _range_error("Thm 3.1", f"n >= S*A/4 = {S * A / 4:g}", f"n = {n.min():g}")
+    if strict:
+        _check_lower_bound_range(1, S, A, n)
     return _scalar_or_array(math.exp(-0.5) / 16.0 * np.sqrt(S * A / n))
 
 
@@ -1254,12 +1421,8 @@ def lower_bound_level2(S: int, A: int, n, *, strict: bool = True):
     S = _as_int(S, "S", 1)
     A = _as_int(A, "A", 1)
     n = _positive_n(n)
-    if strict and A <= 2:
-        raise _range_error("Thm 4.1", "A > 2", f"A = {A}")
-    if strict and np.any(n < S * (A - 1) / 2.0 - 1.0):
-        raise _range_error(
-            "Thm 4.1", f"n >= S*(A-1)/2 - 1 = {S * (A - 1) / 2 - 1:g}", f"n = {n.min():g}"
-        )
+    if strict:
+        _check_lower_bound_range(2, S, A, n)
     return _scalar_or_array(S * (A - 1) / (4.0 * math.e * (n + 1.0)))
 
 
@@ -1287,10 +1450,8 @@ def lower_bound_level3(S: int, A: int, n, *, strict: bool = True):
     S = _as_int(S, "S", 1)
     A = _as_int(A, "A", 1)
     n = _positive_n(n)
-    if strict and (S <= 1 or A <= 1):
-        raise _range_error("Thm 5.1", "S > 1 and A > 1", f"S = {S}, A = {A}")
-    if strict and np.any(n <= S - 1):
-        raise _range_error("Thm 5.1", f"n > S - 1 = {S - 1}", f"n = {n.min():g}")
+    if strict:
+        _check_lower_bound_range(3, S, A, n)
     return _scalar_or_array((S - 1) / (2.0 * math.e * (n + 1.0)))
 
 

@@ -20,12 +20,17 @@ from theory import text_corpus
 from theory.ntp import (
     TOY_2D_SUPPORTS,
     NTPData,
+    binary_data,
+    classification_data,
+    data_fingerprint,
     data_subspace,
     entropy,
+    entropy_from_arrays,
     finite_component,
     genie_bound,
     in_support_residual,
     log_odds_residual,
+    logistic_weights,
     loss_gap,
     ntp_gradient,
     ntp_loss,
@@ -681,6 +686,98 @@ def test_functions_validate_W_and_arguments():
         NTPData.from_sequences([[0, 1, 2, 0]], 1, embed=lambda c: np.ones(c[0] + 1))
     with pytest.raises(ValueError, match=r"token id 5 in sequences is >= vocab_size = 3"):
         NTPData.from_sequences([[0, 5, 1]], 1, "one_hot", vocab_size=3)
+
+
+# ------------------------------------------------------------- classification data, keys
+def test_classification_data_explicit_arrays():
+    X = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    data = classification_data(X, [2, 0, 2])
+    np.testing.assert_array_equal(data.H, X)
+    np.testing.assert_array_equal(data.P, [[0, 0, 1], [1, 0, 0], [0, 0, 1]])
+    # 1/3 three times sums to exactly 1.0 in float64, so renormalisation keeps 1/3
+    assert data.pi.tolist() == [1 / 3, 1 / 3, 1 / 3]
+    assert data.is_one_hot and entropy(data) == 0.0
+    wide = classification_data(X, [0, 0, 0], n_classes=4, pi=[0.5, 0.25, 0.25])
+    np.testing.assert_array_equal(wide.P, [[1, 0, 0, 0]] * 3)
+    assert wide.pi.tolist() == [0.5, 0.25, 0.25]
+    one = classification_data([[1.0]], [0])  # default V = max(y) + 1 but at least 2
+    np.testing.assert_array_equal(one.P, [[1.0, 0.0]])
+    # NTPData.one_hot is the same construction (bit for bit), float labels that are whole accepted
+    other = NTPData.one_hot(X, np.array([2.0, 0.0, 2.0]))
+    assert other.digest == data.digest and other.meta["source"] == data.meta["source"] == "one_hot"
+
+
+def test_classification_data_keeps_pi_bits_of_the_renormalisation():
+    # 1/10 ten times sums to 0.9999999999999999; NTPData divides by that sum, which is what
+    # sims.gd.classification_data always returned (stored fingerprints depend on these bits)
+    data = classification_data(np.eye(10), np.arange(10) % 3)
+    expected = np.full(10, 0.1) / np.full(10, 0.1).sum()
+    assert data.pi.tobytes() == expected.tobytes()
+
+
+def test_binary_data_maps_plus_one_to_class_zero():
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    for y in ([1, -1, 1], [1, 0, 1]):
+        data = binary_data(X, y)
+        np.testing.assert_array_equal(data.P, [[1, 0], [0, 1], [1, 0]])
+        np.testing.assert_array_equal(data.H, X)
+    W = np.array([[1.0, 2.0], [0.5, -1.0]])
+    np.testing.assert_array_equal(logistic_weights(W), [0.5, 3.0])
+    np.testing.assert_array_equal(logistic_weights(np.stack([W, 2 * W])), [[0.5, 3.0], [1.0, 6.0]])
+    # the 2-class cross-entropy at W is the logistic loss at w = w_0 - w_1
+    y = np.array([1, -1, 1])
+    logistic = np.mean(np.log1p(np.exp(-y * (X @ logistic_weights(W)))))
+    assert ntp_loss(W, binary_data(X, y)) == pytest.approx(logistic, rel=1e-14)  # a few roundings
+
+
+@pytest.mark.parametrize(
+    "call, exc, msg",
+    [
+        (lambda: classification_data(np.ones((3, 2)), [0, 1]), ValueError, r"y must have shape \(n,\) = \(3,\)"),
+        (lambda: classification_data(np.ones((2, 2)), [0, 0.5]), TypeError, r"y\[1\] = 0.5 is not a whole"),
+        (lambda: classification_data(np.ones((2, 2)), [0, -1]), ValueError, "nonnegative class labels"),
+        (lambda: classification_data(np.ones((2, 2)), [0, 3], n_classes=3), ValueError, r"lie in \[0, 2\]"),
+        (lambda: classification_data(np.ones((2, 2)), [True, False]), TypeError, "integer class labels"),
+        (lambda: classification_data(np.ones((2, 2)) + 1j, [0, 1]), TypeError, "X must be real"),
+        (lambda: classification_data(np.ones((2, 2)), [0, 1], n_classes=1), ValueError, "n_classes must be an integer >= 2"),
+        (lambda: classification_data(np.ones((2, 2)), [0, 1], pi=[1.0, 0.0]), ValueError, "pi must be strictly positive"),
+        (lambda: binary_data(np.ones((2, 2)), [2, 1]), ValueError, r"values in \{-1, \+1\} or \{0, 1\}"),
+        (lambda: binary_data(np.ones((2, 2)), "ab"), TypeError, "got the string"),
+        (lambda: logistic_weights(np.ones((3, 2))), ValueError, r"shape \(2, d\) or \(..., 2, d\), got \(3, 2\)"),
+        (lambda: data_fingerprint(np.ones((2, 2)), np.ones((3, 2)), np.ones(2)), ValueError, "must agree on m"),
+        (lambda: entropy_from_arrays(np.ones((2, 2)), np.ones(3)), ValueError, r"pi must have shape \(m,\) = \(2,\)"),
+        (lambda: entropy_from_arrays([[-0.5, 1.5]], [1.0]), ValueError, r"P\[0, 0\] = -0.5"),
+    ],
+)
+def test_classification_helpers_refuse_bad_input(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def test_data_fingerprint_hashes_bytes_then_shape():
+    import hashlib
+
+    H, P, pi = np.eye(2), np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]), np.array([0.25, 0.75])
+    h = hashlib.sha256()
+    for a in (H, P, pi):
+        h.update(a.astype("<f8").tobytes())
+        h.update(str(a.shape).encode())
+    assert data_fingerprint(H, P, pi) == h.hexdigest()[:24]
+    assert data_fingerprint(H.tolist(), P.astype(np.float32), pi) == data_fingerprint(H, P, pi)  # values exact in f32
+    assert data_fingerprint(H, P, pi[::-1]) != data_fingerprint(H, P, pi)
+    # the same bytes split differently between H and P give a different key (shapes are hashed)
+    assert data_fingerprint([[1.0, 1.0]], [[1.0, 1.0, 0.0, 0.0]], [1.0]) != data_fingerprint(
+        [[1.0, 1.0, 1.0, 1.0]], [[0.0, 0.0]], [1.0])
+
+
+def test_entropy_from_arrays_is_the_entropy_formula():
+    P = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.25, 0.25, 0.5, 0.0]])
+    pi = np.array([0.5, 0.25, 0.25])
+    exact = 0.5 * np.log(2) + 0.25 * (1.5 * np.log(2))
+    assert entropy_from_arrays(P, pi) == pytest.approx(exact, rel=4 * EPS)  # a few roundings
+    assert entropy(NTPData(np.eye(3), P, pi)) == entropy_from_arrays(P, pi)
+    # pi used as given, not renormalised (the engine's weights)
+    assert entropy_from_arrays(P, 2 * pi) == pytest.approx(2 * exact, rel=4 * EPS)
 
 
 # ----------------------------------------------------------------------------- large (slow)

@@ -621,3 +621,64 @@ def test_lower_bound_level3_on_its_vertex(S, A, n):
     assert risk >= T.lower_bound_level3(S, A, n)
     # and it equals sum_s rho(1-rho)^n (1 - 1/A) (TV(Uniform, Dirac) = 1 - 1/A)
     assert risk == pytest.approx(T.expected_missing_mass(rho, n) * (1 - 1 / A), rel=1e-13)
+
+
+# ------------------------------------------------------------- ranges of existence/validity
+def test_instance_exists_is_the_builders_rule():
+    """instance_exists(kind, S, A, n) is True exactly when build_instance succeeds."""
+    for kind in T.INSTANCE_KINDS:
+        for S in (1, 2, 5, 10):
+            for A in (1, 2, 3, 4, 5, 10, 11):
+                n_min = T.instance_min_n(kind, S, A)
+                for n in range(1, 60):
+                    try:
+                        T.build_instance(kind, S, A, n)
+                        built = True
+                    except ValueError:
+                        built = False
+                    assert T.instance_exists(kind, S, A, n) == built, (kind, S, A, n)
+                    assert built == (n_min is not None and n >= n_min), (kind, S, A, n, n_min)
+
+
+def test_instance_min_n_values():
+    assert T.instance_min_n("instance1", 10, 10) == 7  # 16 n >= 100
+    assert T.instance_min_n("instance1", 10, 11) == 7  # A' = 10 for odd A
+    assert T.instance_min_n("instance1", 100, 100) == 625
+    assert T.instance_min_n("instance2", 10, 11) == 49  # n + 1 >= 10 * 5
+    assert T.instance_min_n("instance3", 50, 51) == 1249
+    assert T.instance_min_n("instance2", 10, 12) == 49  # A'' = 11 for even A
+    assert T.instance_min_n("instance2", 10, 2) is None and T.instance_min_n("instance1", 3, 1) is None
+    assert T.build_instance("instance2", 10, 11, 49) == T.instance2(10, 11, 49)
+    assert T.build_instance("instance0", 3, 4) == T.instance0(3, 4)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_lower_bound_holds_is_the_strict_rule(level):
+    for S in (1, 2, 10):
+        for A in (1, 2, 3, 11):
+            for n in (1, 2, 3.5, 8, 9, 10, 24, 25, 48, 49, 50, 1e4):
+                try:
+                    T.lower_bound(level, S, A, n)
+                    ok = True
+                except ValueError:
+                    ok = False
+                assert T.lower_bound_holds(level, S, A, n) == ok, (level, S, A, n)
+    n = np.array([8.0, 9.0, 10.0])
+    np.testing.assert_array_equal(T.lower_bound_holds(3, 10, 2, n), [False, False, True])  # n > S - 1 = 9
+    assert T.lower_bound(2, 10, 11, 1e3) == T.lower_bound_level2(10, 11, 1e3)
+
+
+@pytest.mark.parametrize(
+    "call, exc, msg",
+    [
+        (lambda: T.instance_exists("instance4", 2, 3, 5), ValueError, "kind must be one of"),
+        (lambda: T.instance_exists("instance1", 0, 3, 5), ValueError, r"S must be an integer >= 1, got 0"),
+        (lambda: T.instance_exists("instance1", 2, 3, 5.5), TypeError, "n must be an integer"),
+        (lambda: T.build_instance("instance1", 2, 3), TypeError, "needs the sample size n"),
+        (lambda: T.lower_bound_holds(4, 2, 3, 5), ValueError, r"level must be an integer in \[1, 3\]"),
+        (lambda: T.lower_bound_holds(1, 2, 3, np.nan), ValueError, "n must be positive and finite"),
+    ],
+)
+def test_range_helpers_refuse_bad_input(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
