@@ -17,7 +17,7 @@ independent of the thread count and of the ensemble it runs in.
 Files: ``_model`` (the network, initialisations, input checks), ``_kernels``
 (Numba kernels), ``_train`` (runs, ensembles, loss and gradient), ``_teachers``
 (distillation targets), ``_reference`` (a plain NumPy loop for cross-checks),
-``_runtime`` (checkpoints, thread scope, trajectory container).
+``_trajectory`` (the trajectory container on sims.engine).
 
 Examples
 --------
@@ -34,7 +34,7 @@ True
 from sims.twolayer._kernels import METRIC_NAMES
 from sims.twolayer._model import INITS, KINDS, TwoLayerParams, forward, init_two_layer
 from sims.twolayer._reference import reference_numpy_run
-from sims.twolayer._runtime import TwoLayerTrajectory
+from sims.twolayer._trajectory import TwoLayerTrajectory
 from sims.twolayer._teachers import Teacher, kernel_teacher, teacher_from_logits, wide_network_teacher
 from sims.twolayer._train import TwoLayerEnsemble, loss_and_grad, run, run_ensemble
 

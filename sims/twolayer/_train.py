@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from sims.engine import RunInterrupted, ThreadScope, record_steps, resolve_threads, run_segments
 from sims.twolayer import _kernels as _k
 from sims.twolayer._model import (
     INITS,
@@ -39,7 +40,7 @@ from sims.twolayer._model import (
     check_targets,
     init_two_layer,
 )
-from sims.twolayer._runtime import ThreadScope, TwoLayerTrajectory, checkpoint_steps, resolve_threads
+from sims.twolayer._trajectory import TwoLayerTrajectory
 from theory._validation import as_choice, as_int, as_real, check_memory
 
 __all__ = ["METRIC_NAMES", "TwoLayerEnsemble", "loss_and_grad", "run", "run_ensemble"]
@@ -154,7 +155,7 @@ def outputs(params: TwoLayerParams, X) -> np.ndarray:
     clo, chi, _ = lay.chunks
     _, _, mcl, mch, _, inv = lay.members
     zeros = np.zeros(n)
-    with ThreadScope(resolve_threads(None)):
+    with ThreadScope(1):  # the serial kernels: BLAS at one thread, as in runs
         _k.forward_chunks_serial(params.W, np.ascontiguousarray(X.T), params.a, clo, chi, sc[0], sc[2])
         _k.outputs_and_residuals(sc[2], mcl, mch, inv, _k.KIND_HARD, np.ones(n), zeros, zeros, 1.0, f, sc[3], sc[4])
     return f[0].copy()
@@ -195,7 +196,7 @@ def loss_and_grad(params, X, targets, kind="hard", temperature=1.0, *, normalize
     clo, chi, cm = lay.chunks
     _, _, mcl, mch, _, inv = lay.members
     W = params.W.copy()
-    with ThreadScope(resolve_threads(None)):
+    with ThreadScope(1):  # the serial kernels: BLAS at one thread, as in runs
         _k.forward_chunks_serial(W, np.ascontiguousarray(X.T), params.a, clo, chi, Zt, fpart)
         _k.outputs_and_residuals(fpart, mcl, mch, inv, tg.code, tg.tgt, tg.tp, tg.tq, temperature, f, r, loss)
         _k.backward_update_serial(W, params.W, X, params.a, clo, chi, cm, inv, r, 1.0, Zt, G, sqdist)
@@ -233,65 +234,83 @@ def _groups(widths, n_groups):
     return [sorted(g) for g in groups if g]
 
 
-def _run_group(X, XT, tg, starts, rec, steps, lr, temperature, radius, parallel):
-    n, d = X.shape
-    lay = _Layout([s["W"].shape[0] for s in starts])
-    W = np.ascontiguousarray(np.concatenate([s["W"] for s in starts]))
-    W0 = np.ascontiguousarray(np.concatenate([s["W0"] for s in starts]))
-    a = np.concatenate([s["a"] for s in starts])
-    cum = np.array([s["cum_loss"] for s in starts], dtype=np.float64)
-    scratch = _scratch(lay, n, d)
-    metrics = np.full((rec.size, lay.n_members, _k.N_METRICS), np.nan)
-    f = np.empty((lay.n_members, n))
-    rad = np.inf if radius is None else radius
-    n_done = _k.drive(W, W0, X, XT, a, lay.chunks, lay.members, tg.code, tg.tgt, tg.tp, tg.tq, tg.labels,
-                      temperature, lr, rad, starts[0]["step"], steps, cum, rec, metrics, f, scratch, parallel)
-    assert n_done == rec.size
-    mlo, mhi = lay.members[0], lay.members[1]
-    return [{"metrics": metrics[:, k, :], "W": W[mlo[k]:mhi[k]].copy(), "f": f[k].copy(), "cum_loss": float(cum[k])}
-            for k in range(lay.n_members)]
+class _Group:
+    """The stacked arrays of a group of members that run as one fused kernel."""
+
+    def __init__(self, X, starts, n_rec):
+        n, d = X.shape
+        self.lay = _Layout([s["W"].shape[0] for s in starts])
+        self.W = np.ascontiguousarray(np.concatenate([s["W"] for s in starts]))
+        self.W0 = np.ascontiguousarray(np.concatenate([s["W0"] for s in starts]))
+        self.a = np.concatenate([s["a"] for s in starts])
+        self.cum = np.array([s["cum_loss"] for s in starts], dtype=np.float64)
+        self.scratch = _scratch(self.lay, n, d)
+        self.metrics = np.full((n_rec, self.lay.n_members, _k.N_METRICS), np.nan)
+        self.f = np.empty((self.lay.n_members, n))
+
+    def advance(self, X, XT, tg, rec, k, nsteps, lr, temperature, radius, parallel):
+        _k.drive(self.W, self.W0, X, XT, self.a, self.lay.chunks, self.lay.members, tg.code, tg.tgt, tg.tp, tg.tq,
+                 tg.labels, temperature, lr, radius, k, nsteps, self.cum, rec, self.metrics, self.f, self.scratch,
+                 parallel)
+
+    def results(self, n_valid):
+        mlo, mhi = self.lay.members[0], self.lay.members[1]
+        return [{"metrics": self.metrics[:n_valid, k, :], "W": self.W[mlo[k]:mhi[k]].copy(), "f": self.f[k].copy(),
+                 "cum_loss": float(self.cum[k])} for k in range(self.lay.n_members)]
 
 
-def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads):
+def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads, progress):
     """Run the members ``starts`` (dicts W, W0, a, step, cum_loss; one common step).
 
     With several members and threads, the members are split into groups of similar
     total width, one per thread, each group one fused serial kernel on its own
     thread (no synchronisation between steps). A lone group of total size
     >= PARALLEL_CHUNKS_MIN runs its chunks on numba threads instead. Each member's
-    arithmetic is the same in every case.
+    arithmetic is the same in every case. The run goes in segments
+    (:func:`sims.engine.run_segments`: progress bar, Ctrl-C stops cleanly).
 
-    Returns (rec_steps, per-member result dicts, end step, run info).
+    Returns (rec_steps, per-member result dicts, end step, run info, interrupted).
     """
     n, d = X.shape
     step0 = starts[0]["step"]
-    rec = checkpoint_steps(record, step0, step0 + steps)
+    rec = record_steps(record, step0, step0 + steps)
     XT = np.ascontiguousarray(X.T)
     widths = [s["W"].shape[0] for s in starts]
     check_memory(8.0 * sum(widths) * (n + 3 * d), f"two-layer run (total width {sum(widths)}, n={n})",
                  hint="run fewer members per call")
-    groups = _groups(widths, min(threads, len(starts)))
+    index = _groups(widths, min(threads, len(starts)))
+    groups = [_Group(X, [starts[k] for k in g], rec.size) for g in index]
     parallel = len(groups) == 1 and threads > 1 and sum(widths) * n * d >= PARALLEL_CHUNKS_MIN
-    results = [None] * len(starts)
-    with ThreadScope(threads):
+    rad = np.inf if radius is None else radius
+    with ThreadScope(threads) as scope, ThreadPoolExecutor(max(1, len(groups) - 1)) as pool:
+        def advance(k, nsteps):
+            if len(groups) == 1:
+                groups[0].advance(X, XT, tg, rec, k, nsteps, lr, temperature, rad, parallel)
+                return
+            # the first group on this thread, the others on the pool's threads
+            futs = [pool.submit(g.advance, X, XT, tg, rec, k, nsteps, lr, temperature, rad, False)
+                    for g in groups[1:]]
+            groups[0].advance(X, XT, tg, rec, k, nsteps, lr, temperature, rad, False)
+            for fu in futs:
+                fu.result()
+
         t0 = time.perf_counter()
-        if len(groups) == 1:
-            outs = [_run_group(X, XT, tg, starts, rec, steps, lr, temperature, radius, parallel)]
-        else:
-            with ThreadPoolExecutor(len(groups)) as pool:
-                outs = list(pool.map(lambda g: _run_group(X, XT, tg, [starts[k] for k in g], rec, steps, lr,
-                                                          temperature, radius, False), groups))
+        end, interrupted = run_segments(advance, step0, step0 + steps, progress=progress, desc="two-layer GD")
         seconds = time.perf_counter() - t0
-    for g, out in zip(groups, outs):
-        for k, res in zip(g, out):
+        numba_threads, blas_threads = scope.numba_threads, scope.blas_threads
+    n_valid = int(np.searchsorted(rec, end, side="right"))
+    results = [None] * len(starts)
+    for g, grp in zip(index, groups):
+        for k, res in zip(g, grp.results(n_valid)):
             results[k] = res
-    info = {"kernel_seconds": seconds, "threads": int(threads), "groups": len(groups),
-            "parallel_chunks": bool(parallel), "ensemble_members": len(starts), "total_width": int(sum(widths))}
-    return rec, results, step0 + steps, info
+    info = {"kernel_seconds": seconds, "threads": int(threads), "numba_threads": numba_threads,
+            "blas_threads": blas_threads, "groups": len(groups), "parallel_chunks": bool(parallel),
+            "ensemble_members": len(starts), "total_width": int(sum(widths))}
+    return rec[:n_valid], results, end, info, interrupted
 
 
 def _split(result, starts, configs, infos):
-    rec, results, end, run_info = result
+    rec, results, end, run_info, interrupted = result
     import numba  # noqa: PLC0415
 
     out = []
@@ -300,6 +319,7 @@ def _split(result, starts, configs, infos):
         info["segments"] = list(info.get("segments", [])) + [dict(run_info, steps=int(end - s["step"]))]
         info["numba"] = numba.__version__
         info["numpy"] = np.__version__
+        info["interrupted"] = bool(interrupted)
         out.append(TwoLayerTrajectory(
             steps=rec, metrics={name: res["metrics"][:, j].copy() for j, name in enumerate(_k.METRIC_NAMES)},
             W=res["W"], W0=s["W0"], a=s["a"], outputs=res["f"],
@@ -314,7 +334,7 @@ def _config(width, seed, init, kind, lr, temperature, radius, n, d, scale, fp):
 
 
 def run(X, targets, width, steps, lr, *, kind="hard", init="standard", seed=0, temperature=1.0,
-        project_radius=None, labels=None, record=None, normalize=False, threads=None, params=None):
+        project_radius=None, labels=None, record=None, normalize=False, threads=None, params=None, progress=None):
     r"""Train one two-layer ReLU network by full-batch (projected) GD.
 
     Parameters
@@ -351,19 +371,32 @@ def run(X, targets, width, steps, lr, *, kind="hard", init="standard", seed=0, t
     normalize : bool
         See ``X``.
     threads : int, optional
-        Numba threads (BLAS is held at one thread); the results do not depend on it.
+        Numba threads (default: the caller's ``numba.get_num_threads()``; BLAS is
+        held at one thread); the results do not depend on it.
     params : TwoLayerParams, optional
         Start from these parameters instead of drawing them (``seed`` and ``init``
         are then only recorded).
+    progress : None or bool
+        Progress bar (None: automatic, in an interactive main thread after 2 s).
 
     Returns
     -------
     TwoLayerTrajectory
+
+    Raises
+    ------
+    sims.engine.RunInterrupted
+        On Ctrl-C: stops after the current segment; ``.trajectory`` is the partial,
+        resumable run.
     """
     width = as_int(width, "width", low=1)
-    return run_ensemble(X, targets, [width], [seed], steps, lr, kind=kind, init=init, temperature=temperature,
-                        project_radius=project_radius, labels=labels, record=record, normalize=normalize,
-                        threads=threads, params=None if params is None else [params]).members[0]
+    try:
+        ens = run_ensemble(X, targets, [width], [seed], steps, lr, kind=kind, init=init, temperature=temperature,
+                           project_radius=project_radius, labels=labels, record=record, normalize=normalize,
+                           threads=threads, params=None if params is None else [params], progress=progress)
+    except RunInterrupted as stop:
+        raise RunInterrupted(stop.trajectory.members[0]) from None
+    return ens.members[0]
 
 
 class TwoLayerEnsemble:
@@ -411,14 +444,16 @@ class TwoLayerEnsemble:
         arr = np.stack([m.metrics[name] for m in self.members])
         return arr.reshape(len(self.seeds), len(self.widths), -1)
 
-    def extend(self, steps, X, targets, *, labels=None, record=None, threads=None, normalize=False):
+    def extend(self, steps, X, targets, *, labels=None, record=None, threads=None, normalize=False,
+               progress=None):
         """Continue every member for ``steps`` more steps in one fused call."""
-        return _resume_many(self.members, steps, X, targets, labels, record, threads, normalize,
+        return _resume_many(self.members, steps, X, targets, labels, record, threads, normalize, progress,
                             grid=(self.seeds, self.widths))
 
 
 def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="standard", temperature=1.0,
-                 project_radius=None, labels=None, record=None, normalize=False, threads=None, params=None):
+                 project_radius=None, labels=None, record=None, normalize=False, threads=None, params=None,
+                 progress=None):
     r"""Train every (seed, width) network of a grid together, in one fused kernel.
 
     All members share X, the targets, the loss, lr, temperature and projection
@@ -440,6 +475,11 @@ def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="sta
     -------
     TwoLayerEnsemble
         Members in seed-major order (all widths of ``seeds[0]`` first).
+
+    Raises
+    ------
+    sims.engine.RunInterrupted
+        On Ctrl-C; ``.trajectory`` is the partial, resumable ensemble.
     """
     X, scale = check_inputs(X, normalize)
     n, d = X.shape
@@ -461,8 +501,11 @@ def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="sta
                 p = init_two_layer(d, m, seed, init)
             starts.append({"W": p.W, "W0": p.W.copy(), "a": p.a, "step": 0, "cum_loss": 0.0})
             configs.append(_config(m, _jsonable_seed(seed), init, tg.kind, lr, temperature, radius, n, d, scale, fp))
-    result = _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads)
-    return TwoLayerEnsemble(seeds, widths, _split(result, starts, configs, None))
+    result = _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads, progress)
+    ens = TwoLayerEnsemble(seeds, widths, _split(result, starts, configs, None))
+    if result[-1]:
+        raise RunInterrupted(ens)
+    return ens
 
 
 def _as_list(value, name):
@@ -482,12 +525,15 @@ def _jsonable_seed(seed):
     return repr(seed)
 
 
-def resume(traj, steps, X, targets, *, labels=None, record=None, threads=None, normalize=False):
+def resume(traj, steps, X, targets, *, labels=None, record=None, threads=None, normalize=False, progress=None):
     """Continue one trajectory (see :meth:`TwoLayerTrajectory.extend`)."""
-    return _resume_many([traj], steps, X, targets, labels, record, threads, normalize).members[0]
+    try:
+        return _resume_many([traj], steps, X, targets, labels, record, threads, normalize, progress).members[0]
+    except RunInterrupted as stop:
+        raise RunInterrupted(stop.trajectory.members[0]) from None
 
 
-def _resume_many(members, steps, X, targets, labels, record, threads, normalize, grid=None):
+def _resume_many(members, steps, X, targets, labels, record, threads, normalize, progress, grid=None):
     X, scale = check_inputs(X, normalize)
     n, d = X.shape
     c0 = members[0].config
@@ -500,10 +546,13 @@ def _resume_many(members, steps, X, targets, labels, record, threads, normalize,
                              "their fingerprint differs from the trajectory's")
     threads = resolve_threads(threads)
     starts = [{"W": m.W, "W0": m.W0, "a": m.a, "step": m.step, "cum_loss": m.state["cum_loss"]} for m in members]
-    result = _run_members(X, tg, starts, steps, c0["lr"], c0["temperature"], c0["project_radius"], record, threads)
+    result = _run_members(X, tg, starts, steps, c0["lr"], c0["temperature"], c0["project_radius"], record, threads,
+                          progress)
     new = _split(result, starts, [m.config for m in members], [m.info for m in members])
     for old, cur in zip(members, new):  # keep the history: old checkpoints, then the new segment's
-        cur.steps = np.concatenate([old.steps, cur.steps])
-        cur.metrics = {k: np.concatenate([old.metrics[k], v]) for k, v in cur.metrics.items()}
+        cur.steps, cur.metrics, _ = old.resumed_by(cur.steps, cur.metrics)
     seeds, widths = grid if grid is not None else ([members[0].config["seed"]], [members[0].config["width"]])
-    return TwoLayerEnsemble(seeds, widths, new)
+    ens = TwoLayerEnsemble(seeds, widths, new)
+    if result[-1]:
+        raise RunInterrupted(ens)
+    return ens
