@@ -9,9 +9,10 @@ ensembles in one fused Numba/BLAS kernel.
 
 Threads (one parallel layer, numerics spec section 2): BLAS is held at one thread.
 An ensemble's members are split into ``threads`` groups of similar total width, each
-group one fused kernel on its own thread with no synchronisation between steps; a
-lone network with steps of >= 1.3e8 multiply-adds runs its row chunks on numba
-threads. A member's arithmetic is the same in every case, so results are bitwise
+group one fused kernel on its own thread with no synchronisation between steps. A
+lone network runs on one thread by default (its row chunks can run on numba
+threads, see ``sims.twolayer._train.PARALLEL_CHUNKS_MIN``; on the shared bench
+machine that was never faster). A member's arithmetic is the same in every case, so results are bitwise
 independent of the thread count and of the ensemble it runs in.
 
 Files: ``_model`` (the network, initialisations, input checks), ``_kernels``

@@ -3,7 +3,7 @@ r"""Numba kernels of the two-layer ReLU simulator (one fused loop for a whole en
 All members of an ensemble share the inputs X (n, d) and the targets; member k
 owns the rows ``[start_k, start_k + m_k)`` of one stacked first layer W (M, d),
 M = sum_k m_k. The rows are cut into *chunks* (``chunk_lo``, ``chunk_hi``,
-``chunk_member``); the cut of a member depends only on its width m_k
+``chunk_member``); the cut of a member depends only on its width m_k and n
 (:func:`member_chunks`), so a member's arithmetic is the same alone and inside any
 ensemble, and the same for any thread count.
 
@@ -11,12 +11,13 @@ One step, over the chunks c (on numba threads for large lone runs, ``parallel``;
 otherwise on the calling thread without the GIL, so that groups of members run on
 threads of their own; BLAS is held at one thread either way):
 
-1. ``Zt[c] = W[c] X^T`` (BLAS), the pre-activations, and the partial sums
-   ``fpart[c, i] = sum_{s in c} a_s relu(Zt[s, i])`` (s in order);
+1. ``Z = W[c] X^T`` (BLAS) into a chunk-sized buffer (cache-resident), the
+   activation mask ``1[Z > 0]`` as bytes, and the partial sums
+   ``fpart[c, i] = sum_{s in c} a_s relu(Z[s, i])`` (s in order);
 2. per member (serial, O(n) each): ``f_i = (sum_c fpart[c, i]) / sqrt(m)`` (chunks
    in order), the loss and the residual ``r_i = dL/df_i``;
-3. ``Zt[s, i] <- (r_i a_s / sqrt(m)) 1[Zt[s, i] > 0]`` in place, then
-   ``G[c] = Zt[c] X`` (BLAS) and ``W[c] -= lr G[c]``;
+3. per chunk, the buffer ``B[s, i] = (r_i a_s / sqrt(m)) 1[Z[s, i] > 0]`` from the
+   mask, ``G[c] = B X`` (BLAS) and ``W[c] -= lr G[c]``;
 4. projected GD only: per member ``||W - W0||_F``, and rows pulled back to the
    ball ``W <- W0 + (W - W0) R / ||W - W0||_F`` when outside.
 
@@ -43,16 +44,19 @@ KIND_SOFT = 1
 METRIC_NAMES = ("loss", "avg_loss", "accuracy", "min_margin", "mean_margin", "lazy", "distance")
 N_METRICS = len(METRIC_NAMES)
 
-# chunk sizes: a member of width m is cut into min(8, max(1, m // 32)) nearly equal
-# chunks, so that a single run of width >= 64 already has two parallel GEMMs and no
-# chunk has fewer than 32 rows (smaller GEMMs lose BLAS efficiency).
+# chunk sizes: rows per chunk about 131072 / n (within [32, 1024]), so that a chunk's
+# pre-activations (rows x n float64, about 1 MiB) stay in cache between the GEMM
+# that writes them and the loop that reads them; smaller GEMMs lose BLAS efficiency.
+_CHUNK_ELEMENTS = 131072
 _MIN_CHUNK_ROWS = 32
-_MAX_CHUNKS = 8
+_MAX_CHUNK_ROWS = 1024
 
 
-def member_chunks(width: int):
-    """Row ranges ``[(lo, hi), ...]`` of one member of width ``width`` (from row 0)."""
-    nc = min(_MAX_CHUNKS, max(1, width // _MIN_CHUNK_ROWS))
+def member_chunks(width: int, n: int):
+    """Row ranges ``[(lo, hi), ...]`` of one member of width ``width`` (from row 0),
+    for n samples. Depends only on (width, n), never on the ensemble or threads."""
+    target = min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_ELEMENTS // max(n, 1)))
+    nc = max(1, int(round(width / target)))
     # interior edges are even, so the coupled pairs (rows 2k, 2k + 1) stay in one
     # chunk: one BLAS call computes both rows identically and their terms cancel
     edges = [2 * (((width * j) // nc) // 2) for j in range(nc)] + [width]
@@ -133,35 +137,39 @@ def soft_residual(p, q, g):
 
 
 @njit(cache=True, inline="always")
-def _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
+def _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart):
     n = XT.shape[1]
     lo = chunk_lo[c]
     hi = chunk_hi[c]
-    np.dot(W[lo:hi], XT, Zt[lo:hi])
+    z_all = buf[c % buf.shape[0], : hi - lo]
+    np.dot(W[lo:hi], XT, z_all)
     fp = fpart[c]
     for i in range(n):
         fp[i] = 0.0
     for s in range(lo, hi):
-        z = Zt[s]
+        z = z_all[s - lo]
+        ms = mask[s]
         av = a[s]
         for i in range(n):  # branch-free so that it vectorises; relu(z) = 0 adds +-0
             fp[i] += av * max(z[i], 0.0)
+            ms[i] = z[i] > 0.0
 
 
 @njit(cache=True, parallel=True)
-def forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
-    """Phase 1: Zt = W X^T per chunk and fpart[c, i] = sum_{s in c} a_s relu(Zt[s, i])."""
+def forward_chunks(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart):
+    """Phase 1: per chunk, Z = W[c] X^T (into a chunk buffer), mask = 1[Z > 0] and
+    fpart[c, i] = sum_{s in c} a_s relu(Z[s, i])."""
     for c in prange(chunk_lo.size):
-        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
 
 
 @njit(cache=True, nogil=True)
-def forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, Zt, fpart):
+def forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart):
     """:func:`forward_chunks` on the calling thread (the same BLAS calls: OpenBLAS
     gives a row of a product bits that depend on the row's place in the call, so
     one GEMM over all rows would break the bitwise equality with lone runs)."""
     for c in range(chunk_lo.size):
-        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
 
 
 @njit(cache=True, nogil=True)
@@ -194,15 +202,19 @@ def outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, k
 
 
 @njit(cache=True, inline="always")
-def _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, Zt):
-    n = Zt.shape[1]
+def _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, mask, buf):
+    """buf[c] <- (r_i a_s / sqrt(m)) 1[z_si > 0] for the rows s of chunk c."""
+    n = mask.shape[1]
     k = chunk_member[c]
     rk = r[k]
-    for s in range(chunk_lo[c], chunk_hi[c]):
-        z = Zt[s]
+    lo = chunk_lo[c]
+    z_all = buf[c % buf.shape[0]]
+    for s in range(lo, chunk_hi[c]):
+        z = z_all[s - lo]
+        ms = mask[s]
         coef = a[s] * inv_sqrt_m[k]
         for i in range(n):
-            z[i] = rk[i] * coef if z[i] > 0.0 else 0.0
+            z[i] = rk[i] * coef if ms[i] else 0.0
 
 
 @njit(cache=True, inline="always")
@@ -218,25 +230,26 @@ def _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist):
 
 
 @njit(cache=True, parallel=True)
-def backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
-    """Phase 3: G = (mask * r a^T / sqrt(m))^T X per chunk (in Zt's memory), W -= lr G,
+def backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G, sqdist):
+    """Phase 3: G = (mask * r a^T / sqrt(m))^T X per chunk (built in the chunk buffer), W -= lr G,
     and sqdist[c] = ||W[c] - W0[c]||_F^2 (used by the projection)."""
     for c in prange(chunk_lo.size):
-        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, Zt)
+        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, mask, buf)
         lo = chunk_lo[c]
         hi = chunk_hi[c]
-        np.dot(Zt[lo:hi], X, G[lo:hi])
+        np.dot(buf[c % buf.shape[0], : hi - lo], X, G[lo:hi])
         _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist)
 
 
 @njit(cache=True, nogil=True)
-def backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist):
+def backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G,
+                           sqdist):
     """:func:`backward_update` on the calling thread (the same BLAS calls)."""
     for c in range(chunk_lo.size):
-        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, Zt)
+        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, mask, buf)
         lo = chunk_lo[c]
         hi = chunk_hi[c]
-        np.dot(Zt[lo:hi], X, G[lo:hi])
+        np.dot(buf[c % buf.shape[0], : hi - lo], X, G[lo:hi])
         _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist)
 
 
@@ -301,8 +314,9 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
 
     ``chunks`` = (chunk_lo, chunk_hi, chunk_member); ``members`` = (member_lo,
     member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m); ``scratch`` =
-    (Zt (M, n), G (M, d), fpart (n_chunks, n), r (n_members, n), loss (n_members,),
-    sqdist (n_chunks,)). ``radius`` = inf for plain GD. ``cum_loss`` (n_members,)
+    (mask (M, n) uint8, buf (n_buf, max chunk rows, n) with n_buf = n_chunks when
+    ``parallel`` else 1, G (M, d), fpart (n_chunks, n), r (n_members, n), loss
+    (n_members,), sqdist (n_chunks,)). ``radius`` = inf for plain GD. ``cum_loss`` (n_members,)
     carries sum_{t < step} L(W_t) (updated in place); ``f`` (n_members, n) holds
     the outputs of the last iterate on return. ``parallel``: run the chunks of the
     GEMM phases on numba threads (else all on the calling thread, without the GIL;
@@ -310,7 +324,7 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
     """
     chunk_lo, chunk_hi, chunk_member = chunks
     member_lo, member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m = members
-    Zt, G, fpart, r, loss, sqdist = scratch
+    mask, buf, G, fpart, r, loss, sqdist = scratch
     j = 0
     n_rec = rec_steps.size
     while j < n_rec and rec_steps[j] < step0:
@@ -318,9 +332,9 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
     for t in range(steps + 1):
         step = step0 + t
         if parallel:
-            forward_chunks(W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+            forward_chunks(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
         else:
-            forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, Zt, fpart)
+            forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
         outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq,
                               temperature, f, r, loss)
         if j < n_rec and rec_steps[j] == step:
@@ -331,9 +345,10 @@ def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperatu
         for k in range(loss.size):
             cum_loss[k] += loss[k]
         if parallel:
-            backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+            backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G, sqdist)
         else:
-            backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, Zt, G, sqdist)
+            backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G,
+                                   sqdist)
         if radius < np.inf:
             project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius)
     return j

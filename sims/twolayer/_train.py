@@ -112,13 +112,13 @@ def _fingerprint(*arrays):
 
 
 class _Layout:
-    def __init__(self, widths):
+    def __init__(self, widths, n):
         clo, chi, cm, mlo, mhi, mcl, mch = [], [], [], [], [], [], []
         off = 0
         for k, m in enumerate(widths):
             mlo.append(off)
             mcl.append(len(clo))
-            for lo, hi in _k.member_chunks(m):
+            for lo, hi in _k.member_chunks(m, n):
                 clo.append(off + lo)
                 chi.append(off + hi)
                 cm.append(k)
@@ -129,6 +129,7 @@ class _Layout:
         self.total = off
         self.n_members = len(widths)
         self.chunks = (np.array(clo, i64), np.array(chi, i64), np.array(cm, i64))
+        self.max_rows = int(max(h - lo for lo, h in zip(clo, chi)))
         width = np.array(widths, dtype=np.float64)
         self.members = (np.array(mlo, i64), np.array(mhi, i64), np.array(mcl, i64), np.array(mch, i64),
                         width, 1.0 / np.sqrt(width))
@@ -138,26 +139,29 @@ class _Layout:
         return int(self.chunks[0].size)
 
 
-def _scratch(layout, n, d):
+def _scratch(layout, n, d, parallel=False):
+    """Kernel scratch: mask (M, n) bytes, chunk buffers, G (M, d), fpart, r, loss, sqdist."""
     M = layout.total
-    check_memory(8.0 * M * (n + d + 2 * d) + 8.0 * layout.n_chunks * n, f"two-layer run (total width {M}, n={n})",
-                 hint="run fewer members per call")
-    return (np.empty((M, n)), np.empty((M, d)), np.empty((layout.n_chunks, n)),
-            np.empty((layout.n_members, n)), np.empty(layout.n_members), np.empty(layout.n_chunks))
+    n_buf = layout.n_chunks if parallel else 1
+    check_memory(M * (n + 8.0 * 3 * d) + 8.0 * (n_buf * layout.max_rows + layout.n_chunks) * n,
+                 f"two-layer run (total width {M}, n={n})", hint="run fewer members per call")
+    return (np.empty((M, n), dtype=np.uint8), np.empty((n_buf, layout.max_rows, n)), np.empty((M, d)),
+            np.empty((layout.n_chunks, n)), np.empty((layout.n_members, n)), np.empty(layout.n_members),
+            np.empty(layout.n_chunks))
 
 
 def outputs(params: TwoLayerParams, X) -> np.ndarray:
     """f(x_i; W) for checked params and X (the kernel's forward pass)."""
     n, d = X.shape
-    lay = _Layout([params.width])
-    sc = _scratch(lay, n, d)
+    lay = _Layout([params.width], n)
+    mask, buf, _, fpart, r, loss, _ = _scratch(lay, n, d)
     f = np.empty((1, n))
     clo, chi, _ = lay.chunks
     _, _, mcl, mch, _, inv = lay.members
     zeros = np.zeros(n)
     with ThreadScope(1):  # the serial kernels: BLAS at one thread, as in runs
-        _k.forward_chunks_serial(params.W, np.ascontiguousarray(X.T), params.a, clo, chi, sc[0], sc[2])
-        _k.outputs_and_residuals(sc[2], mcl, mch, inv, _k.KIND_HARD, np.ones(n), zeros, zeros, 1.0, f, sc[3], sc[4])
+        _k.forward_chunks_serial(params.W, np.ascontiguousarray(X.T), params.a, clo, chi, mask, buf, fpart)
+        _k.outputs_and_residuals(fpart, mcl, mch, inv, _k.KIND_HARD, np.ones(n), zeros, zeros, 1.0, f, r, loss)
     return f[0].copy()
 
 
@@ -190,16 +194,16 @@ def loss_and_grad(params, X, targets, kind="hard", temperature=1.0, *, normalize
     temperature = as_real(temperature, "temperature", low=0.0, low_open=True)
     n, d = X.shape
     tg = _prepare_targets(targets, n, kind, None)
-    lay = _Layout([params.width])
-    Zt, G, fpart, r, loss, sqdist = _scratch(lay, n, d)
+    lay = _Layout([params.width], n)
+    mask, buf, G, fpart, r, loss, sqdist = _scratch(lay, n, d)
     f = np.empty((1, n))
     clo, chi, cm = lay.chunks
     _, _, mcl, mch, _, inv = lay.members
     W = params.W.copy()
     with ThreadScope(1):  # the serial kernels: BLAS at one thread, as in runs
-        _k.forward_chunks_serial(W, np.ascontiguousarray(X.T), params.a, clo, chi, Zt, fpart)
+        _k.forward_chunks_serial(W, np.ascontiguousarray(X.T), params.a, clo, chi, mask, buf, fpart)
         _k.outputs_and_residuals(fpart, mcl, mch, inv, tg.code, tg.tgt, tg.tp, tg.tq, temperature, f, r, loss)
-        _k.backward_update_serial(W, params.W, X, params.a, clo, chi, cm, inv, r, 1.0, Zt, G, sqdist)
+        _k.backward_update_serial(W, params.W, X, params.a, clo, chi, cm, inv, r, 1.0, mask, buf, G, sqdist)
     return float(loss[0]), G
 
 
@@ -215,12 +219,13 @@ def _check_settings(steps, lr, temperature, project_radius):
     return steps, lr, temperature, radius
 
 
-# multiply-adds per step (total width x n x d) from which a lone group's chunks run
-# on numba threads. On the shared 2-core bench machine (load average 6-8) the
-# per-step hand-offs made 2 threads 1.2-5x *slower* than 1 thread up to m = 1024
-# at n = 1000, d = 64 (6.5e7) and about even at m = 4096 (2.6e8): the parallel
-# path is kept for steps of >= 1.3e8 multiply-adds only (bench/results/twolayer.md)
-PARALLEL_CHUNKS_MIN = 130_000_000
+#: Multiply-adds per step (total width x n x d) from which a lone group (a single
+#: network with threads > 1) runs its row chunks on numba threads. Off by default (inf): on the shared
+#: 2-core bench machine (load average 6-10) two numba threads over chunks were never
+#: faster than one thread, e.g. 1.7 vs 2.4 steps/s at m = 16384, n = 1000, d = 64,
+#: and up to 5x slower at m = 256 (thread hand-offs at every phase); see
+#: bench/results/twolayer.md. On an idle machine, set it to about 1.3e8.
+PARALLEL_CHUNKS_MIN = float("inf")
 
 
 def _groups(widths, n_groups):
@@ -237,14 +242,14 @@ def _groups(widths, n_groups):
 class _Group:
     """The stacked arrays of a group of members that run as one fused kernel."""
 
-    def __init__(self, X, starts, n_rec):
+    def __init__(self, X, starts, n_rec, parallel):
         n, d = X.shape
-        self.lay = _Layout([s["W"].shape[0] for s in starts])
+        self.lay = _Layout([s["W"].shape[0] for s in starts], n)
         self.W = np.ascontiguousarray(np.concatenate([s["W"] for s in starts]))
         self.W0 = np.ascontiguousarray(np.concatenate([s["W0"] for s in starts]))
         self.a = np.concatenate([s["a"] for s in starts])
         self.cum = np.array([s["cum_loss"] for s in starts], dtype=np.float64)
-        self.scratch = _scratch(self.lay, n, d)
+        self.scratch = _scratch(self.lay, n, d, parallel)
         self.metrics = np.full((n_rec, self.lay.n_members, _k.N_METRICS), np.nan)
         self.f = np.empty((self.lay.n_members, n))
 
@@ -265,7 +270,7 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads,
     With several members and threads, the members are split into groups of similar
     total width, one per thread, each group one fused serial kernel on its own
     thread (no synchronisation between steps). A lone group of total size
-    >= PARALLEL_CHUNKS_MIN runs its chunks on numba threads instead. Each member's
+    >= PARALLEL_CHUNKS_MIN (off by default) runs its chunks on numba threads instead. Each member's
     arithmetic is the same in every case. The run goes in segments
     (:func:`sims.engine.run_segments`: progress bar, Ctrl-C stops cleanly).
 
@@ -276,11 +281,9 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads,
     rec = record_steps(record, step0, step0 + steps)
     XT = np.ascontiguousarray(X.T)
     widths = [s["W"].shape[0] for s in starts]
-    check_memory(8.0 * sum(widths) * (n + 3 * d), f"two-layer run (total width {sum(widths)}, n={n})",
-                 hint="run fewer members per call")
     index = _groups(widths, min(threads, len(starts)))
-    groups = [_Group(X, [starts[k] for k in g], rec.size) for g in index]
-    parallel = len(groups) == 1 and threads > 1 and sum(widths) * n * d >= PARALLEL_CHUNKS_MIN
+    parallel = len(index) == 1 and threads > 1 and sum(widths) * n * d >= PARALLEL_CHUNKS_MIN
+    groups = [_Group(X, [starts[k] for k in g], rec.size, parallel) for g in index]
     rad = np.inf if radius is None else radius
     with ThreadScope(threads) as scope, ThreadPoolExecutor(max(1, len(groups) - 1)) as pool:
         def advance(k, nsteps):

@@ -153,3 +153,27 @@ def test_training_reduces_the_loss_and_fits(rng):
     # with lr = 1 <= 2/smoothness (||grad f|| <= 1), and the data become separated
     assert np.all(np.diff(traj.loss) <= 1e-15)
     assert traj.accuracy[-1] == 1.0 and traj.min_margin[-1] > 0
+
+
+def test_ctrl_c_gives_a_resumable_partial_run(rng):
+    import os
+    import signal
+    import threading
+
+    from sims.engine import RunInterrupted
+
+    X, y = _data(rng, n=50, d=4)
+    tl.run(X, y, 16, 2, 0.5, seed=4)  # load the kernels before the timer starts
+    total = 10**6  # ~10 s of steps: far more than run before the interrupt at 0.3 s
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(RunInterrupted) as stop:
+        tl.run(X, y, 16, total, 0.5, seed=4, progress=False)
+    timer.join()
+    part = stop.value.trajectory
+    assert isinstance(part, tl.TwoLayerTrajectory) and part.info["interrupted"]
+    assert 0 < part.step < total and part.steps[-1] <= part.step
+    k = part.step
+    done = part.extend(300, X, y)
+    whole = tl.run(X, y, 16, k + 300, 0.5, seed=4)
+    assert np.array_equal(done.W, whole.W) and done.state["cum_loss"] == whole.state["cum_loss"]
