@@ -24,10 +24,6 @@ from sims.linear_softmax import (
     run_ensemble, tiny_kernel_compiled,
 )
 
-#: F-metrics are skipped (NaN) above this many generators of F (kept under its old
-#: private name for sims/experiments/ntp_gd.py; the public name is F_MAX).
-_F_MAX = F_MAX
-
 __all__ = [
     "ALGORITHMS",
     "F_MAX",

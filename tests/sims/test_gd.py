@@ -13,5 +13,5 @@ def test_public_names_reexported():
         assert getattr(gd, name) is getattr(ls, name), name
     assert gd.log_checkpoints is engine.log_checkpoints
     assert issubclass(gd.Trajectory, engine.Trajectory)
-    assert gd._F_MAX == gd.F_MAX == 2000  # still read by sims/experiments/ntp_gd.py
+    assert gd.F_MAX == 2000
     assert set(gd.__all__) >= set(names)
