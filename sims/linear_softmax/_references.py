@@ -19,24 +19,17 @@ from theory.ntp_svm import max_margin_direction
 
 #: Solvers accepted for W^mm (``reference_solver``); see :func:`theory.ntp_svm.max_margin_direction`.
 REFERENCE_SOLVERS = ("clarabel", "dual", "auto")
-#: With ``reference_solver=None``, problems with more NTP-SVM inequality
-#: constraints than this use the dual solver ("clarabel" is practical up to
-#: ~2e4 constraints, max_margin_direction docstring; at (600, 300, 400) it did
-#: not finish in 10 min); smaller ones use max_margin_direction's default.
-CLARABEL_MAX_CONSTRAINTS = 20_000
 
 
-def svm_constraints(P):
-    """Number of inequality constraints of the NTP-SVM: sum_j |S_j| (V - |S_j|)."""
-    s = (np.asarray(P) > 0).sum(axis=1)
-    return int(np.sum(s * (P.shape[1] - s)))
+def choose_solver(reference_solver, P=None):
+    """The W^mm solver to request: the given one, or ``"auto"`` for None.
 
-
-def choose_solver(reference_solver, P):
-    """The W^mm solver to request: the given one; for None, "dual" above
-    CLARABEL_MAX_CONSTRAINTS constraints and else None (max_margin_direction's default)."""
+    ``"auto"`` lets :func:`theory.ntp_svm.max_margin_direction` pick by problem size
+    (Clarabel on small problems, the structured dual solver on large ones), so the
+    threshold lives in one place; the result records which solver ran and why.
+    """
     if reference_solver is None:
-        return None if svm_constraints(P) <= CLARABEL_MAX_CONSTRAINTS else "dual"
+        return "auto"
     return as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
 
 

@@ -545,18 +545,16 @@ def test_bad_inputs(kwargs, exc, match):
 
 
 def test_reference_solver_choice_and_record():
-    """W^mm's solver is recorded; large problems default to the dual solver (Clarabel
-    took > 10 min at (600, 300, 400) before the engine even started)."""
+    """W^mm's solver is recorded; by default theory picks it by size ("auto": Clarabel
+    took > 10 min at (600, 300, 400) before the engine even started, the dual seconds)."""
     data = _random_ntp(6, 9, 5, 2, seed=9)
     tr = gd.run(data, 10, 0.5, progress=False)
     refs = tr.info["references"]
     assert refs["W_mm"] == "theory.ntp_svm.max_margin_direction" and refs["W_mm_solver"] == "clarabel"
     assert refs["W_mm_solver_name"] == "CLARABEL"
-    big = np.zeros((600, 400))
-    big[:, :3] = 1.0 / 3.0  # 600 contexts x 3 x 397 = 714,600 constraints
-    assert _references.choose_solver(None, big) == "dual"
-    assert _references.choose_solver(None, data.P) is None  # max_margin_direction's default
-    assert _references.choose_solver("clarabel", big) == "clarabel"
+    # the size rule lives in theory (max_margin_direction(solver="auto"), tested there)
+    assert _references.choose_solver(None) == "auto"
+    assert _references.choose_solver("clarabel") == "clarabel"
     with pytest.raises(ValueError, match="reference_solver"):
         gd.run(data, 10, 0.5, reference_solver="scs")
     with pytest.raises(ValueError, match="reference_solver"):
