@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from sims.linear_softmax._data import check_matrix
-from sims.linear_softmax._problem import kmatmul
+from sims.linear_softmax._problem import F_MAX, kmatmul
 from theory._validation import as_choice
 from theory.ntp import NTPData, finite_component
 from theory.ntp_svm import max_margin_direction
@@ -31,6 +31,15 @@ def choose_solver(reference_solver, P=None):
     if reference_solver is None:
         return "auto"
     return as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
+
+
+def check_references(references):
+    """``references`` as True, False or "auto" (the default of ``run``)."""
+    if references is True or references is False or (isinstance(references, str) and references == "auto"):
+        return references
+    if isinstance(references, (bool, np.bool_)):
+        return bool(references)
+    raise ValueError(f"references must be 'auto', True or False; got {references!r}")
 
 
 def as_ntpdata(data, prob):
@@ -59,7 +68,11 @@ def resolve_references(data, prob, W_star, W_mm, w_tilde, compute, reference_sol
     if out["W_star"] is None and prob.onehot:
         out["W_star"] = np.zeros((V, d))
         src["W_star"] = "zero (one-hot data: F = {0})"
-    if compute and out["W_star"] is None:
+    if compute == "auto" and out["W_star"] is None and not prob.has_F:
+        # the engine skips its F-metrics here too: F is too large for a quick W* solve
+        src["W_star"] = (f"skipped: F has more than F_MAX = {F_MAX} generators (W* would take minutes); "
+                         "pass W_star=... or references=True")
+    elif compute and out["W_star"] is None:
         try:
             res = finite_component(as_ntpdata(data, prob))
             out["W_star"] = check_matrix("W_star", getattr(res, "W", res), (V, d))

@@ -16,7 +16,9 @@ from sims.linear_softmax._drivers import (
 )
 from sims.linear_softmax._kernel_args import KernelHyper, KernelRecording, KernelReferences
 from sims.linear_softmax._problem import TINY_FIXED_STEPS, prepare
-from sims.linear_softmax._references import REFERENCE_SOLVERS, reference_arrays, resolve_references
+from sims.linear_softmax._references import (
+    REFERENCE_SOLVERS, check_references, reference_arrays, resolve_references,
+)
 from sims.linear_softmax._state import (
     METHODS, SCHEDULES, final_W, hp_vector, kernel_state, new_state, scratch, state_from_kernel,
     validate_settings,
@@ -102,7 +104,7 @@ def check_bool(value, name):
 
 def run(data, steps, lr, method="gd", *, W0=None, schedule="constant", power=0.5, lr_max=np.inf,
         beta1=0.9, beta2=0.99, adam_eps=1e-8, record=None, record_W=False, W_star=None, W_mm=None,
-        w_tilde=None, references=True, resume=None, dtype=np.float64, algorithm="auto",
+        w_tilde=None, references="auto", resume=None, dtype=np.float64, algorithm="auto",
         threads=None, progress=None, reference_solver=None) -> Trajectory:
     r"""Full-batch GD / normalised GD / Adam on the NTP cross-entropy (numba engine).
 
@@ -144,8 +146,11 @@ def run(data, steps, lr, method="gd", *, W0=None, schedule="constant", power=0.5
         give one (e.g. non-separable data) a UserWarning says so and its metrics
         are NaN. w_tilde is only used when given. ``info["references"]`` says
         where each came from (and ``W_mm_solver`` which solver computed W^mm).
-    references : bool
-        Compute missing W*/W^mm (W^mm can be expensive for large m V); False skips it.
+    references : {"auto", True, False}
+        Compute missing W*/W^mm. ``"auto"`` (default) computes W^mm (its solver chosen
+        by size) and W* only when F has at most ``F_MAX`` generators (above that the
+        finite-component solve takes minutes: ``info["references"]["W_star"]`` says it
+        was skipped and why); True computes both whatever the cost; False neither.
     resume : Trajectory, optional
         Continue this run from its state (same data and method; kernel and
         references are taken from it, the step-size settings from this call:
@@ -214,7 +219,7 @@ def _run(data, steps, lr, method, W0, schedule, power, lr_max, beta1, beta2, ada
     V = P.shape[1]
     cfg = validate_settings(lr, method, schedule, power, lr_max, beta1, beta2, adam_eps, dtype, algorithm)
     record_W = check_bool(record_W, "record_W")
-    references = check_bool(references, "references")
+    references = check_references(references)
     if progress is not None:
         check_bool(progress, "progress")
     if reference_solver is not None:
@@ -307,7 +312,7 @@ def _run(data, steps, lr, method, W0, schedule, power, lr_max, beta1, beta2, ada
 
 def run_ensemble(data, steps, lrs=None, W0s=None, *, lr=None, method="gd", schedule="constant", power=0.5,
                  lr_max=np.inf, beta1=0.9, beta2=0.99, adam_eps=1e-8, record=None, record_W=False, W_star=None,
-                 W_mm=None, w_tilde=None, references=True, dtype=np.float64, algorithm="auto",
+                 W_mm=None, w_tilde=None, references="auto", dtype=np.float64, algorithm="auto",
                  threads=None, reference_solver=None) -> list:
     """Many independent runs on the same data in parallel (one member per thread).
 
@@ -355,7 +360,7 @@ def _run_ensemble(data, steps, lrs, W0s, lr, method, schedule, power, lr_max, be
     m, d = H.shape
     V = P.shape[1]
     record_W = check_bool(record_W, "record_W")
-    references = check_bool(references, "references")
+    references = check_references(references)
     if reference_solver is not None:
         as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
     if lrs is None and lr is None:

@@ -621,3 +621,17 @@ def test_long_horizon_resume_1e6():
     # ||P_perp W_k - log k W^mm|| stays bounded (spec check 6)
     assert np.ptp(once.perp_residual) < 0.05 * once.perp_residual.mean()
     assert np.all(np.diff(once.cos_mm_corrected) > 0)
+
+
+def test_default_references_skip_w_star_when_F_is_too_large():
+    """references="auto": above F_MAX generators of F, W* is not computed by default
+    (at (600, 300, 400) it took 192-713 s before the first step); True still computes it."""
+    data = _random_ntp(420, 6, 12, 6, seed=21)  # 420 contexts x (6 - 1) = 2100 generators > F_MAX
+    tr = gd.run(data, 5, 0.1, W_mm=np.zeros((12, 6)), progress=False)  # (not separable: W^mm given)
+    src = tr.info["references"]["W_star"]
+    assert src.startswith("skipped") and "references=True" in src
+    assert tr.W_star is None
+    small = _random_ntp(6, 9, 5, 2, seed=9)
+    assert gd.run(small, 5, 0.5, progress=False).info["references"]["W_star"] == "theory.ntp.finite_component"
+    with pytest.raises(ValueError, match="references must be 'auto', True or False"):
+        gd.run(small, 5, 0.5, references="yes")
