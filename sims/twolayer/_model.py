@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory._validation import as_choice, as_int, as_real_array, check_shape
+from theory.ntk.data import as_unit_ball_inputs
 
 __all__ = ["INITS", "KINDS", "TwoLayerParams", "forward", "init_two_layer"]
 
@@ -24,7 +25,6 @@ KINDS = ("hard", "soft")
 
 # ||x|| <= 1 is checked with this relative slack, so that rows normalised in
 # floating point (norm 1 + a few eps) pass
-_NORM_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
@@ -136,18 +136,7 @@ def check_inputs(X, normalize=False):
     then X is divided by its largest row norm (one common factor, which keeps the
     geometry) and ``scale`` is that factor (1.0 otherwise) [open: a package choice].
     """
-    X = as_real_array(X, "X", ndim=2)
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
-    i = int(np.argmax(norms))
-    scale = 1.0
-    if norms[i] > 1.0 + _NORM_SLACK:
-        if not normalize:
-            raise ValueError(
-                f"X rows must have norm <= 1 (the [JT] setting); row {i} has norm {norms[i]:.6g}. "
-                "Rescale X or pass normalize=True (divides X by its largest row norm)"
-            )
-        scale = float(norms[i])
-        X = X / scale
+    X, scale = as_unit_ball_inputs(X, normalize)
     return np.ascontiguousarray(X), scale
 
 

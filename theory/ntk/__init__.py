@@ -49,9 +49,20 @@ from theory.ntk._width import (
     jt_width_bound,
     soft_label_neurons,
 )
-from theory.ntk.data import breast_cancer, circle_sectors, digits_pair, flip_labels, noisy_two_xor, two_clusters
+from theory.ntk.data import (
+    as_unit_ball_inputs,
+    breast_cancer,
+    circle_sectors,
+    digits_pair,
+    flip_labels,
+    noisy_two_xor,
+    scale_to_unit_ball,
+    two_clusters,
+)
 
 __all__ = [
+    "as_unit_ball_inputs",
+    "scale_to_unit_ball",
     "data",
     "first_layer_kernel", "activation_overlap", "gaussian_directions", "activation_pattern",
     "arc_cells_2d", "half_line_cells_1d",

@@ -62,6 +62,7 @@ import numpy as np
 
 from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array
 from theory.ntk._arrangement import arc_cells_2d, half_line_cells_1d
+from theory.ntk.data import NORM_SLACK, as_unit_ball_inputs  # noqa: F401 (NORM_SLACK re-exported)
 from theory.ntk._kernel import activation_pattern, first_layer_kernel
 from theory.ntk._program import (CLARABEL_SOCP_OPTIONS, random_feature_patterns, solve_margin_program,
                                  unique_patterns)
@@ -70,7 +71,6 @@ __all__ = ["NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pai
            "kernel_margin", "linear_margin", "random_feature_error", "uniform_dual_mc"]
 
 #: Inputs may exceed the unit ball by this much (rounding of a normalisation).
-NORM_SLACK = 1e-12
 
 #: Two inputs count as positively parallel when their cosine is at least 1 - this.
 PARALLEL_TOL = 1e-12
@@ -182,9 +182,7 @@ def check_ntk_data(X, y, normalize: bool = False) -> tuple[np.ndarray, np.ndarra
     TypeError
         Non-numeric input, or ``normalize`` not a bool.
     """
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"normalize must be True or False, got {normalize!r}")
-    X = as_real_array(X, "X", ndim=2)
+    X, divisor = as_unit_ball_inputs(X, normalize)
     n = X.shape[0]
     y = as_real_array(y, "y", ndim=1)
     if y.shape[0] != n:
@@ -193,17 +191,7 @@ def check_ntk_data(X, y, normalize: bool = False) -> tuple[np.ndarray, np.ndarra
     if bad.size:
         i = int(bad[0])
         raise ValueError(f"y must contain only the labels -1 and +1; y[{i}] = {float(y[i])!r}")
-    norms = np.linalg.norm(X, axis=1)
-    big = int(np.argmax(norms))
-    scale = 1.0
-    if norms[big] > 1.0 + NORM_SLACK:
-        if not normalize:
-            raise ValueError(
-                f"X must have rows of Euclidean norm <= 1 (the [JT20] setting); row {big} has norm "
-                f"{norms[big]:.6g}. Rescale the data or pass normalize=True to divide by the largest norm"
-            )
-        scale = 1.0 / float(norms[big])
-        X = X * scale
+    scale = 1.0 / divisor
     return X, y, scale
 
 

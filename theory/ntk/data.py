@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_choice, as_generator, as_int, as_real
+from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array
+
+#: Rows with norm up to 1 + NORM_SLACK count as inside the unit ball (rounding of normalised data).
+NORM_SLACK = 1e-12
 
 __all__ = ["circle_sectors", "two_clusters", "noisy_two_xor", "flip_labels", "digits_pair",
            "breast_cancer", "scale_to_unit_ball"]
@@ -31,6 +34,30 @@ __all__ = ["circle_sectors", "two_clusters", "noisy_two_xor", "flip_labels", "di
 def _labels(values: np.ndarray) -> np.ndarray:
     # sign with sign(0) = +1, so every label is in {-1, +1}
     return np.where(values >= 0.0, 1.0, -1.0)
+
+
+def as_unit_ball_inputs(X, normalize: bool = False, name: str = "X") -> tuple[np.ndarray, float]:
+    r"""Inputs (n, d) of the [JT20] setting, :math:`\|x_i\|\le 1`: the one check every caller uses.
+
+    Returns ``(X, divisor)``: X as float64 and 1.0, or, when some row is longer than 1
+    and ``normalize`` is true, X divided by its largest row norm and that norm (one common
+    factor keeps angles and norm ratios; γ scales by 1/divisor). Longer rows without
+    ``normalize`` raise ``ValueError`` naming the row and its norm.
+    """
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be True or False, got {normalize!r}")
+    X = as_real_array(X, name, ndim=2)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    big = int(np.argmax(norms))
+    if norms[big] <= 1.0 + NORM_SLACK:
+        return X, 1.0
+    if not normalize:
+        raise ValueError(
+            f"{name} must have rows of Euclidean norm <= 1 (the [JT20] setting); row {big} has norm "
+            f"{norms[big]:.6g}. Rescale the data or pass normalize=True to divide by the largest norm"
+        )
+    divisor = float(norms[big])
+    return X / divisor, divisor
 
 
 def scale_to_unit_ball(X) -> np.ndarray:
