@@ -324,8 +324,8 @@ def claim_status(claim: Claim, measurement: "Measurement | Missing | None", pred
                     return Status(SOME_SEEDS, f"on {', '.join(ok)}; not on {', '.join(bad)}")
                 # every seed misses although the pooled value agrees: report the seeds
                 return Status(DEVIATES, f"pooled value agrees, but no single seed does ({', '.join(bad)})")
-        where = f" (at {unit} = {format_number(m.horizon)} < {format_number(claim.horizon)})" if short else ""
-        return Status(REPRODUCED, where.strip())
+        where = f"at {unit} = {format_number(m.horizon)} < {format_number(claim.horizon)}" if short else ""
+        return Status(REPRODUCED, where)
     if m.later is not None:
         k_late, v_late, u_late = m.later
         if k_late > m.horizon and _miss(claim, prediction, v_late, u_late, m.inputs) == 0:

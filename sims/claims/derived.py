@@ -14,7 +14,7 @@ import numpy as np
 from sims.claims._measure import latest_runs, provenance
 from sims.claims._record import Claim, Measurement, Missing, Tolerance
 from sims.experiments.ntp_gd import OverparamConfig
-from sims.experiments.ntp_w_tilde import INSTANCES, WTildeConfig
+from sims.experiments.ntp_w_tilde import INSTANCES, WTildeConfig, make_data
 from theory.fitting import loglog_slope
 
 __all__ = ["CLAIMS"]
@@ -43,8 +43,36 @@ def _wt_measure(panel):
         k = np.asarray(res.steps, dtype=np.float64)
         fit = loglog_slope(k, res.determined_residual, window=(k[-1] / _SPAN, k[-1]))
         return Measurement(value=fit.slope, uncertainty=fit.ci_high - fit.slope, uncertainty_kind="95% CI of the slope",
-                           horizon=float(k[-1]), inputs={"rate_exponent": res.rate_exponent},
+                           horizon=float(k[-1]),
+                           inputs={"rate_exponent": res.rate_exponent, "log_shift": 1 / math.log(k[-1] / _SPAN)},
                            note="fit over the last two decades", **provenance(manifest, mine))
+    return measure
+
+
+def _ratio_measure(panel):
+    """max |log(k eta pi_j S_v / lambda_jv)| over the active pairs at the last checkpoint.
+
+    Bound carried in ``inputs["logit_bound"]``: a change D of W moves the log-probability
+    of (j, v) by at most 2 ||h_j|| ||D|| (the logit and the log-sum-exp each by ||h_j|| ||D||),
+    with D the residual of the expansion (the determined part when the instance is not
+    spanning: the free part is orthogonal to the active generators).
+    """
+    def measure(store):
+        got = latest_runs(store, "ntp_w_tilde")
+        if isinstance(got, Missing):
+            return got
+        manifest, runs = got
+        mine = [r for r in runs if r.point.panel == panel]
+        if not mine:
+            return Missing(f"no {panel} run in the latest ntp_w_tilde sweep")
+        res = mine[0].result
+        lo, hi = float(res.mass_ratio_min[-1]), float(res.mass_ratio_max[-1])
+        h_max = float(np.linalg.norm(make_data(panel).H, axis=1).max())
+        D = float(res.residual[-1] if res.spanning else res.determined_residual[-1])
+        return Measurement(value=max(abs(math.log(lo)), abs(math.log(hi))), uncertainty=0,
+                           uncertainty_kind="exact (deterministic run)", horizon=float(res.steps[-1]),
+                           inputs={"rate_exponent": res.rate_exponent, "logit_bound": 2 * h_max * D},
+                           note=f"ratios in [{lo:.4g}, {hi:.4g}]", **provenance(manifest, mine))
     return measure
 
 
@@ -82,7 +110,18 @@ def _claims() -> list[Claim]:
             predict=lambda inputs: -float(inputs["rate_exponent"]),
             prediction_source="-nu of theory.ntp_asymptotics.ntp_w_tilde (stored with the run)",
             measure=_wt_measure(panel), comparison="at_most",
-            tolerance=Tolerance(0, "a rate bound (faster decay allowed): no slack"),
+            tolerance=Tolerance(1, "a k^-nu log k factor (nu = 1 resonance, subleading modes) shifts a fitted "
+                                   "log-log slope by 1/log k at the window's start", key="log_shift"),
+            horizon=_FULL, horizon_unit="k", seeds="fixed instance; W_0 from the sweep seed",
+            produce="ibl run ntp_w_tilde", reach=_reach_nu, max_horizon=_FULL))
+        out.append(Claim(
+            id=f"ours.w_tilde.{panel}.mass_ratio", source="derived here (paper/ntp_w_tilde.md)",
+            statement=f"{panel}: k eta pi_j S_v(W_k h_j) -> lambda_jv on the active pairs (log ratio -> 0)",
+            experiment="ntp_w_tilde", quantity="max |log result.mass_ratio_{min,max}| at the last checkpoint",
+            predict=lambda inputs: 0,
+            prediction_source="limit 1 of theory.ntp_asymptotics.NTPSecondOrder.mass_ratio (log 0)",
+            measure=_ratio_measure(panel), comparison="at_most",
+            tolerance=Tolerance(1, "first order in the residual D: 2 max||h_j|| ||D||", key="logit_bound"),
             horizon=_FULL, horizon_unit="k", seeds="fixed instance; W_0 from the sweep seed",
             produce="ibl run ntp_w_tilde", reach=_reach_nu, max_horizon=_FULL))
     out.append(Claim(

@@ -145,7 +145,7 @@ def _claims() -> list[Claim]:
               seeds="data seed 0", produce="ibl run ntp_toy", max_horizon=ToyConfig().steps),
     ]
     for method in ("gd", "ngd", "adam"):
-        extra = (" Observed: Adam ends at cos 0.71 after 1e5 steps; no theorem covers Adam here [open]."
+        extra = (" No theorem covers Adam here [open]; the measured cosine is what is known."
                  if method == "adam" else "")
         src = "[T24] Thm 2 (GD)" if method == "gd" else "[T24] §5 (NGD/Adam: conjectured, not proved) [open]"
         out.append(Claim(

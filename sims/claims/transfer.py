@@ -156,7 +156,9 @@ def _exact_measure(experiment: str, labels: tuple, learner: str):
         return Measurement(
             value=float(mean.mean()), uncertainty=_Z95 * float(np.sqrt(np.sum(se**2))) / len(runs),
             uncertainty_kind="1.96 x pooled MC stderr", horizon=float(max(p[3] for p in pts)),
-            inputs={"points": pts}, note=f"mean over {len(runs)} sample sizes", **provenance(manifest, runs))
+            inputs={"points": pts},
+            note=f"mean over {len(runs)} sample sizes; where unseen inputs are rare, a normal interval from "
+                 f"{runs[0].point.repeats} repeats understates the error", **provenance(manifest, runs))
     return measure
 
 
