@@ -129,7 +129,7 @@ def cmd_all(args) -> int:
         print(f"{report.experiment}: {report.computed} computed, {report.cached} cached ({report.wall_time_s:.1f} s)")
     args.names = []
     rc = cmd_figures(args)
-    claims_args = argparse.Namespace(store=args.store, outdir="paper/claims", from_measurements=False, readme=None)
+    claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False, readme=None)
     rc = cmd_claims(claims_args) or rc
     print(f"main job finished in {time.perf_counter() - t0:.1f} s")
     return rc
@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("all", help="run every experiment, then draw every figure", parents=[common])
     a.add_argument("--quick", action="store_true")
     a.add_argument("--outdir", default="paper/figures")
+    a.add_argument("--claims-outdir", default="paper/claims", help="where `ibl claims` writes its tables")
     sweep_opts(a)
     a.set_defaults(func=cmd_all)
     return p
