@@ -129,7 +129,10 @@ def cmd_all(args) -> int:
         print(f"{report.experiment}: {report.computed} computed, {report.cached} cached ({report.wall_time_s:.1f} s)")
     args.names = []
     rc = cmd_figures(args)
-    claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False, readme=None)
+    # the README's claims table is this output: keep it in step with the tables just written
+    readme = args.claims_readme if args.claims_readme and Path(args.claims_readme).exists() else None
+    claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False,
+                                     readme=readme)
     rc = cmd_claims(claims_args) or rc
     print(f"main job finished in {time.perf_counter() - t0:.1f} s")
     return rc
@@ -204,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quick", action="store_true")
     a.add_argument("--outdir", default="paper/figures")
     a.add_argument("--claims-outdir", default="paper/claims", help="where `ibl claims` writes its tables")
+    a.add_argument("--claims-readme", default="README.md", help="README whose claims block is replaced ('' for none)")
     sweep_opts(a)
     a.set_defaults(func=cmd_all)
     return p
