@@ -41,7 +41,13 @@ def evaluate(claims, measurements: dict) -> list[Row]:
     table = measurements.get("claims", {})
     for c in claims:
         m = _from_dict(table[c.id]) if c.id in table else Missing("not in measurements.json")
-        pred = c.predict(m.inputs) if isinstance(m, Measurement) else math.nan
+        if isinstance(m, Measurement):
+            pred = c.predict(m.inputs)
+        else:  # a prediction that needs no measured input is still shown
+            try:
+                pred = c.predict({})
+            except KeyError:
+                pred = math.nan
         rows.append(Row(c, m, float(pred), claim_status(c, m, pred)))
     return rows
 

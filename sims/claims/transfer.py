@@ -309,5 +309,26 @@ def _bayes_claims() -> list[Claim]:
     return out
 
 
-CLAIMS: list[Claim] = (_slope_claims() + _limit_claims() + _exact_claims() + _fig1_claims() + _order_claims()
+_HP = (10, 10, 10_000, 0.05)  # from: spec §7 check 10 ((S, A), n, delta)
+
+
+def _hp_measure(store):
+    return Missing("the transfer experiments store the mean and stderr of the risk, not its quantiles; an "
+                   "experiment storing the 95th percentile of the MLE risk on Instance 1 would measure it")
+
+
+def _hp_claims() -> list[Claim]:
+    S, A, n, delta = _HP
+    return [Claim(
+        id="zz.thm3_2.hp_bound", source="Zhao & Zhu 2024, Thm 3.2; spec §7 check 10",
+        statement=f"with probability >= 1 - delta (delta = {delta:g}) the MLE risk on Instance 1 (|S|={S}, |A|={A}, "
+                  f"n = {n}) is below the explicit bound",
+        experiment="transfer_fig2", quantity="95th percentile of the CE_sgl risk (not stored)",
+        predict=lambda inputs: float(tt.upper_bound_mle_hp(S, A, n, delta)),
+        prediction_source="theory.transfer.upper_bound_mle_hp",
+        measure=_hp_measure, comparison="at_most", tolerance=Tolerance(0, "an upper bound: no slack"),
+        horizon=n, horizon_unit="n", seeds="sweep seed", produce="a quantile-storing variant of transfer_fig2")]
+
+
+CLAIMS: list[Claim] = (_hp_claims() + _slope_claims() + _limit_claims() + _exact_claims() + _fig1_claims() + _order_claims()
                        + _bayes_claims())
