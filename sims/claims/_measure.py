@@ -21,9 +21,15 @@ def latest_runs(store, experiment: str):
         return Missing(f"no complete sweep of {experiment!r} in the store")
 
 
+def _code_digest(meta: dict) -> str:
+    """The run's code digest: ``meta["code"]["digest"]`` (the store's code digests), if recorded."""
+    code = meta.get("code")
+    return str(code["digest"]) if isinstance(code, dict) and isinstance(code.get("digest"), str) else ""
+
+
 def provenance(manifest: dict, runs) -> dict:
     """Run keys, sweep key, quick flag, seeds and code digests (where the store records them)."""
-    digests = sorted({str(r.meta[k]) for r in runs for k in ("code_digest", "digest") if r.meta.get(k)})
+    digests = sorted({d for r in runs if (d := _code_digest(r.meta))})
     return {
         "run_keys": tuple(r.key for r in runs),
         "sweep_key": str(manifest.get("sweep_key", "")),

@@ -155,3 +155,14 @@ def test_every_prediction_names_its_theory_or_spec_source():
     for c in CLAIMS:
         src = c.prediction_source
         assert "theory." in src or "spec" in src or "directional convergence" in src, (c.id, src)
+
+
+def test_provenance_reads_code_digests_where_recorded():
+    from types import SimpleNamespace
+
+    from sims.claims._measure import provenance
+
+    runs = [SimpleNamespace(key="k1", meta={"code": {"digest": "abc", "files": {}}}),
+            SimpleNamespace(key="k2", meta={})]
+    prov = provenance({"sweep_key": "s", "quick": True, "config": {"seed": 3}}, runs)
+    assert prov["digests"] == ("abc",) and prov["run_keys"] == ("k1", "k2") and prov["quick"] is True
