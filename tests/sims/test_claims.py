@@ -100,6 +100,9 @@ def test_latex_escape():
     assert latex_escape("a_b & 5% $x$ {y} ~^\\") == \
         r"a\_b \& 5\% \$x\$ \{y\} \textasciitilde{}\textasciicircum{}\textbackslash{}"
     assert latex_escape("±") == r"$\pm$"
+    # OT1 text mode prints < > | as other glyphs: they need commands too
+    assert latex_escape("a <= |b| §7 `c`") == \
+        r"a \textless{}= \textbar{}b\textbar{} \S{}7 \textasciigrave{}c\textasciigrave{}"
 
 
 def test_renderers_on_synthetic_rows():
