@@ -7,7 +7,9 @@
     ibl run NAME [--quick] [--set k=v ...] [--jobs N] [--scheduler local|local:N|tcp://H:P] [--force]
     ibl figures [NAME ...]                 redraw figures from stored results
     ibl status                             what is stored, what is missing
-    ibl all [--quick] [--jobs N]           every experiment, then every figure (the main job)
+    ibl claims [--from-store|--from-measurements] [--readme README.md]
+                                           measure every claim, write paper/claims/*
+    ibl all [--quick] [--jobs N]           every experiment, every figure, then the claims
 
 ``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``; it may be
 given before or after the subcommand.
@@ -239,8 +241,32 @@ def cmd_all(args) -> int:
         print(f"{report.experiment}: {report.computed} computed, {report.cached} cached ({report.wall_time_s:.1f} s)")
     args.names = []
     rc = cmd_figures(args)
+    # the README's claims table is this output: keep it in step with the tables just written
+    readme = args.claims_readme if args.claims_readme and Path(args.claims_readme).exists() else None
+    claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False,
+                                     readme=readme)
+    rc = cmd_claims(claims_args) or rc
     print(f"main job finished in {time.perf_counter() - t0:.1f} s")
     return rc
+
+
+def cmd_claims(args) -> int:
+    """Measure every claim (``--from-store``, default) or re-render from measurements.json; write the tables."""
+    from sims.claims import CLAIMS, load_measurements, measure_all, render_markdown, evaluate, update_readme, \
+        write_outputs
+
+    outdir = Path(args.outdir)
+    measurements = (load_measurements(outdir / "measurements.json") if args.from_measurements
+                    else measure_all(CLAIMS, _store(args)))
+    for p in write_outputs(CLAIMS, measurements, outdir):
+        print(f"claims: wrote {p}")
+    rows = evaluate(CLAIMS, measurements)
+    if args.readme:
+        update_readme(Path(args.readme), render_markdown(rows, measurements))
+        print(f"claims: updated {args.readme}")
+    for r in rows:
+        print(f"  {r.claim.id:<34} {r.status}")
+    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -287,9 +313,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="what is stored and what is missing", parents=[common]).set_defaults(
         func=cmd_status)
 
+    c = sub.add_parser("claims", help="measure every claim and write the claims tables", parents=[common])
+    src = c.add_mutually_exclusive_group()
+    src.add_argument("--from-store", dest="from_measurements", action="store_false",
+                     help="re-measure from the store (default)")
+    src.add_argument("--from-measurements", dest="from_measurements", action="store_true",
+                     help="re-render from OUTDIR/measurements.json (no store)")
+    c.add_argument("--outdir", dest="outdir", default="paper/claims")
+    c.add_argument("--readme", default=None, help="also replace the claims block of this README")
+    c.set_defaults(func=cmd_claims, from_measurements=False)
+
     a = sub.add_parser("all", help="run every experiment, then draw every figure", parents=[common])
     a.add_argument("--quick", action="store_true")
     a.add_argument("--outdir", default="paper/figures")
+    a.add_argument("--claims-outdir", default="paper/claims", help="where `ibl claims` writes its tables")
+    a.add_argument("--claims-readme", default="README.md", help="README whose claims block is replaced ('' for none)")
     sweep_opts(a)
     a.set_defaults(func=cmd_all)
     return p
