@@ -17,6 +17,11 @@ from theory._validation import as_choice
 from theory.ntp import NTPData, finite_component
 from theory.ntp_svm import max_margin_direction
 
+#: With references="auto", W* is not computed when its dense solve (rank H < m) would cost
+#: more than this many flops: at (m, d, V) = (600, 300, 400) with supports of 3 (1.7e11)
+#: it took 192-713 s, longer than the run it was meant to annotate.
+W_STAR_MAX_FLOPS = 1e10
+
 #: Solvers accepted for W^mm (``reference_solver``); see :func:`theory.ntp_svm.max_margin_direction`.
 REFERENCE_SOLVERS = ("clarabel", "dual", "auto")
 
@@ -68,10 +73,17 @@ def resolve_references(data, prob, W_star, W_mm, w_tilde, compute, reference_sol
     if out["W_star"] is None and prob.onehot:
         out["W_star"] = np.zeros((V, d))
         src["W_star"] = "zero (one-hot data: F = {0})"
-    if compute == "auto" and out["W_star"] is None and not prob.has_F:
-        # the engine skips its F-metrics here too: F is too large for a quick W* solve
-        src["W_star"] = (f"skipped: F has more than F_MAX = {F_MAX} generators (W* would take minutes); "
-                         "pass W_star=... or references=True")
+    skip = None
+    if compute == "auto" and out["W_star"] is None:
+        n_gen = int(np.sum(np.maximum((prob.P > 0).sum(axis=1) - 1, 0)))
+        # rank H < m: finite_component takes the dense path, an SVD of the (N, V r) generators
+        dense_flops = float(n_gen) ** 2 * prob.V * prob.r if prob.r < prob.m else 0.0
+        if not prob.has_F:  # the engine skips its F-metrics here too
+            skip = f"F has more than F_MAX = {F_MAX} generators"
+        elif dense_flops > W_STAR_MAX_FLOPS:
+            skip = f"the dense W* solve needs ~{dense_flops:.1e} flops (> {W_STAR_MAX_FLOPS:.0e})"
+    if skip is not None:
+        src["W_star"] = f"skipped: {skip}; pass W_star=... or references=True"
     elif compute and out["W_star"] is None:
         try:
             res = finite_component(as_ntpdata(data, prob))

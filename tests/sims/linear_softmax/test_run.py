@@ -635,3 +635,18 @@ def test_default_references_skip_w_star_when_F_is_too_large():
     assert gd.run(small, 5, 0.5, progress=False).info["references"]["W_star"] == "theory.ntp.finite_component"
     with pytest.raises(ValueError, match="references must be 'auto', True or False"):
         gd.run(small, 5, 0.5, references="yes")
+
+
+def test_default_references_skip_an_expensive_dense_w_star():
+    """rank H < m: W* is the dense SVD solve; above W_STAR_MAX_FLOPS references="auto" skips it."""
+    data = _random_ntp(60, 10, 8, 3, seed=5)  # rank H = 10 < m = 60: dense path, 120 generators
+    n_gen, V, r = 120, 8, 10
+    cheap = gd.run(data, 3, 0.1, W_mm=np.zeros((8, 10)), progress=False)
+    assert cheap.info["references"]["W_star"] == "theory.ntp.finite_component"  # 1.2e6 flops
+    old = _references.W_STAR_MAX_FLOPS
+    try:
+        _references.W_STAR_MAX_FLOPS = n_gen**2 * V * r - 1  # just below this problem's estimate
+        tr = gd.run(data, 3, 0.1, W_mm=np.zeros((8, 10)), progress=False)
+    finally:
+        _references.W_STAR_MAX_FLOPS = old
+    assert tr.info["references"]["W_star"].startswith("skipped: the dense W* solve needs ~1.2e+06 flops")
