@@ -248,6 +248,35 @@ def test_w_tilde_same_for_both_losses_and_init():
     np.testing.assert_allclose(w3.w_tilde[:2], wt.w_tilde, rtol=1e-12)
 
 
+def test_multiclass_w_tilde_keeps_what_gd_never_moves():
+    """The CE gradient (softmax - Y)^T X has zero column sums over classes and rows in span(X), so
+    GD keeps W0's class mean (1/K) 1 1^T W0 and W0's part outside span(X) forever; w_tilde's
+    from_init is exactly that, and the determined part does not depend on W0."""
+    rng = np.random.default_rng(2)
+    X3 = np.hstack([MC_X, np.zeros((6, 1))])  # data in the x-y plane of R^3
+    W0 = rng.standard_normal((3, 3))
+    res = multiclass_w_tilde(X3, MC_Y, 0.5, W0=W0)
+    P = np.diag([1.0, 1.0, 0.0])  # projector on span(X)
+    kept = np.full((3, 3), 1.0 / 3) @ W0 @ P + W0 @ (np.eye(3) - P)
+    np.testing.assert_allclose(res.from_init, kept, atol=1e-14)  # a few roundings of O(1) numbers
+    ref = multiclass_w_tilde(MC_X, MC_Y, 0.5)
+    # the same SVM solved twice (padded by a zero column): multipliers agree to ~1e-12
+    np.testing.assert_allclose(res.determined[:, :2], ref.determined, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.determined[:, 2], 0.0, atol=1e-14)
+    # and the invariants hold along real GD steps: 200 steps of the mean CE gradient from W0
+    W = W0.copy()
+    Y = np.eye(3)[MC_Y]
+    for _ in range(200):
+        Z = X3 @ W.T
+        S = np.exp(Z - Z.max(axis=1, keepdims=True))
+        S /= S.sum(axis=1, keepdims=True)
+        W -= 0.5 * (S - Y).T @ X3 / len(MC_Y)
+    moved = W - kept
+    # GD moves only the centred, in-span part: rounding of 200 steps of O(1) updates
+    np.testing.assert_allclose(moved.sum(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(moved[:, 2], 0.0, atol=1e-12)
+
+
 def test_multiclass_w_tilde_matches_gd():
     lr = 0.5
     res = multiclass_w_tilde(MC_X, MC_Y, lr)
