@@ -348,8 +348,8 @@ def test_generators_and_predictions_bad_input():
 # --------------------------------------------------------------------------------------
 # Soudry et al.'s constants: limits of the expansion W_k = W_hat log k + W_tilde
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_soudry_constants_are_the_limits_of_the_expansion(seed):
+@pytest.mark.seeds(3)
+def test_soudry_constants_are_the_limits_of_the_expansion(rng):
     """Two-sided: each constant of soudry_predictions equals the quantity it names, evaluated by
     its definition on w_k = w_hat t + w_tilde at t = log k = 1e4 (no GD, so only the O(1/t)
     next term of the expansion separates the two). The definitions are computed directly (the
@@ -358,7 +358,6 @@ def test_soudry_constants_are_the_limits_of_the_expansion(seed):
     from theory.margin import NotSeparableError
     from theory.maxmargin import soudry_predictions
 
-    rng = np.random.default_rng(seed)
     n, d, lr_eff, t = 8, 3, 0.7, 1e4
     y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
     # draw until the theorem's hypotheses hold (support vectors span the data, so w_tilde exists;
