@@ -7,25 +7,52 @@
     ibl run NAME [--quick] [--set k=v ...] [--jobs N] [--scheduler local|local:N|tcp://H:P] [--force]
     ibl figures [NAME ...]                 redraw figures from stored results
     ibl status                             what is stored, what is missing
-    ibl all [--quick] [--jobs N]           every experiment, then every figure (the main job)
+    ibl claims [--from-store|--from-measurements] [--readme README.md]
+                                           measure every claim, write paper/claims/*
+    ibl all [--quick] [--jobs N]           every experiment, every figure, then the claims
 
 ``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``; it may be
 given before or after the subcommand.
+
+Every failure is one line on stderr naming the cause, with a non-zero exit status:
+2 for bad arguments, 1 for a failure (store, scheduler, damaged files), 130 after
+Ctrl-C and 143 after SIGTERM (finished runs are kept; the line says how to resume).
+An unexpected internal error is also one line unless ``--debug`` (or
+``IBL_DEBUG=1``) asks for the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
-from sims.store import ResultStore
+from sims.store import CorruptResult, ResultStore
+
+DEBUG_ENV = "IBL_DEBUG"
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that ``finally`` blocks stop the workers."""
 
 
 def _store(args) -> ResultStore:
-    return ResultStore(args.store) if args.store else ResultStore()
+    store = ResultStore(args.store) if args.store else ResultStore()
+    _check_store_path(store.root)
+    return store
+
+
+def _check_store_path(root: Path) -> None:
+    """Refuse a store path that is, or lies under, a regular file (one clear line, not a traceback)."""
+    for p in (root, *root.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is" if p == root else f"lies under {p}, which is"
+                raise NotADirectoryError(f"store {root} {where} a regular file, not a directory; pick another --store")
+            return
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:
@@ -73,8 +100,9 @@ def cmd_run(args) -> int:
     )
     print(
         f"{report.experiment}: {report.total} runs, {report.cached} already stored, "
-        f"{report.computed} computed ({report.corrupt} corrupt replaced) in {report.wall_time_s:.1f} s "
-        f"[sweep {report.sweep_key}]"
+        f"{report.computed} computed ({report.corrupt} corrupt replaced)"
+        + (f", {report.collected} computed by another process" if report.collected else "")
+        + f" in {report.wall_time_s:.1f} s [sweep {report.sweep_key}]"
     )
     return 0
 
@@ -84,16 +112,65 @@ def cmd_figures(args) -> int:
 
     names = args.names or list(FIGURES)
     failed = 0
+    checked: dict[str, bool] = {}
+    store = _store(args)
     for name in names:
+        fig = FIGURES.get(name)
+        usable = [_check_figure_input(store, exp, checked) for exp in (fig.experiments if fig else ())]
+        if not all(usable):
+            print(f"{name}: skipped (its stored results are damaged; see above)", file=sys.stderr)
+            failed += 1
+            continue
         try:
-            paths = make_figure(name, store=_store(args), outdir=Path(args.outdir))
+            paths = make_figure(name, store=store, outdir=Path(args.outdir))
         except LookupError as exc:
             print(f"{name}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except CorruptResult as exc:
+            print(f"{name}: skipped: {exc}; recompute it with ibl run", file=sys.stderr)
             failed += 1
             continue
         for p in paths:
             print(f"{name}: wrote {p}")
     return 1 if failed else 0
+
+
+def _check_figure_input(store: ResultStore, experiment: str, checked: dict[str, bool]) -> bool:
+    """Warn (once per experiment, one line each) about stale or damaged runs a figure would read.
+
+    Returns ``False`` when the latest complete sweep has damaged or missing runs.
+    """
+    if experiment in checked:
+        return checked[experiment]
+    from sims.experiment import get_experiment
+    from sims.sweep import latest_sweep, sweep_health
+
+    try:
+        exp = get_experiment(experiment)
+    except ValueError:
+        checked[experiment] = True
+        return True
+    problems: list[str] = []
+    manifest = latest_sweep(store, experiment, problems)
+    for problem in problems:
+        print(f"warning: {experiment}: damaged sweep manifest ignored: {problem}", file=sys.stderr)
+    ok = True
+    if manifest is not None:
+        h = sweep_health(store, exp, manifest)
+        recompute = h.command.removesuffix(" --force")
+        for problem in h.damaged:
+            print(f"{experiment}: damaged run: {problem}; recompute: {recompute}", file=sys.stderr)
+        if h.missing:
+            print(f"{experiment}: {len(h.missing)} runs of sweep {manifest['sweep_key']} are missing; "
+                  f"recompute: {recompute}", file=sys.stderr)
+        ok = h.usable
+        if ok and h.stale:
+            print(f"warning: {experiment}: {len(h.stale)} of {len(manifest['keys'])} runs were computed by code that "
+                  f"has changed since ({', '.join(h.changed_files) or 'unknown files'}); refresh: {h.command}",
+                  file=sys.stderr)
+    checked[experiment] = ok
+    return ok
 
 
 def cmd_status(args) -> int:
@@ -111,7 +188,44 @@ def cmd_status(args) -> int:
         latest = latest_sweep(store, exp.name)
         tail = f"; latest complete sweep {latest['sweep_key']} ({'quick' if latest['quick'] else 'custom/full'})" if latest else ""
         print(f"  {exp.name:<22} {'; '.join(parts)}{tail}")
+    problems = _status_problems(store)
+    if problems:
+        print("needs attention:")
+        for line in problems:
+            print(f"  {line}")
     return 0
+
+
+def _status_problems(store: ResultStore) -> list[str]:
+    """One line per stored sweep with stale or damaged runs, and per damaged manifest."""
+    from sims.experiment import list_experiments
+    from sims.sweep import sweep_health
+
+    lines = []
+    for exp in list_experiments():
+        bad_manifests: list[str] = []
+        for manifest in store.iter_sweeps(exp.name, bad_manifests):
+            if not manifest.get("complete"):
+                continue
+            h = sweep_health(store, exp, manifest)
+            label = f"{exp.name} sweep {manifest['sweep_key']}"
+            if h.stale:
+                lines.append(
+                    f"{label}: {len(h.stale)} of {len(manifest['keys'])} runs computed by code that has changed since "
+                    f"({', '.join(h.changed_files) or 'unknown files'}); refresh: {h.command}"
+                )
+            if h.undigested:
+                lines.append(f"{label}: {len(h.undigested)} runs stored without a code digest (older version); "
+                             f"refresh: {h.command}")
+            for problem in h.damaged:
+                lines.append(f"{label}: damaged: {problem}; recompute: {h.command.removesuffix(' --force')}")
+            if h.missing:
+                lines.append(f"{label}: {len(h.missing)} runs missing; recompute: {h.command.removesuffix(' --force')}")
+        for problem in bad_manifests:
+            lines.append(f"{exp.name}: damaged sweep manifest: {problem}")
+        for p in store.stray_temp_files(exp.name):
+            lines.append(f"{exp.name}: stray temporary file {p} (left by a killed writer; ignored, removed by the next run)")
+    return lines
 
 
 def cmd_all(args) -> int:
@@ -127,13 +241,45 @@ def cmd_all(args) -> int:
         print(f"{report.experiment}: {report.computed} computed, {report.cached} cached ({report.wall_time_s:.1f} s)")
     args.names = []
     rc = cmd_figures(args)
+    # the README's claims table is this output: keep it in step with the tables just written
+    readme = args.claims_readme if args.claims_readme and Path(args.claims_readme).exists() else None
+    claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False,
+                                     readme=readme)
+    rc = cmd_claims(claims_args) or rc
     print(f"main job finished in {time.perf_counter() - t0:.1f} s")
     return rc
 
 
+def cmd_claims(args) -> int:
+    """Measure every claim (``--from-store``, default) or re-render from measurements.json; write the tables."""
+    from sims.claims import CLAIMS, load_measurements, measure_all, render_markdown, evaluate, update_readme, \
+        write_outputs
+
+    outdir = Path(args.outdir)
+    measurements = (load_measurements(outdir / "measurements.json") if args.from_measurements
+                    else measure_all(CLAIMS, _store(args)))
+    for p in write_outputs(CLAIMS, measurements, outdir):
+        print(f"claims: wrote {p}")
+    rows = evaluate(CLAIMS, measurements)
+    if args.readme:
+        update_readme(Path(args.readme), render_markdown(rows, measurements))
+        print(f"claims: updated {args.readme}")
+    for r in rows:
+        print(f"  {r.claim.id:<34} {r.status}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ibl", description="implicit-bias-lab: experiments, sweeps and figures")
+    p = _Parser(prog="ibl", description="implicit-bias-lab: experiments, sweeps and figures")
     p.add_argument("--store", default=None, help="result store directory (default $IBL_STORE or ./results)")
+    p.add_argument("--debug", action="store_true", help=f"show tracebacks of internal errors (or set {DEBUG_ENV}=1)")
     # --store is accepted after the subcommand too (SUPPRESS: absent there, the global value stays)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", default=argparse.SUPPRESS, help="result store directory")
@@ -167,21 +313,79 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="what is stored and what is missing", parents=[common]).set_defaults(
         func=cmd_status)
 
+    c = sub.add_parser("claims", help="measure every claim and write the claims tables", parents=[common])
+    src = c.add_mutually_exclusive_group()
+    src.add_argument("--from-store", dest="from_measurements", action="store_false",
+                     help="re-measure from the store (default)")
+    src.add_argument("--from-measurements", dest="from_measurements", action="store_true",
+                     help="re-render from OUTDIR/measurements.json (no store)")
+    c.add_argument("--outdir", dest="outdir", default="paper/claims")
+    c.add_argument("--readme", default=None, help="also replace the claims block of this README")
+    c.set_defaults(func=cmd_claims, from_measurements=False)
+
     a = sub.add_parser("all", help="run every experiment, then draw every figure", parents=[common])
     a.add_argument("--quick", action="store_true")
     a.add_argument("--outdir", default="paper/figures")
+    a.add_argument("--claims-outdir", default="paper/claims", help="where `ibl claims` writes its tables")
+    a.add_argument("--claims-readme", default="README.md", help="README whose claims block is replaced ('' for none)")
     sweep_opts(a)
     a.set_defaults(func=cmd_all)
     return p
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        return _dispatch(args, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args, debug: bool) -> int:
+    from sims.sweep import StoreWriteError, SweepInterrupted
+
+    def fail(message: str, code: int) -> int:
+        print(f"ibl: {_one_line(message)}", file=sys.stderr)
+        return code
+
     try:
         return args.func(args)
+    except SweepInterrupted as exc:
+        code = 143 if isinstance(exc.__context__, _Terminated) else 130
+        return fail(f"{'terminated' if code == 143 else 'interrupted'} ({exc})", code)
+    except KeyboardInterrupt as exc:
+        return fail("terminated" if isinstance(exc, _Terminated) else "interrupted", 143 if isinstance(exc, _Terminated) else 130)
     except (ValueError, TypeError) as exc:
-        print(f"ibl: error: {exc}", file=sys.stderr)
-        return 2
+        if debug and not isinstance(exc, ValueError):
+            raise
+        return fail(f"error: {exc}", 2)
+    except StoreWriteError as exc:
+        return fail(f"error: {exc.strerror or exc}", 1)
+    except (CorruptResult, LookupError, ConnectionError, ImportError) as exc:
+        return fail(f"error: {exc}", 1)
+    except OSError as exc:
+        what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        return fail(f"error: {what}", 1)
+    except Exception as exc:
+        if debug:
+            raise
+        return fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug or {DEBUG_ENV}=1 "
+                    "for the traceback)", 1)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Layout (default root ``results/``, or ``$IBL_STORE``, or ``--store DIR``)::
     results/
       <experiment>/
         runs/<key>.json          one completed run (config, result, metadata, checksum)
+        runs/<key>.claim         while a process computes the run: its pid, host, start time
         sweeps/<sweep-key>.json  the manifest of one sweep: its config and its run keys
 
 Every file is written to a temporary file in the same directory, flushed,
@@ -14,6 +15,12 @@ stray ``*.tmp`` that is never read. Each run file carries a SHA-256 of its
 canonical payload; a truncated or edited file fails the check, is reported as
 corrupt and is recomputed by the next sweep instead of being used.
 
+Reading trusts nothing: bytes that are not UTF-8, a directory in place of a file,
+a body of the wrong structure under a valid checksum, invalid base64 or an array
+whose byte count does not match its shape all raise :class:`CorruptResult` naming
+the file (and a sweep recomputes the run). Experiment names and keys are checked
+(:func:`check_store_name`) before a path is built, so none can leave the store.
+
 NumPy arrays are stored exactly: their raw little-endian bytes in base64 with
 dtype and shape, so a float64 result reads back bit-identical.
 """
@@ -21,10 +28,14 @@ dtype and shape, so a float64 result reads back bit-identical.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,10 +43,13 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = [
+    "Claim",
     "CorruptResult",
     "ResultStore",
     "StoredRun",
+    "atomic_write_text",
     "canonical_json",
+    "check_store_name",
     "default_store_path",
     "stable_hash",
 ]
@@ -44,8 +58,37 @@ STORE_ENV = "IBL_STORE"
 FORMAT_VERSION = 1
 
 
+#: Seconds after which a claim held by a process on *another* host is taken over
+#: (its pid cannot be checked from here); ``$IBL_CLAIM_TIMEOUT`` overrides it.
+CLAIM_TIMEOUT_S = 6 * 3600.0
+#: A ``*.tmp`` file older than this many seconds was left by a killed writer
+#: (a live writer renames its temporary file within milliseconds).
+STRAY_TMP_AGE_S = 600.0
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
 class CorruptResult(Exception):
-    """A stored run file exists but cannot be trusted (truncated, edited, unparsable)."""
+    """A stored file exists but cannot be trusted (truncated, edited, unparsable, not a file).
+
+    The message starts with the file's path.
+    """
+
+
+def check_store_name(value: Any, name: str) -> str:
+    """Refuse experiment names and keys that could leave the store directory.
+
+    Accepted: a non-empty string of letters, digits, ``_``, ``-`` and ``.`` that does
+    not start with ``.`` or ``-`` (so no path separators, no ``..``, no absolute path).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    if not _NAME_RE.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"{name} {value!r} cannot name a file in the store: use letters, digits, '_', '-' and '.' "
+            "(no path separators, no '..', not starting with '.' or '-')"
+        )
+    return value
 
 
 def default_store_path() -> Path:
@@ -60,7 +103,8 @@ def default_store_path() -> Path:
 def _encode(obj: Any) -> Any:
     """Turn results into JSON-able data; arrays keep their exact bytes."""
     if isinstance(obj, np.ndarray):
-        arr = np.ascontiguousarray(obj)
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
         if arr.dtype == object:
             raise TypeError("result arrays of dtype=object cannot be stored; convert them to lists")
         return {
@@ -84,11 +128,35 @@ def _encode(obj: Any) -> Any:
     raise TypeError(f"cannot store a value of type {type(obj).__name__}: {obj!r}")
 
 
+def _decode_array(obj: dict) -> np.ndarray:
+    """An encoded array back; ``ValueError`` says what is wrong with a damaged one."""
+    if set(obj) != {"__ndarray__", "dtype", "shape"}:
+        raise ValueError(f"array record has fields {sorted(obj)}, expected __ndarray__, dtype, shape")
+    data, dtype, shape = obj["__ndarray__"], obj["dtype"], obj["shape"]
+    if not isinstance(data, str) or not isinstance(dtype, str) or not isinstance(shape, list):
+        raise ValueError("array record fields have the wrong types")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise ValueError(f"array shape {shape!r} is not a list of non-negative integers")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"array dtype {dtype!r} is not a NumPy dtype") from exc
+    if dt.hasobject:
+        raise ValueError(f"array dtype {dtype!r} holds Python objects")
+    try:
+        raw = base64.b64decode(data.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"array data is not valid base64 ({exc})") from exc
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != count * dt.itemsize:
+        raise ValueError(f"array data has {len(raw)} bytes, shape {shape} of {dtype} needs {count * dt.itemsize}")
+    return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+
+
 def _decode(obj: Any) -> Any:
     if isinstance(obj, dict):
         if "__ndarray__" in obj:
-            raw = base64.b64decode(obj["__ndarray__"])
-            return np.frombuffer(raw, dtype=np.dtype(obj["dtype"])).reshape(obj["shape"]).copy()
+            return _decode_array(obj)
         return {k: _decode(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_decode(v) for v in obj]
@@ -149,7 +217,8 @@ class StoredRun:
     result : dict
         What the experiment's run function returned (arrays decoded exactly).
     meta : dict
-        Seed, run index, package versions, solver names, thread counts, wall time, ...
+        Seed, run index, package versions, solver names, thread counts, wall time,
+        code digest, ...
     """
 
     key: str
@@ -159,6 +228,70 @@ class StoredRun:
     meta: dict
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Who is computing a run: the content of a ``runs/<key>.claim`` file.
+
+    Attributes
+    ----------
+    pid : int
+    host : str
+    time : float
+        Seconds since the epoch when the claim was made.
+    start : str or None
+        The process's start time (``/proc/<pid>/stat`` field 22, Linux), so a pid
+        reused by another process does not keep a dead claim alive.
+    """
+
+    pid: int
+    host: str
+    time: float
+    start: str | None = None
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's live process
+    if start is not None:
+        now = _process_start(pid)
+        if now is not None and now != start:
+            return False  # the pid was reused
+    return True
+
+
+def _read_text(path: Path) -> str:
+    """A stored file's text; damage that is not a missing file becomes :class:`CorruptResult`."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError as exc:
+        raise CorruptResult(f"{path}: a directory stands where a result file should be") from exc
+    except OSError as exc:
+        if path.is_dir():
+            raise CorruptResult(f"{path}: a directory stands where a result file should be") from exc
+        raise
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptResult(f"{path}: not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}): damaged file") from exc
+
+
 class ResultStore:
     """A directory of run results keyed by content hash.
 
@@ -166,6 +299,13 @@ class ResultStore:
     ----------
     root : str or Path, optional
         Store directory; default :func:`default_store_path`.
+
+    Notes
+    -----
+    Experiment names and keys are checked by :func:`check_store_name` before any
+    path is built, so no name can reach outside ``root``. Reading never trusts a
+    file: anything that is not a complete, checksummed run of the expected key and
+    structure raises :class:`CorruptResult` naming the file.
     """
 
     def __init__(self, root: str | os.PathLike | None = None):
@@ -176,14 +316,22 @@ class ResultStore:
 
     # paths -------------------------------------------------------------------
     def run_path(self, experiment: str, key: str) -> Path:
+        check_store_name(experiment, "experiment")
+        check_store_name(key, "run key")
         return self.root / experiment / "runs" / f"{key}.json"
 
     def sweep_path(self, experiment: str, sweep_key: str) -> Path:
+        check_store_name(experiment, "experiment")
+        check_store_name(sweep_key, "sweep key")
         return self.root / experiment / "sweeps" / f"{sweep_key}.json"
+
+    def claim_path(self, experiment: str, key: str) -> Path:
+        return self.run_path(experiment, key).with_suffix(".claim")
 
     # runs ----------------------------------------------------------------------
     def save_run(self, experiment: str, key: str, params: dict, result: dict, meta: dict) -> Path:
         """Atomically write one completed run; returns its path."""
+        path = self.run_path(experiment, key)
         body = {
             "format": FORMAT_VERSION,
             "key": key,
@@ -195,59 +343,237 @@ class ResultStore:
         payload = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
         checksum = hashlib.sha256(payload.encode()).hexdigest()
         text = '{"sha256":"%s","body":%s}\n' % (checksum, payload)
-        path = self.run_path(experiment, key)
+        if path.is_dir() and not path.is_symlink():
+            # a directory in place of the run file: move it aside so the run can be stored
+            path.rename(path.with_name(f"{path.name}.damaged-{os.getpid()}-{time.time_ns()}"))
         atomic_write_text(path, text)
         return path
 
     def load_run(self, experiment: str, key: str) -> StoredRun:
         """Read one run; raises ``FileNotFoundError`` or :class:`CorruptResult`."""
         path = self.run_path(experiment, key)
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
         try:
             doc = json.loads(text)
             checksum, body = doc["sha256"], doc["body"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise CorruptResult(f"{path}: not a complete result file ({exc})") from exc
+        if not isinstance(checksum, str):
+            raise CorruptResult(f"{path}: not a complete result file (checksum is not a string)")
         payload = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
         if hashlib.sha256(payload.encode()).hexdigest() != checksum:
             raise CorruptResult(f"{path}: checksum mismatch (file edited or damaged)")
+        # a valid checksum proves only that the body was not changed after writing:
+        # check its structure too (a file written by a bug or by hand)
+        if not isinstance(body, dict):
+            raise CorruptResult(f"{path}: body is a {type(body).__name__}, expected an object")
         if body.get("key") != key or body.get("experiment") != experiment:
             raise CorruptResult(f"{path}: file holds key {body.get('key')!r}, expected {key!r}")
-        return StoredRun(
-            key=key,
-            experiment=experiment,
-            params=_decode(body["params"]),
-            result=_decode(body["result"]),
-            meta=_decode(body["meta"]),
-        )
+        if body.get("format") != FORMAT_VERSION:
+            raise CorruptResult(f"{path}: format {body.get('format')!r}, this version reads {FORMAT_VERSION}")
+        for part in ("params", "result", "meta"):
+            if not isinstance(body.get(part), dict):
+                raise CorruptResult(f"{path}: body field {part!r} is {type(body.get(part)).__name__}, expected an object")
+        try:
+            decoded = {part: _decode(body[part]) for part in ("params", "result", "meta")}
+        except (ValueError, TypeError) as exc:
+            raise CorruptResult(f"{path}: damaged content ({exc})") from exc
+        return StoredRun(key=key, experiment=experiment, **decoded)
 
     def status(self, experiment: str, key: str) -> str:
         """``"ok"``, ``"missing"`` or ``"corrupt"`` for one run."""
-        try:
-            self.load_run(experiment, key)
-        except FileNotFoundError:
-            return "missing"
-        except CorruptResult:
-            return "corrupt"
-        return "ok"
+        return self.inspect(experiment, key)[0]
 
+    def inspect(self, experiment: str, key: str) -> tuple[str, StoredRun | None, str | None]:
+        """``(state, run, problem)``: ``("ok", run, None)``, ``("missing", None, None)``
+        or ``("corrupt", None, message naming the file)``."""
+        try:
+            return "ok", self.load_run(experiment, key), None
+        except FileNotFoundError:
+            return "missing", None, None
+        except CorruptResult as exc:
+            return "corrupt", None, str(exc)
+
+    def run_keys(self, experiment: str) -> list[str]:
+        """Keys of every run file of ``experiment`` (sorted; temporary files ignored)."""
+        d = self.root / check_store_name(experiment, "experiment") / "runs"
+        return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+    def experiments(self) -> list[str]:
+        """Names of the experiments with a folder in the store."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME_RE.fullmatch(p.name))
+
+    # sweeps --------------------------------------------------------------------
     def save_sweep(self, experiment: str, sweep_key: str, manifest: dict) -> None:
-        atomic_write_text(self.sweep_path(experiment, sweep_key), canonical_json(manifest) + "\n")
+        path = self.sweep_path(experiment, sweep_key)
+        if path.is_dir() and not path.is_symlink():
+            path.rename(path.with_name(f"{path.name}.damaged-{os.getpid()}-{time.time_ns()}"))
+        atomic_write_text(path, canonical_json(manifest) + "\n")
 
     def load_sweep(self, experiment: str, sweep_key: str) -> dict | None:
-        path = self.sweep_path(experiment, sweep_key)
+        """One sweep manifest, ``None`` if absent; :class:`CorruptResult` if damaged."""
+        return self._read_manifest(self.sweep_path(experiment, sweep_key))
+
+    @staticmethod
+    def _read_manifest(path: Path) -> dict | None:
         try:
-            return _decode(json.loads(path.read_text(encoding="utf-8")))
+            text = _read_text(path)
         except FileNotFoundError:
             return None
-        except json.JSONDecodeError as exc:
+        try:
+            doc = _decode(json.loads(text))
+        except (json.JSONDecodeError, ValueError, TypeError) as exc:
             raise CorruptResult(f"{path}: unreadable sweep manifest ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise CorruptResult(f"{path}: sweep manifest is a {type(doc).__name__}, expected an object")
+        keys = doc.get("keys")
+        if not (isinstance(keys, list) and all(isinstance(k, str) and _NAME_RE.fullmatch(k) for k in keys)):
+            raise CorruptResult(f"{path}: sweep manifest has no valid list of run keys")
+        for field, kind in (("experiment", str), ("sweep_key", str), ("config", dict)):
+            if not isinstance(doc.get(field), kind):
+                raise CorruptResult(f"{path}: sweep manifest field {field!r} is missing or of the wrong type")
+        return doc
 
-    def iter_sweeps(self, experiment: str) -> Iterator[dict]:
-        d = self.root / experiment / "sweeps"
+    def iter_sweeps(self, experiment: str, problems: list | None = None) -> Iterator[dict]:
+        """Every readable sweep manifest of ``experiment``; damaged ones are skipped
+        (and their messages appended to ``problems`` if given)."""
+        d = self.root / check_store_name(experiment, "experiment") / "sweeps"
         if d.is_dir():
             for p in sorted(d.glob("*.json")):
                 try:
-                    yield _decode(json.loads(p.read_text(encoding="utf-8")))
-                except json.JSONDecodeError:
+                    doc = self._read_manifest(p)
+                except (CorruptResult, OSError) as exc:
+                    if problems is not None:
+                        problems.append(str(exc))
                     continue
+                if doc is not None:
+                    yield doc
+
+    # stray temporary files ---------------------------------------------------
+    def stray_temp_files(self, experiment: str, min_age_s: float = STRAY_TMP_AGE_S) -> list[Path]:
+        """``*.tmp`` files older than ``min_age_s`` left by killed writers (never read)."""
+        base = self.root / check_store_name(experiment, "experiment")
+        now = time.time()
+        out = []
+        for sub in ("runs", "sweeps"):
+            d = base / sub
+            if not d.is_dir():
+                continue
+            for p in d.glob(".*.tmp"):
+                try:
+                    if now - p.stat().st_mtime >= min_age_s:
+                        out.append(p)
+                except OSError:
+                    continue
+        return sorted(out)
+
+    def clean_temp_files(self, experiment: str, min_age_s: float = STRAY_TMP_AGE_S) -> int:
+        """Remove stray temporary files (best effort: a read-only store keeps them); returns the count."""
+        removed = 0
+        for p in self.stray_temp_files(experiment, min_age_s):
+            try:
+                p.unlink()
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
+    # claims --------------------------------------------------------------------
+    def claim(self, experiment: str, key: str, timeout_s: float | None = None) -> bool:
+        """Claim a run for this process; ``False`` if a live process holds it.
+
+        The claim file is created with ``O_CREAT | O_EXCL`` (atomic on POSIX, also
+        on NFSv3+), holding this process's pid, host, start time and the time. A
+        claim whose holder is dead (pid gone on this host, or older than
+        ``timeout_s``, default ``$IBL_CLAIM_TIMEOUT`` or :data:`CLAIM_TIMEOUT_S`, on
+        another host) is taken over.
+        """
+        path = self.claim_path(experiment, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(), "start": _process_start(os.getpid())}
+        text = json.dumps(me, sort_keys=True)
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder_text = self._claim_text(path)
+                if holder_text is None:
+                    continue  # released meanwhile: try again
+                if not self._claim_is_dead(path, holder_text, timeout_s):
+                    return False
+                # take the dead claim over: move it aside atomically (only one process
+                # can move a given file), then check that what we moved is what we judged
+                aside = path.with_name(f"{path.name}.stale-{os.getpid()}-{time.time_ns()}")
+                try:
+                    os.rename(path, aside)
+                except FileNotFoundError:
+                    continue
+                moved = self._claim_text(aside)
+                if moved != holder_text:
+                    try:  # we moved someone's fresh claim: put it back
+                        os.link(aside, path)
+                    except OSError:
+                        pass
+                    aside.unlink(missing_ok=True)
+                    return False
+                aside.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return True
+        return False
+
+    @staticmethod
+    def _claim_text(path: Path) -> str | None:
+        try:
+            return path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _claim_is_dead(path: Path, text: str, timeout_s: float | None) -> bool:
+        if timeout_s is None:
+            timeout_s = float(os.environ.get("IBL_CLAIM_TIMEOUT", CLAIM_TIMEOUT_S))
+        try:
+            doc = json.loads(text)
+            holder = Claim(int(doc["pid"]), str(doc["host"]), float(doc["time"]), doc.get("start"))
+        except (ValueError, KeyError, TypeError):
+            # unreadable: a claim is written in one small write right after creation,
+            # so an empty or garbled one that is a few seconds old was left by a crash
+            try:
+                return time.time() - path.stat().st_mtime > 5.0
+            except OSError:
+                return True
+        if holder.host == socket.gethostname():
+            return not _pid_alive(holder.pid, holder.start)
+        return time.time() - holder.time > timeout_s
+
+    def claim_holder(self, experiment: str, key: str) -> Claim | None:
+        """Who holds the claim of a run (``None`` if nobody or unreadable)."""
+        text = self._claim_text(self.claim_path(experiment, key))
+        try:
+            doc = json.loads(text) if text else None
+            return None if doc is None else Claim(int(doc["pid"]), str(doc["host"]), float(doc["time"]), doc.get("start"))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def claim_is_live(self, experiment: str, key: str, timeout_s: float | None = None) -> bool:
+        """``True`` while a live process holds the run's claim."""
+        path = self.claim_path(experiment, key)
+        text = self._claim_text(path)
+        return text is not None and not self._claim_is_dead(path, text, timeout_s)
+
+    def release(self, experiment: str, key: str) -> None:
+        """Remove this process's claim of a run (no error if it is gone)."""
+        path = self.claim_path(experiment, key)
+        holder = self.claim_holder(experiment, key)
+        if holder is not None and (holder.pid != os.getpid() or holder.host != socket.gethostname()):
+            return  # someone took it over: not ours to remove
+        try:
+            path.unlink()
+        except OSError:
+            pass
