@@ -6,9 +6,7 @@ default-tier tests (not ``slow``), so a mutation run takes seconds to a few minu
 
 Engine mutations (``engine=True``) target the Numba kernels, which another branch is
 rewriting; when their snippet is gone the harness reports ``skipped`` with the missing
-snippet, and the entry must be updated to the new kernel text. (On the ``engine`` branch as of
-this writing the same lines sit in ``sims/linear_softmax/_chunks.py`` (update, dense residual) and
-``sims/linear_softmax/_metrics.py`` (step size), and kernel tests in ``tests/sims/linear_softmax/``.)
+snippet, and the entry must be updated to the new kernel text.
 """
 
 from __future__ import annotations
@@ -55,7 +53,7 @@ T_MM = "tests/theory/test_maxmargin.py::"
 T_ASY = "tests/theory/test_ntp_asymptotics.py::"
 T_TR = "tests/theory/test_transfer.py::"
 T_FIT = "tests/theory/test_fitting.py::"
-T_GD = "tests/sims/test_gd.py::"
+T_GD = "tests/sims/linear_softmax/test_run.py::"
 T_ONE = "tests/sims/test_onehot_experiment.py::"
 
 _LOSSES = "theory/ntp/_losses.py"
@@ -63,7 +61,7 @@ _BOUNDS = "theory/ntp/_bounds.py"
 _SUB = "theory/ntp/_subspace.py"
 _MM = "theory/maxmargin.py"
 _ASY = "theory/ntp_asymptotics.py"
-_KER = "sims/_gd_kernels.py"
+_CHUNKS = "sims/linear_softmax/_chunks.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ theory.ntp losses
@@ -364,7 +362,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ engine (Numba)
     Mutation(
-        "gd-step-sign", _KER,
+        "gd-step-sign", _CHUNKS,
         "    for v in range(v0, v1):\n        for t in range(r):\n            Wr[v, t] -= s * Gb[v, t]",
         "    for v in range(v0, v1):\n        for t in range(r):\n            Wr[v, t] += s * Gb[v, t]",
         "flipped sign of the GD step (ascent) in the chunked primal update",
@@ -373,7 +371,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         engine=True,
     ),
     Mutation(
-        "gd-power-schedule-off-by-one", _KER,
+        "gd-power-schedule-off-by-one", "sims/linear_softmax/_metrics.py",
         "return lr / (k + 1.0) ** hp[HP_POWER]",
         "return lr / (k + 2.0) ** hp[HP_POWER]",
         "off-by-one in the step index of the power schedule",
@@ -381,7 +379,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         engine=True,
     ),
     Mutation(
-        "gd-dense-residual-drop-pi", _KER,
+        "gd-dense-residual-drop-pi", _CHUNKS,
         "Rt[v, j] = pi_j * np.exp(Lt[c, v, jj] - mm - lz)",
         "Rt[v, j] = np.exp(Lt[c, v, jj] - mm - lz)",
         "dropped factor pi_j in the out-of-support residual of the plain-softmax fallback kernel",
@@ -391,7 +389,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         engine=True,
     ),
     Mutation(
-        "gd-dense-residual-sign", _KER,
+        "gd-dense-residual-sign", _CHUNKS,
         "Rt[v, j] = pi_j * (np.exp(Lt[c, v, jj] - mm - lz) - sup_p[j, i])",
         "Rt[v, j] = pi_j * (sup_p[j, i] - np.exp(Lt[c, v, jj] - mm - lz))",
         "flipped sign of the in-support residual of the plain-softmax fallback kernel",
