@@ -187,6 +187,38 @@ def test_margin_gap_is_order_one_over_log_k(quick, panel):
 
 
 @pytest.mark.parametrize("panel", PANELS)
+def test_stored_constants_are_the_limits_along_the_ray(quick, panel):
+    """Two-sided check of the stored [S18] constants (the one-sided checks above pass a wrong
+    factor): on the ray R_k = W_hat t + W_tilde at t = log k = 1e4, each quantity computed from its
+    definition with the stored W_hat, W_tilde, data and step must equal its predicted limit up to
+    the O(1/t) next term of the expansion. This ties the experiment's wiring (panel units, the
+    binary panel's doubled step) to theory.maxmargin.soudry_predictions."""
+    _, _, runs = quick
+    res = runs[panel].result
+    pred = res.predicted
+    G = _gens(res)[0]
+    w_hat, w_t = np.ravel(res.W_hat), np.ravel(res.W_tilde)
+    nw = np.linalg.norm(w_hat)
+    ratio = np.linalg.norm(w_t) / nw
+    t = 1e4
+    rtol = 10 * max(ratio, 1.0) ** 2 / t  # the O(1/t) next term, coefficient ~ (|W_tilde|/|W_hat|)^2
+    assert rtol < 0.05  # small enough that a factor error cannot hide in it
+    w_k = w_hat * t + w_t
+    nk = np.linalg.norm(w_k)
+    # k L(R_k) for the mean loss (sum over each sample's constraints / n): non-support terms are
+    # e^{-(theta - 1) t}, and |<g_s, W_hat> - 1| <= KKT tolerance costs t * 1e-9 relative
+    assert (pred.theta - 1) * t > 50
+    loss_k = np.sum(np.exp(t - G @ w_k)) / res.n
+    assert loss_k == pytest.approx(pred.loss_times_k, rel=t * DEFAULT_KKT_TOL + 1e-12)
+    assert t * np.linalg.norm(w_k / nk - w_hat / nw) == pytest.approx(pred.direction_times_log_k, rel=rtol)
+    one_minus_cos = t**2 * (1.0 - (w_k @ w_hat) / (nk * nw))  # 1 - cos ~ 1e-8: rounding ~1e-8 relative
+    assert one_minus_cos == pytest.approx(pred.one_minus_cos_times_log2_k, rel=rtol)
+    gap = t * (1.0 / nw - np.min(G @ w_k) / nk)
+    assert gap == pytest.approx(pred.margin_gap_times_log_k, rel=rtol)
+    assert nk - nw * t == pytest.approx(pred.norm_offset, rel=rtol, abs=rtol * nw)
+
+
+@pytest.mark.parametrize("panel", PANELS)
 def test_w_minus_w_hat_log_k_converges_to_w_tilde(quick, panel):
     _, _, runs = quick
     res = runs[panel].result

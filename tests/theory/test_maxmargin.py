@@ -248,6 +248,35 @@ def test_w_tilde_same_for_both_losses_and_init():
     np.testing.assert_allclose(w3.w_tilde[:2], wt.w_tilde, rtol=1e-12)
 
 
+def test_multiclass_w_tilde_keeps_what_gd_never_moves():
+    """The CE gradient (softmax - Y)^T X has zero column sums over classes and rows in span(X), so
+    GD keeps W0's class mean (1/K) 1 1^T W0 and W0's part outside span(X) forever; w_tilde's
+    from_init is exactly that, and the determined part does not depend on W0."""
+    rng = np.random.default_rng(2)
+    X3 = np.hstack([MC_X, np.zeros((6, 1))])  # data in the x-y plane of R^3
+    W0 = rng.standard_normal((3, 3))
+    res = multiclass_w_tilde(X3, MC_Y, 0.5, W0=W0)
+    P = np.diag([1.0, 1.0, 0.0])  # projector on span(X)
+    kept = np.full((3, 3), 1.0 / 3) @ W0 @ P + W0 @ (np.eye(3) - P)
+    np.testing.assert_allclose(res.from_init, kept, atol=1e-14)  # a few roundings of O(1) numbers
+    ref = multiclass_w_tilde(MC_X, MC_Y, 0.5)
+    # the same SVM solved twice (padded by a zero column): multipliers agree to ~1e-12
+    np.testing.assert_allclose(res.determined[:, :2], ref.determined, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.determined[:, 2], 0.0, atol=1e-14)
+    # and the invariants hold along real GD steps: 200 steps of the mean CE gradient from W0
+    W = W0.copy()
+    Y = np.eye(3)[MC_Y]
+    for _ in range(200):
+        Z = X3 @ W.T
+        S = np.exp(Z - Z.max(axis=1, keepdims=True))
+        S /= S.sum(axis=1, keepdims=True)
+        W -= 0.5 * (S - Y).T @ X3 / len(MC_Y)
+    moved = W - kept
+    # GD moves only the centred, in-span part: rounding of 200 steps of O(1) updates
+    np.testing.assert_allclose(moved.sum(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(moved[:, 2], 0.0, atol=1e-12)
+
+
 def test_multiclass_w_tilde_matches_gd():
     lr = 0.5
     res = multiclass_w_tilde(MC_X, MC_Y, lr)
@@ -314,3 +343,58 @@ def test_generators_and_predictions_bad_input():
         soudry_predictions(G, a, svm.W, svm.W * np.nan, 1.0)
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         binary_w_tilde(X, [1, -1], -1.0)
+
+
+# --------------------------------------------------------------------------------------
+# Soudry et al.'s constants: limits of the expansion W_k = W_hat log k + W_tilde
+# --------------------------------------------------------------------------------------
+@pytest.mark.seeds(3)
+def test_soudry_constants_are_the_limits_of_the_expansion(rng):
+    """Two-sided: each constant of soudry_predictions equals the quantity it names, evaluated by
+    its definition on w_k = w_hat t + w_tilde at t = log k = 1e4 (no GD, so only the O(1/t)
+    next term of the expansion separates the two). The definitions are computed directly (the
+    mean exponential loss, the normalised direction, 1 - cos, the min normalised margin, the
+    norm), not through the closed forms under test."""
+    from theory.margin import NotSeparableError
+    from theory.maxmargin import soudry_predictions
+
+    n, d, lr_eff, t = 8, 3, 0.7, 1e4
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    # draw until the theorem's hypotheses hold (support vectors span the data, so w_tilde exists;
+    # non-support margins theta - 1 > 50 / t, so their loss terms e^{-(theta-1) t} < e^-50)
+    for _ in range(100):
+        X = rng.normal(size=(n, d)) + 2.0 * y[:, None] * rng.normal(size=d)  # separable for most draws
+        try:
+            svm = binary_svm(X, y)
+        except NotSeparableError:
+            continue
+        G = y[:, None] * X
+        theta = np.min((G @ svm.w)[svm.alpha <= 1e-9 * svm.alpha.max()], initial=np.inf)
+        if (theta - 1) * t <= 50 or len(svm.support_vectors) < d:
+            continue
+        break
+    else:  # pragma: no cover - most draws qualify
+        pytest.fail("no draw met the hypotheses")
+    wt = binary_w_tilde(X, y, lr_eff / n)  # mean-loss step lr_eff = summed-loss step lr_eff / n
+    pred = soudry_predictions(G, svm.alpha, svm.w, wt.w_tilde, lr_eff)
+    w_hat, w_t = svm.w, wt.w_tilde
+    nw = np.linalg.norm(w_hat)
+    # the O(1/t) next terms carry coefficients ~ (|w_tilde| / |w_hat|)^k, k <= 2; keep them small
+    ratio = np.linalg.norm(w_t) / nw
+    assert ratio < 10
+    rtol = 10 * max(ratio, 1.0) ** 2 / t  # the O(1/t) next term; rounding (~1e-12 here) is far below
+    w_k = w_hat * t + w_t
+    nk = np.linalg.norm(w_k)
+    # k L(w_k) = mean_i exp(t - <g_i, w_k>): non-support terms < e^-50 (drawn so), and
+    # |<g_s, w_hat> - 1| ~ 1e-12 (polished KKT point) costs t 1e-12 = 1e-8
+    loss_k = np.mean(np.exp(t - G @ w_k))
+    assert loss_k == pytest.approx(pred["loss_times_k"], rel=1e-7)
+    direction = t * np.linalg.norm(w_k / nk - w_hat / nw)
+    assert direction == pytest.approx(pred["direction_times_log_k"], rel=rtol)
+    one_minus_cos = t**2 * (1.0 - (w_k @ w_hat) / (nk * nw))  # 1 - cos ~ 1e-8: rounding ~1e-8 relative
+    assert one_minus_cos == pytest.approx(pred["one_minus_cos_times_log2_k"], rel=rtol)
+    gap = t * (1.0 / nw - np.min(G @ w_k) / nk)
+    assert gap == pytest.approx(pred["margin_gap_times_log_k"], rel=rtol)
+    assert nk - nw * t == pytest.approx(pred["norm_offset"], rel=rtol, abs=rtol * nw)
+    # the constants are not degenerate for these data (so the checks above can fail)
+    assert pred["direction_times_log_k"] > 1e-3 and pred["margin_gap_times_log_k"] > 1e-3

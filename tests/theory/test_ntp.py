@@ -164,6 +164,30 @@ def test_smoothness_bound_is_a_lipschitz_constant_of_the_gradient():
     # L <= 1/2 lambda_max(sum pi h h^T) is a proven upper bound (diag(s) - ss^T <= I/2)
     assert max(ratios) <= L
     assert max(ratios) > 0.05 * L  # and not vacuous
+    # the value itself, by an independent method: 1/2 sigma_max(diag(sqrt pi) H)^2 by the SVD;
+    # both are backward-stable in float64, so they agree to a few ulps of lambda_max
+    sigma = np.linalg.svd(np.sqrt(data.pi)[:, None] * data.H, compute_uv=False)[0]
+    assert L == pytest.approx(0.5 * sigma**2, rel=1e-12)
+
+
+def test_smoothness_bound_is_attained_with_one_shared_embedding():
+    """Two-sided: with V = 2 and every context on the same embedding h, the Hessian at W = 0 is
+    sum_j pi_j (diag(s) - ss^T) (x) h h^T with s = (1/2, 1/2), whose top eigenvalue is exactly
+    1/2 |h|^2 = 1/2 lambda_max(sum pi h h^T): the bound is the gradient's Lipschitz constant here.
+    A dropped factor 1/2 or pi_j (sum pi = 1 hides neither: m = 4 identical rows) changes it."""
+    rng = np.random.default_rng(11)
+    h = rng.standard_normal(3)
+    H = np.tile(h, (4, 1))
+    P = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])  # S_j = 1 < V = 2
+    data = NTPData(H, P, np.array([0.1, 0.2, 0.3, 0.4]))
+    L = smoothness_bound(data)
+    assert L == pytest.approx(0.5 * h @ h, rel=1e-13)  # the closed form, eigensolver accuracy
+    D = np.outer([1.0, -1.0], h) / (np.sqrt(2.0) * np.linalg.norm(h))  # top eigenvector, |D| = 1
+    e = 1e-3 / np.linalg.norm(h)
+    hess_D = (ntp_gradient(e * D, data) - ntp_gradient(-e * D, data)) / (2 * e)
+    # central difference: truncation O(e^2 |h|^2) = O(1e-6) relative (fourth derivative of the
+    # loss along D, bounded by |h|^4 / 8 for the logistic function); rounding ~ eps/e ~ 1e-13
+    assert np.linalg.norm(hess_D) == pytest.approx(L, rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- loss gap
@@ -459,6 +483,26 @@ def test_log_gap_has_slope_minus_one_along_genie_ray(embedding):
     assert genie_bound(data, Rs[0]) == pytest.approx(bound[0], rel=1e-12)  # computes W* itself
     assert np.all(gaps <= bound)
     assert np.all(gaps > 0)
+
+
+def test_genie_bound_closed_form_on_orthonormal_embeddings():
+    """Two-sided: the genie bound is C e^-R with C = V e^{|W*| M}, M = sqrt(2) max_j |h_j| (spec
+    ntp_implicit_bias.md eq. 9/25). With orthonormal embeddings |h_j| = 1 and |W*|_F is the norm of
+    its logits, the centred in-support log-probabilities (spec §2): both known without the solver."""
+    data = NTPData.synthetic(12, 15, 7, 3, np.random.default_rng(5), n=800, embedding="orthonormal")
+    logp_centred = np.where(
+        data.support, data.log_P - (data.log_P.sum(axis=1) / data.support_sizes)[:, None], 0.0
+    )
+    norm_Ws = np.linalg.norm(logp_centred)  # W* lies in the row space of H, so |W*| = |H W*^T|
+    Rs = np.array([0.0, 3.0, 40.0])
+    want = 7 * np.exp(np.sqrt(2.0) * norm_Ws - Rs)
+    # W* by the subspace solver (~1e-13 relative) enters through exp(|W*| M): C's error ~ |W*| M 1e-13 < 1e-11
+    np.testing.assert_allclose(genie_bound(data, Rs), want, rtol=1e-11)
+    # and the bound holds along the ray W* + R W^d of the closed-form direction (margins exactly 1)
+    Ws = finite_component(data).W
+    Wd = separating_direction(data)
+    gaps = np.array([loss_gap(Ws + R * Wd, data) for R in Rs])
+    assert np.all(gaps <= want)
 
 
 def test_genie_ray_with_ntp_svm_direction():

@@ -565,6 +565,12 @@ def test_mle_expectation_bound_uses_rho():
     assert uniform == pytest.approx(T.upper_bound_mle_expectation(S, A, n), rel=1e-15)
     # sum sqrt(rho) is maximal at uniform rho
     assert T.upper_bound_mle_expectation(S, A, n, rho=[0.7, 0.1, 0.1, 0.1]) < uniform
+    # two-sided: the value of spec finite_domain_transfer.md (E TV <= sqrt(A/(2n)) sum_s sqrt(rho(s)) + sqrt(S/n)), by hand
+    # (uniform rho: sqrt(SA/(2n)) + sqrt(S/n)); a few ulps of float64 arithmetic
+    assert uniform == pytest.approx(math.sqrt(24 / 200) + math.sqrt(4 / 100), rel=1e-14)
+    rho = [0.7, 0.1, 0.1, 0.1]
+    want = math.sqrt(6 / 200) * (math.sqrt(0.7) + 3 * math.sqrt(0.1)) + math.sqrt(4 / 100)
+    assert T.upper_bound_mle_expectation(S, A, n, rho=rho) == pytest.approx(want, rel=1e-14)
     with pytest.raises(ValueError, match=r"rho must have shape \(S,\) = \(4,\)"):
         T.upper_bound_mle_expectation(S, A, n, rho=[0.5, 0.5])
 
