@@ -51,7 +51,7 @@ try:  # jax must be configured before first use
 except Exception:  # noqa: BLE001 (any import failure means: no JAX column)
     HAVE_JAX = False
 
-from sims import _gd_kernels, gd
+from sims import gd
 
 SIZES = [(3, 2, 5), (20, 10, 30), (200, 100, 300), (1000, 256, 1000)]
 
@@ -83,7 +83,7 @@ def best_of(fn, repeats):
 
 def engine_rate(data, steps, repeats):
     def once():
-        tr = gd.run(data, steps, 0.5, references=False, record=np.array([steps]))  # metrics only at the end
+        tr = gd.run(data, steps, 0.5, references=False, record=np.array([steps]), progress=False)  # metrics at the end
         seg = tr.info["segments"][0]
         once.setup = seg["setup_seconds"]
         once.cfg = tr.config
@@ -99,12 +99,12 @@ def calibrate(data, m, d, V, seconds):
     steps that take about ``seconds`` at the rate it showed (at least as many as
     the warm-up, so that the timed runs use the kernel it compiled)."""
     n0 = steps_for(m, d, V, seconds)
-    tr = gd.run(data, n0, 0.5, references=False, record=np.array([n0]))
+    tr = gd.run(data, n0, 0.5, references=False, record=np.array([n0]), progress=False)
     if tr.config["tiny_kernel"]:
         # build the size-specialised tiny kernel, which gd.run selects for long runs or once it
         # exists in the process (its compile time is excluded, as JAX's jit compile is)
-        _gd_kernels.drive_tiny_fixed(m, V, tr.config["rank"])
-        tr = gd.run(data, n0, 0.5, references=False, record=np.array([n0]))
+        gd.compile_tiny_kernel(m, V, tr.config["rank"])
+        tr = gd.run(data, n0, 0.5, references=False, record=np.array([n0]), progress=False)
     per_step = tr.info["segments"][0]["kernel_seconds"] / n0
     return int(max(n0, min(2_000_000, seconds / per_step)))
 
@@ -194,7 +194,7 @@ def main(argv=None):
         npy = numpy_rate(data, max(3, n // 4), args.repeats)
         jx = jax_rate(data, n, args.repeats) if HAVE_JAX else None
         gflops = eng * 4.0 * m * d * V / 1e9
-        tiny = "tiny fused loops" + (", sizes fixed at compile time" if _gd_kernels.has_drive_tiny_fixed(
+        tiny = "tiny fused loops" + (", sizes fixed at compile time" if gd.tiny_kernel_compiled(
             m, V, cfg["rank"]) else "")
         kernel = (tiny if cfg["tiny_kernel"] else
                   f"{cfg['algorithm']}, {'BLAS' if cfg['use_blas'] else 'loops'}, chunks {cfg['chunks']}"
@@ -208,9 +208,9 @@ def main(argv=None):
     # 1e6 GD steps of the [T24] App. A.2 set-up (record: default ~200 checkpoints)
     a2 = make_data(50, 60, 10)
     a2.H = a2.H * np.sqrt(60)  # N(0, 1) entries, as in the spec's reference simulation
-    gd.run(a2, 2, 0.5, references=False)
+    gd.run(a2, 2, 0.5, references=False, progress=False)
     t0 = time.perf_counter()
-    tr = gd.run(a2, 1_000_000, 0.5, references=False)
+    tr = gd.run(a2, 1_000_000, 0.5, references=False, progress=False)
     t_1e6 = time.perf_counter() - t0
     load1 = load()
 
@@ -241,7 +241,8 @@ def main(argv=None):
     lines.append("")
     lines.append(f"1e6 GD steps of the App. A.2 set-up (50, 60, 10), S = 6, h ~ N(0, I), eta = 0.5, "
                  f"~200 log-spaced checkpoints: {t_1e6:.2f} s wall ({tr.config['algorithm']} kernel, "
-                 f"kernel {tr.info['segments'][0]['kernel_seconds']:.2f} s).")
+                 f"kernel {tr.info['segments'][0]['kernel_seconds']:.2f} s in "
+                 f"{tr.info['segments'][0]['kernel_calls']} calls).")
     lines.append("")
     lines.append("Engine set-up time per call (SVD, F Gram eigendecomposition, validation): "
                  + ", ".join(f"{r['size']}: {r['setup'] * 1e3:.1f} ms" for r in rows) + ".")

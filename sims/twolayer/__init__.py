@@ -1,0 +1,59 @@
+r"""Two-layer ReLU networks trained by (projected) gradient descent on hard or soft labels.
+
+The simulator of the fourth model family (spec ``soft_vs_hard_labels.md``,
+sections 2, 3 and 8): :math:`f(x; W) = m^{-1/2}\sum_s a_s\,\mathrm{relu}(\langle w_s, x\rangle)`
+with fixed signs a_s and only W trained, standard or coupled initialisation, full-
+batch GD or GD projected onto :math:`\|W - W_0\|_F \le R`, logistic loss on labels or
+KL to a teacher's probabilities (with temperature), and whole seeds-by-widths
+ensembles in one fused Numba/BLAS kernel.
+
+Threads (one parallel layer, numerics spec section 2): BLAS is held at one thread.
+An ensemble's members are split into ``threads`` groups of similar total width, each
+group one fused kernel on its own thread with no synchronisation between steps. A
+lone network runs on one thread by default (its row chunks can run on numba
+threads, see ``sims.twolayer._train.PARALLEL_CHUNKS_MIN``; on the shared bench
+machine that was never faster). A member's arithmetic is the same in every case, so results are bitwise
+independent of the thread count and of the ensemble it runs in.
+
+Files: ``_model`` (the network, initialisations, input checks), ``_kernels``
+(Numba kernels), ``_train`` (runs, ensembles, loss and gradient), ``_teachers``
+(distillation targets), ``_reference`` (a plain NumPy loop for cross-checks),
+``_trajectory`` (the trajectory container on sims.engine).
+
+Examples
+--------
+>>> import numpy as np
+>>> from sims import twolayer
+>>> rng = np.random.default_rng(0)
+>>> X = rng.standard_normal((40, 3)); X /= np.linalg.norm(X, axis=1, keepdims=True)
+>>> y = np.where(X[:, 0] > 0, 1.0, -1.0)
+>>> traj = twolayer.run(X, y, width=64, steps=200, lr=1.0, seed=1)
+>>> bool(traj.loss[-1] < traj.loss[0])
+True
+"""
+
+from sims.twolayer._kernels import METRIC_NAMES
+from sims.twolayer._model import INITS, KINDS, TwoLayerParams, forward, init_two_layer
+from sims.twolayer._reference import reference_numpy_run
+from sims.twolayer._trajectory import TwoLayerTrajectory
+from sims.twolayer._teachers import Teacher, kernel_teacher, teacher_from_logits, wide_network_teacher
+from sims.twolayer._train import TwoLayerEnsemble, loss_and_grad, run, run_ensemble
+
+__all__ = [
+    "INITS",
+    "KINDS",
+    "METRIC_NAMES",
+    "Teacher",
+    "TwoLayerEnsemble",
+    "TwoLayerParams",
+    "TwoLayerTrajectory",
+    "forward",
+    "init_two_layer",
+    "kernel_teacher",
+    "loss_and_grad",
+    "reference_numpy_run",
+    "run",
+    "run_ensemble",
+    "teacher_from_logits",
+    "wide_network_teacher",
+]

@@ -1,0 +1,354 @@
+r"""Numba kernels of the two-layer ReLU simulator (one fused loop for a whole ensemble).
+
+All members of an ensemble share the inputs X (n, d) and the targets; member k
+owns the rows ``[start_k, start_k + m_k)`` of one stacked first layer W (M, d),
+M = sum_k m_k. The rows are cut into *chunks* (``chunk_lo``, ``chunk_hi``,
+``chunk_member``); the cut of a member depends only on its width m_k and n
+(:func:`member_chunks`), so a member's arithmetic is the same alone and inside any
+ensemble, and the same for any thread count.
+
+One step, over the chunks c (on numba threads for large lone runs, ``parallel``;
+otherwise on the calling thread without the GIL, so that groups of members run on
+threads of their own; BLAS is held at one thread either way):
+
+1. ``Z = W[c] X^T`` (BLAS) into a chunk-sized buffer (cache-resident), the
+   activation mask ``1[Z > 0]`` as bytes, and the partial sums
+   ``fpart[c, i] = sum_{s in c} a_s relu(Z[s, i])`` (s in order);
+2. per member (serial, O(n) each): ``f_i = (sum_c fpart[c, i]) / sqrt(m)`` (chunks
+   in order), the loss and the residual ``r_i = dL/df_i``;
+3. per chunk, the buffer ``B[s, i] = (r_i a_s / sqrt(m)) 1[Z[s, i] > 0]`` from the
+   mask, ``G[c] = B X`` (BLAS) and ``W[c] -= lr G[c]``;
+4. projected GD only: per member ``||W - W0||_F``, and rows pulled back to the
+   ball ``W <- W0 + (W - W0) R / ||W - W0||_F`` when outside.
+
+Losses, with g = f / tau (``temperature`` tau) and n samples:
+
+* hard (``KIND_HARD``), y in {-1, +1}: ``ln(1 + e^{-y g})`` (softplus),
+  dL/df = ``-y sigma(-y g) / (tau n)``;
+* soft (``KIND_SOFT``), teacher probability p with logit t:
+  ``KL(Ber(p) || Ber(sigma(g)))`` = the Bregman divergence of softplus between g and
+  t, computed directly (:func:`kl_bernoulli_logit`), dL/df = ``(sigma(g) - p) / (tau n)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+KIND_HARD = 0
+KIND_SOFT = 1
+
+#: Column order of the per-checkpoint metrics written by :func:`drive`.
+METRIC_NAMES = ("loss", "avg_loss", "accuracy", "min_margin", "mean_margin", "lazy", "distance")
+N_METRICS = len(METRIC_NAMES)
+
+# chunk sizes: rows per chunk about 131072 / n (within [32, 1024]), so that a chunk's
+# pre-activations (rows x n float64, about 1 MiB) stay in cache between the GEMM
+# that writes them and the loop that reads them; smaller GEMMs lose BLAS efficiency.
+_CHUNK_ELEMENTS = 131072
+_MIN_CHUNK_ROWS = 32
+_MAX_CHUNK_ROWS = 1024
+
+
+def member_chunks(width: int, n: int):
+    """Row ranges ``[(lo, hi), ...]`` of one member of width ``width`` (from row 0),
+    for n samples. Depends only on (width, n), never on the ensemble or threads."""
+    target = min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_ELEMENTS // max(n, 1)))
+    nc = max(1, int(round(width / target)))
+    # interior edges are even, so the coupled pairs (rows 2k, 2k + 1) stay in one
+    # chunk: one BLAS call computes both rows identically and their terms cancel
+    edges = [2 * (((width * j) // nc) // 2) for j in range(nc)] + [width]
+    return [(edges[j], edges[j + 1]) for j in range(nc)]
+
+
+# ----------------------------------------------------------------------------
+# scalar loss functions
+
+
+@njit(cache=True, inline="always")
+def softplus(x):
+    """ln(1 + e^x) without overflow or cancellation."""
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True, inline="always")
+def sigmoid(x):
+    """1 / (1 + e^{-x}) without overflow."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def kl_bernoulli_logit(p, q, t, g):
+    r"""KL(Ber(p) || Ber(sigma(g))) for a teacher with p = sigma(t), q = 1 - p.
+
+    Equal to the Bregman divergence of softplus,
+    :math:`\int_t^g (\sigma(u) - p)\,du`, and computed without subtracting two
+    cross-entropies: with :math:`\delta = g - t`,
+
+    * :math:`|\delta| < 10^{-3}`: the Taylor series
+      :math:`pq\,\delta^2/2 + pq(q-p)\,\delta^3/6 + pq(1-6pq)\,\delta^4/24 + pq(q-p)(1-12pq)\,\delta^5/120`
+      (truncation below 1e-13 relative);
+    * otherwise :math:`\mathrm{log1p}(p\,\mathrm{expm1}(\delta)) - p\delta` if p <= q,
+      else :math:`\mathrm{log1p}(q\,\mathrm{expm1}(-\delta)) + q\delta` (both exact
+      identities; the other one is used where expm1 would overflow, |delta| > 700).
+
+    Rounding error: about 4 eps min(p, q) |delta| absolute, i.e. relative
+    <= 8 eps / |delta| <= 2e-12 (at the switch), instead of eps * CE for "CE - entropy".
+    p = 1 (t = inf) gives softplus(-g) and p = 0 gives softplus(g).
+    """
+    if q == 0.0:
+        return softplus(-g)
+    if p == 0.0:
+        return softplus(g)
+    d = g - t
+    if abs(d) < 1e-3:
+        pq = p * q
+        d2 = d * d
+        return pq * d2 * (0.5 + d * ((q - p) / 6.0 + d * ((1.0 - 6.0 * pq) / 24.0
+                                                           + d * (q - p) * (1.0 - 12.0 * pq) / 120.0)))
+    # both forms are exact; the one scaled by min(p, q) has the smaller rounding
+    # error (about 4 eps min(p, q) |delta| absolute); expm1 must not overflow
+    # log1p(A) = log(1 + A) is evaluated as log(q + p e^d) (resp. log(p + q e^-d))
+    # once A is far from 0: then the small one of p, q enters without rounding
+    if (p <= q and d < 700.0) or d < -700.0:
+        A = p * math.expm1(d)
+        return (math.log1p(A) if abs(A) < 0.5 else math.log(q + p * math.exp(d))) - p * d
+    B = q * math.expm1(-d)
+    return (math.log1p(B) if abs(B) < 0.5 else math.log(p + q * math.exp(-d))) + q * d
+
+
+@njit(cache=True, inline="always")
+def soft_residual(p, q, g):
+    """sigma(g) - p, taken from the side where the teacher probability is small."""
+    if p > 0.5:
+        return q - sigmoid(-g)
+    return sigmoid(g) - p
+
+
+# ----------------------------------------------------------------------------
+# the phases of one step
+
+
+@njit(cache=True, inline="always")
+def _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart):
+    n = XT.shape[1]
+    lo = chunk_lo[c]
+    hi = chunk_hi[c]
+    z_all = buf[c % buf.shape[0], : hi - lo]
+    np.dot(W[lo:hi], XT, z_all)
+    fp = fpart[c]
+    for i in range(n):
+        fp[i] = 0.0
+    for s in range(lo, hi):
+        z = z_all[s - lo]
+        ms = mask[s]
+        av = a[s]
+        for i in range(n):  # branch-free so that it vectorises; relu(z) = 0 adds +-0
+            fp[i] += av * max(z[i], 0.0)
+            ms[i] = z[i] > 0.0
+
+
+@njit(cache=True, parallel=True)
+def forward_chunks(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart):
+    """Phase 1: per chunk, Z = W[c] X^T (into a chunk buffer), mask = 1[Z > 0] and
+    fpart[c, i] = sum_{s in c} a_s relu(Z[s, i])."""
+    for c in prange(chunk_lo.size):
+        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
+
+
+@njit(cache=True, nogil=True)
+def forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart):
+    """:func:`forward_chunks` on the calling thread (the same BLAS calls: OpenBLAS
+    gives a row of a product bits that depend on the row's place in the call, so
+    one GEMM over all rows would break the bitwise equality with lone runs)."""
+    for c in range(chunk_lo.size):
+        _forward_chunk(c, W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
+
+
+@njit(cache=True, nogil=True)
+def outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq, temperature,
+                          f, r, loss):
+    """Phase 2: per member k, f[k] (n,), residual r[k] = dL/df and loss[k]."""
+    n_members, n = f.shape
+    tau = temperature
+    scale = 1.0 / (tau * n)
+    for k in range(n_members):
+        fk = f[k]
+        for i in range(n):
+            fk[i] = 0.0
+        for c in range(member_chunk_lo[k], member_chunk_hi[k]):
+            fp = fpart[c]
+            for i in range(n):
+                fk[i] += fp[i]
+        acc = 0.0
+        for i in range(n):
+            fk[i] *= inv_sqrt_m[k]
+            g = fk[i] / tau
+            if kind == KIND_HARD:
+                y = tgt[i]
+                acc += softplus(-y * g)
+                r[k, i] = -y * sigmoid(-y * g) * scale
+            else:
+                acc += kl_bernoulli_logit(tp[i], tq[i], tgt[i], g)
+                r[k, i] = soft_residual(tp[i], tq[i], g) * scale
+        loss[k] = acc / n
+
+
+@njit(cache=True, inline="always")
+def _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, mask, buf):
+    """buf[c] <- (r_i a_s / sqrt(m)) 1[z_si > 0] for the rows s of chunk c."""
+    n = mask.shape[1]
+    k = chunk_member[c]
+    rk = r[k]
+    lo = chunk_lo[c]
+    z_all = buf[c % buf.shape[0]]
+    for s in range(lo, chunk_hi[c]):
+        z = z_all[s - lo]
+        ms = mask[s]
+        coef = a[s] * inv_sqrt_m[k]
+        for i in range(n):
+            z[i] = rk[i] * coef if ms[i] else 0.0
+
+
+@njit(cache=True, inline="always")
+def _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist):
+    d = W.shape[1]
+    acc = 0.0
+    for s in range(chunk_lo[c], chunk_hi[c]):
+        for j in range(d):
+            W[s, j] -= lr * G[s, j]
+            e = W[s, j] - W0[s, j]
+            acc += e * e
+    sqdist[c] = acc
+
+
+@njit(cache=True, parallel=True)
+def backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G, sqdist):
+    """Phase 3: G = (mask * r a^T / sqrt(m))^T X per chunk (built in the chunk buffer), W -= lr G,
+    and sqdist[c] = ||W[c] - W0[c]||_F^2 (used by the projection)."""
+    for c in prange(chunk_lo.size):
+        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, mask, buf)
+        lo = chunk_lo[c]
+        hi = chunk_hi[c]
+        np.dot(buf[c % buf.shape[0], : hi - lo], X, G[lo:hi])
+        _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist)
+
+
+@njit(cache=True, nogil=True)
+def backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G,
+                           sqdist):
+    """:func:`backward_update` on the calling thread (the same BLAS calls)."""
+    for c in range(chunk_lo.size):
+        _mask_chunk(c, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, mask, buf)
+        lo = chunk_lo[c]
+        hi = chunk_hi[c]
+        np.dot(buf[c % buf.shape[0], : hi - lo], X, G[lo:hi])
+        _update_chunk(c, W, W0, chunk_lo, chunk_hi, lr, G, sqdist)
+
+
+@njit(cache=True, nogil=True)
+def project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius):
+    """Phase 4 (projected GD): pull each member back onto ||W - W0||_F <= radius
+    (O(m d), serial: it is rarely active and cheap next to the GEMMs)."""
+    n_members = member_chunk_lo.size
+    d = W.shape[1]
+    for k in range(n_members):
+        tot = 0.0
+        for c in range(member_chunk_lo[k], member_chunk_hi[k]):
+            tot += sqdist[c]
+        norm = math.sqrt(tot)
+        if norm > radius:
+            fac = radius / norm
+            for c in range(member_chunk_lo[k], member_chunk_hi[k]):
+                for s in range(chunk_lo[c], chunk_hi[c]):
+                    for j in range(d):
+                        W[s, j] = W0[s, j] + (W[s, j] - W0[s, j]) * fac
+
+
+@njit(cache=True, nogil=True)
+def record_metrics(W, W0, f, labels, loss, cum_loss, step, member_lo, member_hi, width, out):
+    """Metrics of every member at the current iterate (see METRIC_NAMES)."""
+    n_members, n = f.shape
+    d = W.shape[1]
+    for k in range(n_members):
+        correct = 0
+        mmin = np.inf
+        msum = 0.0
+        for i in range(n):
+            marg = labels[i] * f[k, i]
+            if marg > 0.0:
+                correct += 1
+            if marg < mmin:
+                mmin = marg
+            msum += marg
+        lazy = 0.0
+        dist = 0.0
+        for s in range(member_lo[k], member_hi[k]):
+            rs = 0.0
+            for j in range(d):
+                e = W[s, j] - W0[s, j]
+                rs += e * e
+            dist += rs
+            if rs > lazy:
+                lazy = rs
+        out[k, 0] = loss[k]
+        out[k, 1] = cum_loss[k] / step if step > 0 else np.nan
+        out[k, 2] = correct / n
+        out[k, 3] = mmin
+        out[k, 4] = msum / n
+        out[k, 5] = math.sqrt(width[k]) * math.sqrt(lazy)
+        out[k, 6] = math.sqrt(dist)
+
+
+@njit(cache=True, nogil=True)
+def drive(W, W0, X, XT, a, chunks, members, kind, tgt, tp, tq, labels, temperature, lr, radius, step0, steps,
+          cum_loss, rec_steps, metrics, f, scratch, parallel):
+    """Run ``steps`` GD steps from absolute step ``step0``; record at ``rec_steps``.
+
+    ``chunks`` = (chunk_lo, chunk_hi, chunk_member); ``members`` = (member_lo,
+    member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m); ``scratch`` =
+    (mask (M, n) uint8, buf (n_buf, max chunk rows, n) with n_buf = n_chunks when
+    ``parallel`` else 1, G (M, d), fpart (n_chunks, n), r (n_members, n), loss
+    (n_members,), sqdist (n_chunks,)). ``radius`` = inf for plain GD. ``cum_loss`` (n_members,)
+    carries sum_{t < step} L(W_t) (updated in place); ``f`` (n_members, n) holds
+    the outputs of the last iterate on return. ``parallel``: run the chunks of the
+    GEMM phases on numba threads (else all on the calling thread, without the GIL;
+    the arithmetic is the same). Returns the number of records written.
+    """
+    chunk_lo, chunk_hi, chunk_member = chunks
+    member_lo, member_hi, member_chunk_lo, member_chunk_hi, width, inv_sqrt_m = members
+    mask, buf, G, fpart, r, loss, sqdist = scratch
+    j = 0
+    n_rec = rec_steps.size
+    while j < n_rec and rec_steps[j] < step0:
+        j += 1
+    for t in range(steps + 1):
+        step = step0 + t
+        if parallel:
+            forward_chunks(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
+        else:
+            forward_chunks_serial(W, XT, a, chunk_lo, chunk_hi, mask, buf, fpart)
+        outputs_and_residuals(fpart, member_chunk_lo, member_chunk_hi, inv_sqrt_m, kind, tgt, tp, tq,
+                              temperature, f, r, loss)
+        if j < n_rec and rec_steps[j] == step:
+            record_metrics(W, W0, f, labels, loss, cum_loss, step, member_lo, member_hi, width, metrics[j])
+            j += 1
+        if t == steps:
+            break
+        for k in range(loss.size):
+            cum_loss[k] += loss[k]
+        if parallel:
+            backward_update(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G, sqdist)
+        else:
+            backward_update_serial(W, W0, X, a, chunk_lo, chunk_hi, chunk_member, inv_sqrt_m, r, lr, mask, buf, G,
+                                   sqdist)
+        if radius < np.inf:
+            project(W, W0, chunk_lo, chunk_hi, chunk_member, member_chunk_lo, member_chunk_hi, sqdist, radius)
+    return j

@@ -1,0 +1,214 @@
+r"""The NTK-margin program over a finite set of neurons, primal and dual, with its gap.
+
+For inputs :math:`x_i` with labels :math:`y_i` and a finite family of initial neuron
+weights (random features :math:`z_k`, or the cells of a hyperplane arrangement) with
+weights :math:`w_k\ge0`, :math:`\sum_kw_k=1`, and activation pattern
+:math:`A_{ki}=\mathbb 1[\langle z_k,x_i\rangle>0]`, the NTK margin of that family is
+([JT20] Assumption 2.1 with :math:`\mu_N` replaced by :math:`\sum_kw_k\delta_{z_k}`;
+spec ``soft_vs_hard_labels.md`` §4) [derived]
+
+.. math::
+
+    \gamma_w=\max_{\|v_k\|\le1}\ \min_i\ \sum_kw_kA_{ki}\,y_i\langle v_k,x_i\rangle
+    =\min_{q\in\Delta_n}\ \sum_kw_k\Big\|\sum_iq_iA_{ki}y_ix_i\Big\|_2 .
+
+The equality is LP/SOCP duality (Sion's minimax theorem on a compact convex set). Weak
+duality makes the pair a certificate: for *any* feasible :math:`V` (rows of norm
+:math:`\le1`) and *any* :math:`q\in\Delta_n`,
+``primal_value(V) <= gamma_w <= dual_value(q)``; both are evaluated here in numpy at the
+solver's points (projected onto the feasible sets), so the reported bracket does not
+rely on the solver's own objective.
+
+Neurons with the same activation pattern are interchangeable (the optimal
+:math:`v_k` depends on k only through :math:`A_{k\cdot}`, and both objectives are
+concave/convex in it), so the program is solved over the distinct patterns with their
+total weights: exact, and much smaller when K is large and d is small (at most
+:math:`O(n^{d-1})` patterns).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from theory._validation import check_memory
+
+__all__ = ["MarginProgramResult", "CLARABEL_SOCP_OPTIONS", "primal_value", "dual_value",
+           "project_simplex", "random_feature_patterns", "solve_margin_program", "unique_patterns"]
+
+#: Clarabel settings for the margin SOCPs. Tighter than Clarabel's defaults (1e-8); the
+#: bracket is certified in numpy regardless, so "solved inaccurate" answers are kept and
+#: simply show a larger gap.
+CLARABEL_SOCP_OPTIONS = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, max_iter=400)
+
+
+@dataclass(frozen=True)
+class MarginProgramResult:
+    r"""Solution of the weighted NTK-margin program (see the module docstring).
+
+    Attributes
+    ----------
+    primal : float
+        :math:`\min_i` margin of the returned separator ``V`` (a certified lower bound).
+    dual : float
+        Dual objective at the returned ``q`` (a certified upper bound).
+    gap : float
+        ``dual - primal`` (>= 0 up to rounding by weak duality).
+    V : ndarray, shape (C, d)
+        Separator per pattern, rows of norm <= 1.
+    q : ndarray, shape (n,)
+        Dual weights on the samples, in the simplex.
+    solver : str
+        ``prob.solver_stats.solver_name`` of the cvxpy solves (``"CLARABEL"``).
+    status : tuple of str
+        cvxpy status of the primal and of the dual solve.
+    n_patterns : int
+        Number C of distinct activation patterns the program was solved over.
+    """
+
+    primal: float
+    dual: float
+    gap: float
+    V: np.ndarray = field(repr=False, compare=False)
+    q: np.ndarray = field(repr=False, compare=False)
+    solver: str
+    status: tuple
+    n_patterns: int
+
+
+def unique_patterns(A: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge identical rows of the 0/1 matrix ``A`` (K, n), summing their ``weights``.
+
+    Rows with no active sample are dropped (they contribute nothing to either side).
+    """
+    A = np.asarray(A) > 0
+    return _merge_packed(np.packbits(A, axis=1), np.asarray(weights, dtype=np.float64), A.shape[1])
+
+
+def _merge_packed(packed: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = packed.any(axis=1)
+    packed, weights = packed[keep], weights[keep]
+    if packed.shape[0] == 0:
+        return np.zeros((0, n)), np.zeros(0)
+    uniq, inverse = np.unique(packed, axis=0, return_inverse=True)
+    w = np.bincount(inverse.ravel(), weights=weights, minlength=uniq.shape[0])
+    return np.unpackbits(uniq, axis=1, count=n).astype(np.float64), w
+
+
+def random_feature_patterns(X: np.ndarray, n_features: int, rng: np.random.Generator,
+                            block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    r"""Distinct activation patterns of ``n_features`` Gaussian directions, with their frequencies.
+
+    Draws :math:`z_k\sim\mathcal N(0,I_d)` in blocks of ``block`` rows from ``rng`` (the
+    same stream as one draw of shape (n_features, d)) and never holds the (K, n) matrix:
+    memory is about K * n / 8 bytes for the packed patterns.
+
+    Returns
+    -------
+    patterns : ndarray, shape (C, n)
+    weights : ndarray, shape (C,)
+        Frequency / K of each pattern (all-inactive directions dropped).
+    """
+    n, d = X.shape
+    check_memory(float(n_features) * ((n + 7) // 8 + 16), f"{n_features} random-feature patterns for n={n}",
+                 hint="use fewer random features")
+    packs = []
+    for start in range(0, n_features, block):
+        Z = rng.standard_normal((min(block, n_features - start), d))
+        packs.append(np.packbits(Z @ X.T > 0.0, axis=1))
+    packed = np.concatenate(packs)
+    return _merge_packed(packed, np.full(packed.shape[0], 1.0 / n_features), n)
+
+
+def primal_value(P: np.ndarray, w: np.ndarray, Y: np.ndarray, V: np.ndarray) -> float:
+    r""":math:`\min_i\sum_cw_cP_{ci}\langle v_c,y_ix_i\rangle` after scaling rows of V to norm <= 1.
+
+    ``P`` (C, n) patterns, ``w`` (C,) weights, ``Y`` (n, d) rows :math:`y_ix_i`, ``V`` (C, d).
+    """
+    norms = np.linalg.norm(V, axis=1)
+    V = V / np.maximum(norms, 1.0)[:, None]
+    margins = np.einsum("ci,ci->i", P * w[:, None], V @ Y.T)
+    return float(margins.min())
+
+
+def project_simplex(q: np.ndarray) -> np.ndarray:
+    """Euclidean projection of ``q`` onto the probability simplex (sort-based, exact)."""
+    q = np.asarray(q, dtype=np.float64)
+    u = np.sort(q)[::-1]
+    css = np.cumsum(u) - 1.0
+    idx = np.arange(1, q.size + 1)
+    rho = np.nonzero(u - css / idx > 0)[0][-1]
+    return np.maximum(q - css[rho] / (rho + 1.0), 0.0)
+
+
+def dual_value(P: np.ndarray, w: np.ndarray, Y: np.ndarray, q: np.ndarray) -> float:
+    r""":math:`\sum_cw_c\|\sum_iq_iP_{ci}y_ix_i\|` at ``q`` projected onto the simplex."""
+    q = project_simplex(q)
+    return float(w @ np.linalg.norm(P @ (q[:, None] * Y), axis=1))
+
+
+def solve_margin_program(P: np.ndarray, w: np.ndarray, Y: np.ndarray,
+                         solver_options: dict | None = None) -> MarginProgramResult:
+    r"""Solve the primal and the dual SOCP with cvxpy + Clarabel; certify the bracket.
+
+    Parameters
+    ----------
+    P : ndarray, shape (C, n)
+        Distinct activation patterns (0/1).
+    w : ndarray, shape (C,)
+        Their weights (nonnegative; they sum to 1 for a probability measure on neurons).
+    Y : ndarray, shape (n, d)
+        Rows :math:`y_ix_i`.
+    solver_options : dict, optional
+        Clarabel settings, overriding :data:`CLARABEL_SOCP_OPTIONS`.
+
+    Returns
+    -------
+    MarginProgramResult
+    """
+    import cvxpy as cp
+
+    C, n = P.shape
+    d = Y.shape[1]
+    check_memory(8.0 * 12 * C * n * d, f"the NTK margin program ({C} patterns, n={n}, d={d})",
+                 hint="use fewer random features or fewer samples")
+    opts = {**CLARABEL_SOCP_OPTIONS, **(solver_options or {})}
+    Pw = P * w[:, None]
+
+    # Primal: max t s.t. sum_c w_c P_ci <v_c, y_i x_i> >= t, ||v_c|| <= 1.
+    V = cp.Variable((C, d))
+    t = cp.Variable()
+    margins = cp.sum(cp.multiply(Pw.T @ V, Y), axis=1)
+    primal = cp.Problem(cp.Maximize(t), [margins >= t, cp.norm(V, 2, axis=1) <= 1])
+    _solve(primal, opts, "primal")
+
+    # Dual: min_q sum_c w_c || sum_i q_i P_ci y_i x_i ||, q in the simplex.
+    q = cp.Variable(n, nonneg=True)
+    psi = P @ cp.multiply(cp.reshape(q, (n, 1), order="C"), Y)
+    dual = cp.Problem(cp.Minimize(w @ cp.norm(psi, 2, axis=1)), [cp.sum(q) == 1])
+    _solve(dual, opts, "dual")
+
+    Vv = np.asarray(V.value, dtype=np.float64)
+    qv = np.asarray(q.value, dtype=np.float64)
+    lo = primal_value(P, w, Y, Vv)
+    hi = dual_value(P, w, Y, qv)
+    names = {getattr(p.solver_stats, "solver_name", None) or "CLARABEL" for p in (primal, dual)}
+    return MarginProgramResult(primal=lo, dual=hi, gap=hi - lo, V=Vv, q=project_simplex(qv),
+                               solver="+".join(sorted(names)), status=(primal.status, dual.status),
+                               n_patterns=C)
+
+
+def _solve(prob, opts: dict, which: str) -> None:
+    import cvxpy as cp
+
+    try:
+        with warnings.catch_warnings():
+            # "Solution may be inaccurate": the bracket is certified in numpy afterwards.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+            prob.solve(solver=cp.CLARABEL, **opts)
+    except cp.error.SolverError as exc:  # pragma: no cover - solver failure is rare
+        raise RuntimeError(f"Clarabel failed on the NTK margin {which} program: {exc}") from exc
+    if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        raise RuntimeError(f"Clarabel returned status {prob.status!r} on the NTK margin {which} program")
