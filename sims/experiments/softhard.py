@@ -209,6 +209,8 @@ class WidthResult:
     Attributes
     ----------
     widths : ndarray of int64, shape (n_w,)
+    seeds : ndarray of int64, shape (n_seeds,)
+        Initialisation seeds of the members (``sims.twolayer.run(..., seed=s)`` reproduces one).
     eps : ndarray, shape (n_eps,)
     budgets : ndarray of int64, shape (n_eps,)
         :math:`T(\varepsilon)`.
@@ -230,6 +232,7 @@ class WidthResult:
     """
 
     widths: np.ndarray
+    seeds: np.ndarray
     eps: np.ndarray
     budgets: np.ndarray
     avg_loss: np.ndarray
@@ -262,6 +265,7 @@ def run_width(point: WidthPoint, rng: np.random.Generator) -> WidthResult:
     lam = [jt_width_bound(margin.gamma, e, point.n, point.delta) for e in point.eps]
     return WidthResult(
         widths=np.asarray(point.widths, dtype=np.int64),
+        seeds=np.asarray(seeds, dtype=np.int64),
         eps=np.asarray(point.eps, dtype=np.float64),
         budgets=T,
         avg_loss=avg,
