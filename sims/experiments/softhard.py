@@ -62,12 +62,14 @@ __all__ = [
     "WidthConfig",
     "WidthPoint",
     "WidthResult",
+    "accuracy_points",
     "budgets",
     "fit_kernel_teacher",
     "make_dataset",
     "neuron_requirement",
     "run_accuracy",
     "run_width",
+    "width_points",
 ]
 
 _KIND = Options(str, ("soft", "hard"))

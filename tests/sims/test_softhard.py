@@ -97,6 +97,9 @@ def test_width_quick_soft_needs_no_more_neurons_than_hard(quick_k1):
     h = np.where(np.isnan(hard.m_star), np.inf, hard.m_star)
     assert np.all(s <= h)
     assert np.isfinite(s).any()
+    # cheap version of the exponent check: m* cannot fall as eps falls (eps are decreasing; slope >= 0 in 1/eps)
+    for m in (s, h):
+        assert np.all(np.diff(m) >= 0)
 
 
 def test_width_quick_lazy_movement_below_jt_bound(quick_k1):
