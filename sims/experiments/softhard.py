@@ -52,7 +52,8 @@ import numpy as np
 from sims import twolayer
 from sims.experiment import Experiment, Interval, Options, Settings, Tuple, register, setting
 from theory._validation import as_choice, as_int
-from theory.ntk import circle_sectors, digits_pair, first_layer_kernel, flip_labels, jt_width_bound, kernel_margin, ntk_margin
+from theory.ntk import (circle_sectors, digits_pair, first_layer_kernel, flip_labels, jt_width_bound, kernel_margin,
+                        ntk_margin)
 
 __all__ = [
     "AccuracyConfig",
@@ -298,6 +299,10 @@ class WidthConfig(Settings):
     temperature: float = setting(1.0, _POS_REAL, "teacher temperature tau")
     n_features: int = setting(20_000, _POS_INT, "random features of the NTK margin")
     seed: int = setting(20261202, Interval(int, 0, None), "entropy of the runs' SeedSequence")
+
+    def check(self) -> None:
+        if list(self.widths) != sorted(set(self.widths)):
+            raise ValueError(f"widths: expected strictly increasing widths, got {self.widths}")
 
 
 def width_points(cfg: WidthConfig) -> list[WidthPoint]:
