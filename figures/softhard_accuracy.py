@@ -12,7 +12,7 @@ Above zero, soft labels win.
 Numbers (``paper/numbers/softhard_accuracy.json``): per run the gap at each width, its
 standard error over seeds (paired by seed), the teacher's accuracy and :math:`\gamma_2`;
 and the list of protocols where soft wins at every width, at some width, or at none
-(by more than two standard errors).
+(by more than two paired standard errors over seeds and more than one test point).
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def fit_numbers(runs) -> dict:
         out["runs"][name] = {"widths": [int(w) for w in r.result.widths], "gap": mean.tolist(), "gap_se": se.tolist(),
                              "soft": r.result.soft_mean.tolist(), "hard": r.result.hard_mean.tolist(),
                              "teacher_accuracy": r.result.teacher_accuracy, "gamma2": r.result.gamma2}
-        win, lose = mean > 2 * se, mean < -2 * se  # two paired standard errors (NaN with one seed: never)
+        # beyond two paired standard errors and one test point (NaN with one seed: never)
+        thr = np.maximum(2 * se, 1.0 / r.result.n_test)
+        win, lose = mean > thr, mean < -thr
         if win.all():
             out["soft_wins_everywhere"].append(name)
         if win.any():
