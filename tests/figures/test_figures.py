@@ -31,6 +31,11 @@ TINY = {
     "ntp_toy": {"steps": 300, "record": 20},
     "ntp_w_tilde": {"steps": 1000, "record": 20},
     "onehot_maxmargin": {"steps": 2000, "record": 30},
+    "softhard_width": {"ks": (1, 2), "widths": (4, 8, 16), "n_seeds": 2, "eps": (0.4, 0.2, 0.1), "steps_max": 300,
+                       "n_features": 500},
+    "softhard_accuracy": {"ks": (1, 2), "digit_pairs": (38,), "widths": (4, 8), "n_seeds": 2,
+                          "temperatures": (1.0,), "steps": (50, 100), "n_train": 60, "n_test": 200,
+                          "teacher_width": 64, "teacher_steps": 100, "map_k": 2},
     "transfer_fig1": {"panels": (("a", 10, 5, 10, 50),), "n_points": 3, "repeats": 20},
     # n = 1e3, 3162, 1e4 lie in the fit window of Instance 2 at (10, 11) (n >= 5 S (A - 1) = 500)
     "transfer_fig2": {"panels": (("c", "instance2", 10, 11),), "n_min": 100, "n_max": 1e4, "n_points": 5,

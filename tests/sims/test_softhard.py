@@ -1,0 +1,170 @@
+"""The soft- vs hard-label experiments (``sims.experiments.softhard``) against the theory of spec §3-§9."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sims import twolayer
+from sims.experiment import get_experiment, make_config
+from sims.experiments.softhard import (
+    AccuracyPoint,
+    WidthPoint,
+    budgets,
+    fit_kernel_teacher,
+    make_dataset,
+    neuron_requirement,
+    run_accuracy,
+    run_width,
+    width_points,
+)
+from theory.fitting import loglog_slope
+from theory.ntk import circle_sectors, crossover_gamma, first_layer_kernel
+
+
+def test_kernel_teacher_is_the_unit_margin_max_margin_function():
+    # spec §7(b): functional margin 1 on the training set (attained: support vectors) and RKHS norm 1/gamma_2
+    X, y = circle_sectors(48, 2, placement="even")
+    kt = fit_kernel_teacher(X, y)
+    m = y * kt(X)
+    # 1e-6: accuracy of the Clarabel QP of theory.margin.hard_margin_svm (polished dual)
+    assert m.min() == pytest.approx(1.0, abs=1e-6)
+    assert np.all(m >= 1.0 - 1e-6)
+    norm2 = kt.coef @ first_layer_kernel(X) @ kt.coef
+    assert norm2 == pytest.approx(1.0 / kt.gamma2 ** 2, rel=1e-6)
+    # on new points it is the same kernel expansion (K_1 evaluated against the training inputs)
+    Xn, _ = circle_sectors(7, 2, seed=1)
+    np.testing.assert_allclose(kt(Xn), first_layer_kernel(Xn, X) @ kt.coef, rtol=0, atol=0)
+
+
+def test_budgets_formula():
+    T = budgets(0.05, [0.2, 0.1, 0.01], 1.0, 10_000)
+    # T = ceil(c / (gamma^2 eps)) = 2000, 4000, 40000 -> capped at 10000
+    assert T.tolist() == [2000, 4000, 10_000]
+    assert budgets(0.5, [0.5], 1e-6, 10).tolist() == [1]
+
+
+def test_neuron_requirement_against_a_loop(rng):
+    widths = np.array([4, 8, 16, 32])
+    loss = rng.uniform(0.0, 1.0, (5, 4, 3))
+    eps = np.array([0.3, 0.5, 0.01])
+    got = neuron_requirement(widths, loss, eps)
+    for j, e in enumerate(eps):
+        ok = [w for i, w in enumerate(widths) if np.median(loss[:, i, j]) <= e]
+        want = ok[0] if ok else np.nan
+        np.testing.assert_equal(got[j], want)
+
+
+def test_dataset_noise_and_clean_test_labels():
+    X, y, Xt, yt, yc = make_dataset("circle", 3, 2000, 500, 0, label_noise=0.2)
+    theta = np.arctan2(X[:, 1], X[:, 0])
+    np.testing.assert_array_equal(yc, np.where(np.sin(3 * theta) >= 0, 1.0, -1.0))
+    tt = np.arctan2(Xt[:, 1], Xt[:, 0])
+    np.testing.assert_array_equal(yt, np.where(np.sin(3 * tt) >= 0, 1.0, -1.0))
+    rate = np.mean(y != yc)
+    # 4 binomial standard errors: sqrt(0.2 * 0.8 / 2000) ~ 0.009
+    assert abs(rate - 0.2) < 4 * np.sqrt(0.2 * 0.8 / 2000)
+    Xd, yd, Xdt, ydt, _ = make_dataset("digits", 38, 0, 0, 0)
+    assert Xd.shape[1] == 65 and np.max(np.linalg.norm(Xd, axis=1)) <= 1.0 + 1e-12
+    assert set(np.unique(yd)) == {-1.0, 1.0} and len(yd) + len(ydt) > 300
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="widths"):
+        WidthPoint(widths=(8, 4))
+    with pytest.raises(ValueError, match="kind"):
+        WidthPoint(kind="medium")
+    with pytest.raises(ValueError, match="family"):
+        make_dataset("mnist", 1, 10, 10, 0)
+
+
+@pytest.fixture(scope="module")
+def quick_k1():
+    """The quick config's k = 1 points (soft, hard) of softhard_width."""
+    cfg = make_config(get_experiment("softhard_width"), quick=True)
+    pts = [p for p in width_points(cfg) if p.k == 1]
+    return {p.kind: run_width(p, np.random.default_rng(7)) for p in pts}
+
+
+def test_width_quick_soft_needs_no_more_neurons_than_hard(quick_k1):
+    soft, hard = quick_k1["soft"], quick_k1["hard"]
+    # the data are on the soft side of the predicted crossover gamma_x(eps) (spec §5 comparison) ...
+    assert soft.gamma < np.min(crossover_gamma(soft.eps))
+    # ... so m*_soft <= m*_hard at every eps (NaN = not reached on the grid = +inf)
+    s = np.where(np.isnan(soft.m_star), np.inf, soft.m_star)
+    h = np.where(np.isnan(hard.m_star), np.inf, hard.m_star)
+    assert np.all(s <= h)
+    assert np.isfinite(s).any()
+    # cheap version of the exponent check: m* cannot fall as eps falls (eps are decreasing; slope >= 0 in 1/eps)
+    for m in (s, h):
+        assert np.all(np.diff(m) >= 0)
+
+
+def test_width_quick_lazy_movement_below_jt_bound(quick_k1):
+    # [JT20] Thm 2.2: sqrt(m) max_s ||w_s(t) - w_s(0)|| <= 4 lambda / gamma (proven for m >= M ~ 1e15, far above
+    # these widths; measured ratio ~1e-4, so this one-sided check is the figure's claim, not a sharp test)
+    for res in quick_k1.values():
+        assert np.all(res.lazy_max <= res.lazy_bound.min())
+        # the margin brackets its estimate
+        assert res.gamma_lower <= res.gamma <= res.gamma_upper
+
+
+def test_width_quick_losses_are_the_members_average_losses(quick_k1):
+    # independent re-run of one member with sims.twolayer.run up to the first budget: avg_loss must match
+    # (the ensemble is bitwise the lone run, sims.twolayer docs) -- checks the checkpoint indexing of T(eps)
+    X, y = circle_sectors(64, 1, placement="even")
+    for kind, res in quick_k1.items():
+        targets = twolayer.kernel_teacher(fit_kernel_teacher(X, y), X) if kind == "soft" else y
+        i, j = len(res.seeds) - 1, 1
+        traj = twolayer.run(X, targets, int(res.widths[j]), int(res.budgets[0]), 1.0, kind=kind,
+                            seed=int(res.seeds[i]), labels=y, record=[int(res.budgets[0])])
+        assert traj.avg_loss[-1] == pytest.approx(res.avg_loss[i, j, 0], rel=1e-12)
+        # average losses fall with the budget at every width (the [JT20] average-risk rate lambda^2/(eta T))
+        med = np.median(res.avg_loss, axis=0)
+        assert np.all(np.diff(med, axis=1) < 0)
+
+
+def test_accuracy_point_tiny():
+    p = AccuracyPoint(family="circle", difficulty=1, teacher="kernel", steps=200, n_train=40, n_test=400,
+                      widths=(4, 16), n_seeds=2)
+    res = run_accuracy(p, np.random.default_rng(3))
+    assert res.soft_accuracy.shape == res.hard_accuracy.shape == (2, 2)
+    np.testing.assert_allclose(res.gap_mean, res.soft_accuracy.mean(0) - res.hard_accuracy.mean(0), rtol=0,
+                               atol=0)
+    # the kernel teacher separates the training set with functional margin 1; on k = 1 (two half-circles, a
+    # linear boundary through the bias coordinate) its test error is at most the fraction of test points
+    # within one training gap 2 pi / 40 of the two boundaries: 4 * (pi / 40) / (2 pi) = 5 % (+3 SE of 400 draws)
+    assert res.teacher_accuracy >= 1.0 - 0.05 - 3 * np.sqrt(0.05 * 0.95 / 400)
+    assert dataclasses.is_dataclass(res)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "measured on the full default protocol (k = 1..4, widths 4..512, 5 seeds, eps 0.2..0.02, T = 1/(gamma_2^2 eps) "
+    "capped at 4e4): m*_soft sits at the grid floor for k = 1 and jumps by grid steps elsewhere; the 1/eps slope "
+    "for k = 2 is 0.36 with 95% CI [-0.23, 0.95], excluding 1; see figures/softhard_width numbers"))
+def test_soft_requirement_exponents_full_protocol():
+    # spec §9.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps (per k) and 2 in 1/gamma_2 (per eps), each inside the
+    # 95% CI of the least-squares fit over every finite m* (at least 3 points; the window is all eps / all k)
+    cfg = make_config(get_experiment("softhard_width"))
+    # the sweep's generators (SeedSequence(cfg.seed, spawn_key=(index,))), so these are the stored full-mode runs
+    res = [run_width(p, np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(i,))))
+           for i, p in enumerate(width_points(cfg)) if p.kind == "soft"]
+    fits = 0
+    for r in res:
+        ok = np.isfinite(r.m_star)
+        if ok.sum() >= 3 and np.unique(r.m_star[ok]).size > 1:
+            f = loglog_slope(1.0 / r.eps[ok], r.m_star[ok])
+            assert f.ci_low <= 1.0 <= f.ci_high
+            fits += 1
+    for j in range(len(cfg.eps)):
+        m = np.array([r.m_star[j] for r in res])
+        g = np.array([1.0 / r.gamma2 for r in res])
+        ok = np.isfinite(m)
+        if ok.sum() >= 3 and np.unique(m[ok]).size > 1:
+            f = loglog_slope(g[ok], m[ok])
+            assert f.ci_low <= 2.0 <= f.ci_high
+            fits += 1
+    assert fits >= 3
