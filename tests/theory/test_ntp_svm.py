@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from tests.helpers.margin import random_ntp as make_data  # Gaussian H, supports of size S
 from theory.maxmargin import multiclass_svm
 from theory.ntp_svm import (
     SOLVERS,
@@ -28,19 +29,6 @@ POLISHED_AGREE = 1e-9
 # Clarabel's own (unpolished) point at tol 1e-10 is ~sqrt(tol)-accurate in W at worst
 # (numerics spec §1); measured <= 6e-8. The issue's requirement is 1e-6.
 RAW_AGREE = 1e-6
-
-
-def make_data(m, d, V, S, seed, *, H=None):
-    """Stand-in data object: Gaussian H (rows ~ N(0, I/d)), supports of size S (int or (lo, hi))."""
-    rng = np.random.default_rng(seed)
-    if H is None:
-        H = rng.normal(size=(m, d)) / np.sqrt(d)
-    P = np.zeros((m, V))
-    for j in range(m):
-        k = S if isinstance(S, int) else int(rng.integers(*S))
-        s = rng.choice(V, k, replace=False)
-        P[j, s] = rng.dirichlet(np.ones(k))
-    return types.SimpleNamespace(H=H, P=P, pi=np.full(m, 1.0 / m))
 
 
 def logits_of(res, data):
