@@ -66,7 +66,6 @@ except Exception:  # noqa: BLE001
     HAVE_TORCH = False
 
 from sims import twolayer as tl
-from sims.twolayer import _train as train
 
 N, D = 1000, 64
 WIDTHS = [64, 256, 1024, 4096, 16384]
@@ -98,13 +97,8 @@ def load():
 def kernel_timer(X, y, m, steps, threads=None, chunk_threads=False):
     """The kernel; ``chunk_threads`` forces the lone-run numba-threads-over-chunks path."""
     def once():
-        old = train.PARALLEL_CHUNKS_MIN
-        if chunk_threads:
-            train.PARALLEL_CHUNKS_MIN = 0
-        try:
+        with tl.chunk_threads(chunk_threads):
             tr = tl.run(X, y, m, steps, LR, record=[steps], threads=threads, progress=False)
-        finally:
-            train.PARALLEL_CHUNKS_MIN = old
         seg = tr.info["segments"][0]
         once.info = seg
         return seg["kernel_seconds"]

@@ -11,7 +11,7 @@ Threads (one parallel layer, numerics spec section 2): BLAS is held at one threa
 An ensemble's members are split into ``threads`` groups of similar total width, each
 group one fused kernel on its own thread with no synchronisation between steps. A
 lone network runs on one thread by default (its row chunks can run on numba
-threads, see ``sims.twolayer._train.PARALLEL_CHUNKS_MIN``; on the shared bench
+threads, see ``sims.twolayer.chunk_threads``; on the shared bench
 machine that was never faster). A member's arithmetic is the same in every case, so results are bitwise
 independent of the thread count and of the ensemble it runs in.
 
@@ -37,7 +37,7 @@ from sims.twolayer._model import INITS, KINDS, TwoLayerParams, forward, init_two
 from sims.twolayer._reference import reference_numpy_run
 from sims.twolayer._trajectory import TwoLayerTrajectory
 from sims.twolayer._teachers import Teacher, kernel_teacher, teacher_from_logits, wide_network_teacher
-from sims.twolayer._train import TwoLayerEnsemble, loss_and_grad, run, run_ensemble
+from sims.twolayer._train import TwoLayerEnsemble, chunk_threads, loss_and_grad, run, run_ensemble
 
 __all__ = [
     "INITS",
@@ -46,6 +46,7 @@ __all__ = [
     "Teacher",
     "TwoLayerEnsemble",
     "TwoLayerParams",
+    "chunk_threads",
     "TwoLayerTrajectory",
     "forward",
     "init_two_layer",

@@ -22,6 +22,8 @@ and its own loss (see :mod:`sims.twolayer._kernels`).
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -226,6 +228,23 @@ def _check_settings(steps, lr, temperature, project_radius):
 #: and up to 5x slower at m = 256 (thread hand-offs at every phase); see
 #: bench/results/twolayer.md. On an idle machine, set it to about 1.3e8.
 PARALLEL_CHUNKS_MIN = float("inf")
+
+
+@contextlib.contextmanager
+def chunk_threads(enabled: bool = True):
+    """Within the block, a lone network with threads > 1 runs its row chunks on numba
+    threads (``PARALLEL_CHUNKS_MIN = 0``), else never; the results are the same bits.
+
+    The default (off) follows the measurements in ``bench/results/twolayer.md``: on the
+    shared 2-core machine the chunk threads were never faster under load.
+    """
+    global PARALLEL_CHUNKS_MIN
+    old = PARALLEL_CHUNKS_MIN
+    PARALLEL_CHUNKS_MIN = 0 if enabled else float("inf")
+    try:
+        yield
+    finally:
+        PARALLEL_CHUNKS_MIN = old
 
 
 def _groups(widths, n_groups):

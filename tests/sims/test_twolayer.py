@@ -124,14 +124,12 @@ def test_results_do_not_depend_on_thread_count(rng):
         assert np.array_equal(a.W, b.W)
 
 
-def test_parallel_chunks_equal_serial_bitwise(rng, monkeypatch):
-    import sims.twolayer._train as train
-
+def test_parallel_chunks_equal_serial_bitwise(rng):
     X, y = _data(rng)
     serial = tl.run(X, y, 300, 40, 1.0, seed=1, project_radius=0.5, threads=2)
     assert not serial.info["segments"][0]["parallel_chunks"]
-    monkeypatch.setattr(train, "PARALLEL_CHUNKS_MIN", 0)  # force the numba-threads path
-    par = tl.run(X, y, 300, 40, 1.0, seed=1, project_radius=0.5, threads=2)
+    with tl.chunk_threads():  # force the numba-threads path
+        par = tl.run(X, y, 300, 40, 1.0, seed=1, project_radius=0.5, threads=2)
     assert par.info["segments"][0]["parallel_chunks"]
     # the same BLAS calls per chunk and the same order of the f sums, on other threads
     assert np.array_equal(par.W, serial.W)
