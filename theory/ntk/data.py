@@ -66,7 +66,7 @@ def scale_to_unit_ball(X) -> np.ndarray:
     Angles and norm ratios are kept (γ scales by the same factor). An all-zero X is
     returned unchanged.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = as_real_array(X, "X", ndim=2, nonempty=False)
     m = float(np.linalg.norm(X, axis=1).max()) if X.size else 0.0
     return X / m if m > 0 else X.copy()
 
