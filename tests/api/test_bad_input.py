@@ -26,10 +26,13 @@ from __future__ import annotations
 import collections
 import importlib
 import inspect
+import atexit
 import pathlib
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -71,6 +74,9 @@ PARAMS = TL.init_two_layer(2, 4, seed=0)
 TEACHER = TL.teacher_from_logits(np.array([1.0, 0.5, -0.5, -1.0]))
 SUPPORT = SVM.nonseparable_instance()
 A_ROWS = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])   # margin rows a_i . w >= 1
+# Files the store calls write go to a private temporary folder, removed at exit.
+TMP = pathlib.Path(tempfile.mkdtemp(prefix="ibl-bad-input-"))
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 HUGE = 10**7                                                # a count whose n x n / m x V array cannot fit
 
 # ------------------------------------------------------------------------ valid calls
@@ -366,8 +372,8 @@ valid("sims.store.stable_hash", ST.stable_hash, {"a": 1}, range={"length": [0, -
       skip={"obj": (("type:string", "type:None", "type:array"), "any JSON-able value is valid")})
 valid("sims.store.check_store_name", ST.check_store_name, "abc", "value",
       range={"value": ["", "../x", "a/b"]}, skip={"name": (("*",), "the caller's own label for the value")})
-valid("sims.store.ResultStore", ST.ResultStore, "/tmp/badinput-scratch/store", none_ok=("root",))
-valid("sims.store.atomic_write_text", ST.atomic_write_text, pathlib.Path("/tmp/badinput-scratch/atomic.txt"), "x",
+valid("sims.store.ResultStore", ST.ResultStore, str(TMP / "store"), none_ok=("root",))
+valid("sims.store.atomic_write_text", ST.atomic_write_text, TMP / "atomic.txt", "x",
       skip={"path": (("*",), "filesystem errors (OSError) are the honest answer for a bad path")})
 valid("sims.store.Claim", ST.Claim, 1, "host", 0.0, skip={"*": (("*",), "a record read back from a claim file")})
 valid("sims.store.StoredRun", ST.StoredRun, "k", "e", {}, {}, {},
