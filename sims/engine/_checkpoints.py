@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from theory._validation import as_int
+from theory._validation import as_int, check_memory
 
 #: Default number of log-spaced checkpoints of a run (before de-duplication).
 N_RECORD = 200
@@ -46,6 +46,8 @@ def log_checkpoints(total, n=N_RECORD, start=0):
     total = as_int(total, "total", low=0, allow_integral_float=True)
     n = as_int(n, "n", low=1, allow_integral_float=True)
     start = as_int(start, "start", low=0, high=total, allow_integral_float=True)
+    # geomspace, rint and unique each hold n float64/int64 values.
+    check_memory(24.0 * n, f"log_checkpoints(n={n})", hint="ask for fewer checkpoints")
     pts = [0, total]
     if total >= 1:
         pts.extend(np.rint(np.geomspace(1, total, max(n, 2))).astype(np.int64).tolist())
@@ -71,10 +73,14 @@ def record_steps(record, k0, total):
     -------
     ndarray of int64, shape (n_rec,), increasing, ending with ``total``.
     """
+    total = as_int(total, "total", low=0, allow_integral_float=True)
+    k0 = as_int(k0, "k0", low=0, high=total, allow_integral_float=True)
     if record is None:
         return log_checkpoints(total, N_RECORD, k0)
     if isinstance(record, numbers.Integral) and not isinstance(record, (bool, np.bool_)):
-        return log_checkpoints(total, as_int(record, "record", low=1), k0)
+        record = as_int(record, "record", low=1)
+        check_memory(24.0 * record, f"record={record} checkpoints", hint="ask for fewer checkpoints")
+        return log_checkpoints(total, record, k0)
     if isinstance(record, (bool, np.bool_, str, bytes, float)):
         raise TypeError(f"record must be None, an int or a 1-D integer array of steps, got {record!r}")
     arr = np.asarray(record)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_choice, as_int, as_real_array, check_shape
+from theory._validation import as_choice, as_int, as_real_array, check_memory, check_shape
 from theory.ntk.data import as_unit_ball_inputs
 
 __all__ = ["INITS", "KINDS", "TwoLayerParams", "forward", "init_two_layer"]
@@ -83,6 +83,8 @@ def init_two_layer(d, width, seed=0, init="standard") -> TwoLayerParams:
     d = as_int(d, "d", low=1)
     width = as_int(width, "width", low=1)
     init = as_choice(init, "init", INITS)
+    # W (width x d) and a (width,) in float64, plus the generators' temporaries.
+    check_memory(16.0 * width * (d + 1), f"init_two_layer(d={d}, width={width})", hint="use a smaller width")
     ss = _seed_sequence(seed)
     w_seq, a_seq = ss.spawn(2)
     rw = np.random.default_rng(w_seq)

@@ -53,7 +53,15 @@ def activation_overlap(X, X2=None) -> np.ndarray:
     """
     X = _as_inputs(X, "X")
     X2 = X if X2 is None else _as_inputs(X2, "X2", X.shape[1])
+    _check_gram_memory(X, X2, "activation_overlap")
     return (np.pi - _angles(X, X2)) / (2.0 * np.pi) * _nonzero(X, X2)
+
+
+def _check_gram_memory(X: np.ndarray, X2: np.ndarray, what: str) -> None:
+    # The (n, n2) result and about three temporaries of that size (angles, mask, X X2^T).
+    n, n2 = X.shape[0], X2.shape[0]
+    check_memory(32.0 * n * n2, f"{what} of X with {n} rows and X2 with {n2} rows",
+                 hint="use fewer rows of X (and X2)")
 
 
 def _nonzero(X: np.ndarray, X2: np.ndarray) -> np.ndarray:
@@ -118,6 +126,7 @@ def first_layer_kernel(X, X2=None) -> np.ndarray:
     """
     X = _as_inputs(X, "X")
     X2 = X if X2 is None else _as_inputs(X2, "X2", X.shape[1])
+    _check_gram_memory(X, X2, "first_layer_kernel")
     return (X @ X2.T) * activation_overlap(X, X2)
 
 

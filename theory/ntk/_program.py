@@ -112,7 +112,7 @@ def random_feature_patterns(X: np.ndarray, n_features: int, rng: np.random.Gener
         Frequency / K of each pattern (all-inactive directions dropped).
     """
     n, d = X.shape
-    check_memory(float(n_features) * ((n + 7) // 8 + 16), f"{n_features} random-feature patterns for n={n}",
+    check_memory(float(n_features) * ((n + 7) // 8 + 16), f"n_features={n_features} random-feature patterns for n={n}",
                  hint="use fewer random features")
     packs = []
     for start in range(0, n_features, block):

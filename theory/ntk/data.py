@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array
+from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array, check_memory
 
 #: Rows with norm up to 1 + NORM_SLACK count as inside the unit ball (rounding of normalised data).
 NORM_SLACK = 1e-12
@@ -66,7 +66,7 @@ def scale_to_unit_ball(X) -> np.ndarray:
     Angles and norm ratios are kept (γ scales by the same factor). An all-zero X is
     returned unchanged.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = as_real_array(X, "X", ndim=2, nonempty=False)
     m = float(np.linalg.norm(X, axis=1).max()) if X.size else 0.0
     return X / m if m > 0 else X.copy()
 
@@ -109,6 +109,9 @@ def circle_sectors(n, k, seed=None, *, bias: float = 1.0, placement: str = "rand
     k = as_int(k, "k", low=1)
     bias = as_real(bias, "bias", low=0.0)
     placement = as_choice(placement, "placement", ("random", "even"))
+    label_noise = as_real(label_noise, "label_noise", low=0.0, high=0.5)
+    # theta, three columns, X and y: about 8 float64 vectors of length n.
+    check_memory(64.0 * n, f"circle_sectors(n={n})", hint="use a smaller n")
     if placement == "random":
         theta = as_generator(seed).uniform(0.0, 2.0 * np.pi, n)
     else:
@@ -146,6 +149,9 @@ def two_clusters(n, gap, seed, *, d: int = 2, label_noise: float = 0.0):
     n = as_int(n, "n", low=2)
     gap = as_real(gap, "gap", low=0.0, high=2.0, low_open=True)
     d = as_int(d, "d", low=1)
+    label_noise = as_real(label_noise, "label_noise", low=0.0, high=0.5)
+    # X, the Gaussian directions and a few length-n vectors.
+    check_memory(8.0 * n * (2 * d + 4), f"two_clusters(n={n}, d={d})", hint="use a smaller n or d")
     rng = as_generator(seed)
     y = np.where(np.arange(n) < (n + 1) // 2, 1.0, -1.0)
     a = rng.uniform(gap / 2.0, 1.0, n)
@@ -229,8 +235,8 @@ def flip_labels(y, rate, seed):
     -------
     ndarray, shape (n,)
     """
-    y = np.asarray(y, dtype=np.float64)
-    rate = as_real(rate, "label_noise", low=0.0, high=0.5)
+    y = as_real_array(y, "y", ndim=1, nonempty=False)
+    rate = as_real(rate, "rate", low=0.0, high=0.5)
     rng = as_generator(seed)
     flip = rng.random(y.shape[0]) < rate
     return np.where(flip, -y, y)

@@ -150,4 +150,5 @@ def max_margin_direction(data: Any, solver: str = "auto", *, max_iter: int = 500
 
 def clarabel_size(m: int, d: int, V: int) -> float:
     """Estimated nonzeros of Clarabel's constraint matrix for the NTP-SVM: m V min(m, d) / 2."""
+    m, d, V = as_int(m, "m", low=1), as_int(d, "d", low=1), as_int(V, "V", low=1)
     return 0.5 * m * V * min(m, d)

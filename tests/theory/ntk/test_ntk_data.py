@@ -86,7 +86,7 @@ def test_flip_labels_rate(seed):
     # binomial: 4.5 standard errors of the flipped fraction
     assert abs(np.mean(f == -1) - 0.2) <= 4.5 * np.sqrt(0.2 * 0.8 / 20_000)
     assert np.array_equal(flip_labels(y, 0.0, seed), y)
-    with pytest.raises(ValueError, match="label_noise must be"):
+    with pytest.raises(ValueError, match="rate must be"):
         flip_labels(y, 0.7, seed)
 
 
