@@ -555,14 +555,27 @@ def run_experiment(
         n_ok = sum(store.status(exp.name, s.key) == "ok" for s in specs)
         return f"{n_ok} of {len(specs)} runs of {exp.name} are saved in {store.root} ({len(computed)} computed now)"
 
+    done_elsewhere: list[RunSpec] = []
+
+    def claim_missing(spec: RunSpec) -> bool:
+        # A claim alone is not enough: another process may have computed the run, saved it
+        # and released its claim between our scan of the store and this claim.
+        if not store.claim(exp.name, spec.key):
+            return False
+        if store.status(exp.name, spec.key) == "ok":
+            store.release(exp.name, spec.key)
+            done_elsewhere.append(spec)
+            return False
+        return True
+
     def claimed(batch: Iterable[RunSpec]) -> Iterator[RunSpec]:
         # claim each run just before it is handed to a worker: another process running
         # the same sweep takes the runs not claimed yet
         for spec in batch:
-            if spec.key in mine or store.claim(exp.name, spec.key):
+            if spec.key in mine or claim_missing(spec):
                 mine.add(spec.key)
                 yield spec
-            else:
+            elif not done_elsewhere or done_elsewhere[-1] is not spec:
                 waiting.append(spec)
 
     def compute(batch: Iterable[RunSpec]) -> None:
@@ -596,9 +609,11 @@ def run_experiment(
                 if store.status(exp.name, spec.key) == "ok":
                     collected += 1
                     bar.update(1)
-                elif not store.claim_is_live(exp.name, spec.key) and store.claim(exp.name, spec.key):
+                elif not store.claim_is_live(exp.name, spec.key) and claim_missing(spec):
                     mine.add(spec.key)
                     takeover.append(spec)
+                elif done_elsewhere and done_elsewhere[-1] is spec:
+                    pass  # stored by the other process just now: counted below
                 else:
                     still.append(spec)
             waiting = still
@@ -609,6 +624,8 @@ def run_experiment(
     except KeyboardInterrupt:
         raise SweepInterrupted(f"interrupted: {saved_text()}; resume with: {hint}") from None
     finally:
+        collected += len(done_elsewhere)
+        bar.update(len(done_elsewhere))
         bar.close()
         for key in list(mine):
             store.release(exp.name, key)
