@@ -109,3 +109,17 @@ def draw_with(make, name: str, store, outdir: Path) -> list[Path]:
     if numbers is not None:
         write_numbers(name, numbers, Path(outdir))
     return save(fig, Path(outdir), name)
+
+
+def integer_log_axis(ax, axis: str = "x", base: int = 2) -> None:
+    """Label a log axis of counts (widths, neurons) with plain integers at powers of ``base``.
+
+    Matplotlib's default labels a short log range with crowded minor labels
+    (``2x10^1 3x10^1 ...``); counts read better as 4, 8, 16, ...
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(LogLocator(base=base))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(NullFormatter())

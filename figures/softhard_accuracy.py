@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, load_runs, plt, style, tag
+from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
 
 DESCRIPTION = "Soft- vs hard-label test accuracy against width, and where soft labels win"
 EXPERIMENTS = ("softhard_accuracy",)
@@ -108,6 +108,8 @@ def make(store):
         axn.set_title(f"circle k={map_k}, label noise {noise:g}", fontsize="small")
         axn.legend(fontsize="xx-small")
     fig.suptitle("Soft- vs hard-label students: test accuracy (mean over seeds)", fontsize="small")
+    for a in axes.ravel():
+        integer_log_axis(a, "x")
     fig.tight_layout()
     numbers = fit_numbers(runs)
     numbers["sweep_key"] = manifest["sweep_key"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, load_runs, plt, style, tag
+from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
 from theory.fitting import loglog_slope
 from theory.ntk import crossover_gamma
 
@@ -108,6 +108,9 @@ def make(store):
     a3.set_ylabel(r"$\sqrt{m}\,\max_{s,t}\|w_s(t)-w_s(0)\|$")
     a3.set_title(rf"[JT20] bound $4\lambda/\gamma\geq${bound:.3g}", fontsize="small")
     fig.suptitle("Soft- vs hard-label neuron requirements on the circle, y = sign(sin k theta)", fontsize="small")
+    integer_log_axis(a1, "y")
+    integer_log_axis(a2, "y")
+    integer_log_axis(a3, "x")
     fig.tight_layout()
     numbers = fit_numbers(runs)
     numbers["sweep_key"] = manifest["sweep_key"]
