@@ -562,7 +562,7 @@ def run_experiment(
         # and released its claim between our scan of the store and this claim.
         if not store.claim(exp.name, spec.key):
             return False
-        if store.status(exp.name, spec.key) == "ok":
+        if not force and store.status(exp.name, spec.key) == "ok":  # (--force recomputes stored runs)
             store.release(exp.name, spec.key)
             done_elsewhere.append(spec)
             return False

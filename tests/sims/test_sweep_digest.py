@@ -111,7 +111,8 @@ def test_editing_a_dependency_flags_the_runs_and_nothing_else(tmp_path):
     assert lines[0].endswith(f"refresh: ibl run selftest --set runs=2 --store {store} --force")
 
     r = _ibl(pkg, "--store", store, "run", "selftest", "--set", "runs=2", "--force", "--jobs", "1", "--no-progress")
-    assert r.returncode == 0 and "2 computed" in r.stdout, r.stderr
+    # recomputed here (not "collected": --force must not take the stored runs as done elsewhere)
+    assert r.returncode == 0 and "2 computed" in r.stdout and "another process" not in r.stdout, r.stdout
     r = _ibl(pkg, "--store", store, "status")
     assert _attention(r.stdout) == [], r.stdout
 
