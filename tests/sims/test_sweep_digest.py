@@ -98,7 +98,7 @@ def test_editing_a_dependency_flags_the_runs_and_nothing_else(tmp_path):
     r = _ibl(pkg, "--store", store, "status")
     assert r.returncode == 0 and _attention(r.stdout) == [], r.stdout
 
-    _append_comment(pkg / "theory" / "ntp.py")  # not imported by selftest
+    _append_comment(pkg / "theory" / "ntp" / "_losses.py")  # not imported by selftest
     r = _ibl(pkg, "--store", store, "status")
     assert _attention(r.stdout) == [], r.stdout
 
@@ -127,23 +127,23 @@ def test_editing_a_theory_module_flags_its_experiment_only(tmp_path):
     r = _ibl(pkg, "--store", store, "status")
     assert r.returncode == 0 and _attention(r.stdout) == [], r.stdout
 
-    _append_comment(pkg / "theory" / "ntp.py")  # a theory module neither experiment imports
+    _append_comment(pkg / "theory" / "ntp" / "_losses.py")  # a theory module neither experiment imports
     r = _ibl(pkg, "--store", store, "status")
     assert _attention(r.stdout) == [], r.stdout
 
-    _append_comment(pkg / "theory" / "transfer.py")  # the transfer experiment's data constructors
+    _append_comment(pkg / "theory" / "transfer" / "_instances.py")  # the transfer experiment's data constructors
     r = _ibl(pkg, "--store", store, "status")
     lines = _attention(r.stdout)
     assert len(lines) == 1, r.stdout  # selftest is not flagged
     assert lines[0].startswith("transfer_fig2 sweep ")
-    assert "5 of 5 runs computed by code that has changed since (theory/transfer.py)" in lines[0]
+    assert "5 of 5 runs computed by code that has changed since (theory/transfer/_instances.py)" in lines[0]
     assert "refresh: ibl run transfer_fig2" in lines[0] and lines[0].endswith("--force")
 
     # figures warn (one line naming the refresh command) and still draw
     r = _ibl(pkg, "--store", store, "figures", "transfer_fig2", "--outdir", str(tmp_path / "out" / "figures"))
     assert r.returncode == 0, r.stderr
     warn = [line for line in r.stderr.splitlines() if line.startswith("warning: transfer_fig2")]
-    assert len(warn) == 1 and "theory/transfer.py" in warn[0] and "ibl run transfer_fig2" in warn[0]
+    assert len(warn) == 1 and "theory/transfer/_instances.py" in warn[0] and "ibl run transfer_fig2" in warn[0]
     assert (tmp_path / "out" / "figures" / "transfer_fig2.png").is_file()
 
     # the printed command, run as printed, refreshes the runs
