@@ -232,3 +232,50 @@ def _bytes(n: float) -> str:
             return f"{n:.3g} {unit}"
         n /= 1024
     return f"{n:.3g} B"  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------------------
+# Added for the bad-input walk of theory.ntk and sims.twolayer (flags, option mappings,
+# sign labels); appended here so that the checks above stay untouched.
+from collections.abc import Mapping  # noqa: E402
+
+__all__ += ["as_bool", "as_options", "as_sign_labels"]
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """``value`` if it is a bool (``True``/``False`` or a numpy bool), as a Python bool.
+
+    Truthy stand-ins (``1``, ``"yes"``, ``None``) are refused: a flag spelled wrong
+    should not silently mean ``True`` or ``False``.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_show(value)} of type {type(value).__name__}")
+    return bool(value)
+
+
+def as_options(value: Any, name: str) -> dict:
+    """Solver options: ``None`` (no options) or a mapping with string keys, as a new dict."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be None or a dict of solver settings, got {_show(value)} "
+                        f"of type {type(value).__name__}")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{name} must have string keys (setting names), got the key {_show(bad[0])}")
+    return dict(value)
+
+
+def as_sign_labels(value: Any, name: str, n: int | None = None) -> np.ndarray:
+    """Binary labels in {-1, +1} as a float64 vector of shape (n,) (any length if ``n`` is None).
+
+    The first label outside {-1, +1} is named with its index.
+    """
+    y = as_real_array(value, name, ndim=1)
+    if n is not None and y.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the {n} inputs, got {y.shape}")
+    bad = np.flatnonzero((y != 1.0) & (y != -1.0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name} must contain only the labels -1 and +1; {name}[{i}] = {float(y[i])!r}")
+    return y

@@ -37,10 +37,23 @@ class TwoLayerParams:
         First-layer weights (rows w_s), the trained part.
     a : ndarray, shape (m,)
         Output signs a_s in {-1, +1}, fixed.
+
+    Both are checked on construction (finite, real, m >= 1, d >= 1, matching m, signs
+    in {-1, +1}) and held as float64 (no copy when they already are).
     """
 
     W: np.ndarray
     a: np.ndarray
+
+    def __post_init__(self):
+        W = as_real_array(self.W, "W", ndim=2, copy=False)
+        a = as_real_array(self.a, "a", ndim=1, copy=False)
+        check_shape(a, "a", (W.shape[0],))
+        bad = np.flatnonzero(np.abs(a) != 1.0)
+        if bad.size:
+            raise ValueError(f"a must hold output signs in {{-1, +1}}; a[{bad[0]}] = {float(a[bad[0]])!r}")
+        object.__setattr__(self, "W", W)
+        object.__setattr__(self, "a", a)
 
     @property
     def width(self) -> int:
@@ -114,6 +127,18 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
     if seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed}")
     return np.random.SeedSequence(int(seed))
+
+
+def check_seed(seed, name: str = "seed"):
+    """``seed`` unchanged if it is an int >= 0 or a numpy.random.SeedSequence; else a clear error naming ``name``."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0 or a numpy.random.SeedSequence, got {seed!r} "
+                        f"of type {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {seed}")
+    return seed
 
 
 def check_params(params, d=None) -> TwoLayerParams:

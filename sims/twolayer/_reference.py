@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sims.twolayer._model import check_inputs, check_params
+from sims.twolayer._model import check_inputs, check_params, check_targets
 from theory._validation import as_choice, as_int, as_real
 
 __all__ = ["reference_numpy_run"]
@@ -54,8 +54,10 @@ def reference_numpy_run(X, targets, params, steps, lr, *, kind="hard", temperatu
     steps = as_int(steps, "steps", low=0)
     lr = as_real(lr, "lr", low=0.0, low_open=True)
     tau = as_real(temperature, "temperature", low=0.0, low_open=True)
-    t = np.asarray(targets, dtype=np.float64)
+    if project_radius is not None:
+        project_radius = as_real(project_radius, "project_radius", low=0.0, low_open=True)
     n = X.shape[0]
+    t = check_targets(targets, n, kind)
     W0 = params.W.copy()
     W = params.W.copy()
     a_scaled = params.a / np.sqrt(params.W.shape[0])

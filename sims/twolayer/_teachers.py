@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from collections.abc import Mapping
+
 from sims.twolayer._model import TwoLayerParams, check_inputs, check_labels, forward
 from theory._validation import as_real, as_real_array, check_shape
 
@@ -41,6 +43,10 @@ class Teacher:
         The teacher network (wide-network teachers only).
     info : dict
         JSON-able provenance (width, seed, steps, lr, final loss ...).
+
+    The fields are checked on construction: finite logits of shape (n,), n >= 1, a
+    finite temperature > 0, a nonempty source string, params None or a
+    :class:`TwoLayerParams`, info a dict (copied).
     """
 
     logits: np.ndarray
@@ -48,6 +54,16 @@ class Teacher:
     source: str = "logits"
     params: TwoLayerParams | None = field(default=None, repr=False, compare=False)
     info: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "logits", as_real_array(self.logits, "logits", ndim=1, copy=False))
+        object.__setattr__(self, "temperature", as_real(self.temperature, "temperature", low=0.0, low_open=True))
+        object.__setattr__(self, "source", _as_source(self.source))
+        if self.params is not None and not isinstance(self.params, TwoLayerParams):
+            raise TypeError(f"params must be None or a TwoLayerParams, got {type(self.params).__name__}")
+        if not isinstance(self.info, Mapping):
+            raise TypeError(f"info must be a dict (JSON-able provenance), got {type(self.info).__name__}")
+        object.__setattr__(self, "info", dict(self.info))
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -68,10 +84,19 @@ class Teacher:
         return forward(self.params, X, normalize=normalize)
 
 
+def _as_source(source) -> str:
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a string naming where the logits came from, got {source!r} "
+                        f"of type {type(source).__name__}")
+    if not source:
+        raise ValueError("source must be a nonempty string naming where the logits came from, got ''")
+    return source
+
+
 def teacher_from_logits(logits, temperature=1.0, *, source="logits") -> Teacher:
     """A Teacher from its logits g(x_i) on the training points (finite, shape (n,))."""
     g = as_real_array(logits, "logits", ndim=1)
-    return Teacher(g, as_real(temperature, "temperature", low=0.0, low_open=True), source)
+    return Teacher(g, as_real(temperature, "temperature", low=0.0, low_open=True), _as_source(source))
 
 
 def kernel_teacher(predictor, X, *, temperature=1.0, scale=1.0, normalize=False) -> Teacher:
@@ -141,6 +166,7 @@ def wide_network_teacher(X, labels, width, steps, lr, *, seed=0, init="standard"
     """
     from sims.twolayer._train import run  # noqa: PLC0415
 
+    temperature = as_real(temperature, "temperature", low=0.0, low_open=True)  # before the training, not after
     X, scale = check_inputs(X, normalize)
     y = check_labels(labels, X.shape[0])
     traj = run(X, y, width, steps, lr, kind="hard", init=init, seed=seed, record=[0], threads=threads)

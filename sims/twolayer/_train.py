@@ -39,11 +39,12 @@ from sims.twolayer._model import (
     check_inputs,
     check_labels,
     check_params,
+    check_seed,
     check_targets,
     init_two_layer,
 )
 from sims.twolayer._trajectory import TwoLayerTrajectory
-from theory._validation import as_choice, as_int, as_real, check_memory
+from theory._validation import as_bool, as_choice, as_int, as_real, check_memory
 
 __all__ = ["METRIC_NAMES", "TwoLayerEnsemble", "loss_and_grad", "run", "run_ensemble"]
 
@@ -239,6 +240,7 @@ def chunk_threads(enabled: bool = True):
     shared 2-core machine the chunk threads were never faster under load.
     """
     global PARALLEL_CHUNKS_MIN
+    enabled = as_bool(enabled, "enabled")
     old = PARALLEL_CHUNKS_MIN
     PARALLEL_CHUNKS_MIN = 0 if enabled else float("inf")
     try:
@@ -412,6 +414,7 @@ def run(X, targets, width, steps, lr, *, kind="hard", init="standard", seed=0, t
         resumable run.
     """
     width = as_int(width, "width", low=1)
+    check_seed(seed, "seed")
     try:
         ens = run_ensemble(X, targets, [width], [seed], steps, lr, kind=kind, init=init, temperature=temperature,
                            project_radius=project_radius, labels=labels, record=record, normalize=normalize,
@@ -506,7 +509,13 @@ def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="sta
     X, scale = check_inputs(X, normalize)
     n, d = X.shape
     widths = [as_int(w, f"widths[{j}]", low=1) for j, w in enumerate(_as_list(widths, "widths"))]
-    seeds = _as_list(seeds, "seeds")
+    seeds = [check_seed(s, f"seeds[{i}]") for i, s in enumerate(_as_list(seeds, "seeds"))]
+    # W, W0 and the gradient (float64) and the activation mask (bytes) of every member,
+    # refused before any network is drawn (the message names the widths and the total width).
+    total = len(seeds) * sum(widths)
+    check_memory(float(total) * (24.0 * d + n + 8.0),
+                 f"run_ensemble with widths {_show_list(widths)} and {len(seeds)} seed(s) (total width {total}, "
+                 f"n={n}, d={d})", hint="use smaller widths or fewer seeds per call")
     init = as_choice(init, "init", INITS)
     steps, lr, temperature, radius = _check_settings(steps, lr, temperature, project_radius)
     tg = _prepare_targets(targets, n, kind, labels)
@@ -537,6 +546,10 @@ def _as_list(value, name):
     if not value:
         raise ValueError(f"{name} must not be empty")
     return value
+
+
+def _show_list(values, limit=6):
+    return str(values) if len(values) <= limit else str(values[:limit])[:-1] + f", ... ({len(values)} in all)]"
 
 
 def _jsonable_seed(seed):

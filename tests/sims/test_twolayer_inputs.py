@@ -83,7 +83,8 @@ def test_bad_params_and_ensemble_grid(data):
     p = tl.init_two_layer(4, 6, 0)
     with pytest.raises(ValueError, match=r"params.W must have shape \(m, 5\)"):
         tl.forward(p, np.ones((3, 5)) / 5)
-    with pytest.raises(ValueError, match=r"params.a must hold output signs"):
+    # refused when the parameters are built, before forward is called
+    with pytest.raises(ValueError, match=r"a must hold output signs in \{-1, \+1\}; a\[0\] = 0.5"):
         tl.forward(tl.TwoLayerParams(p.W, p.a * 0.5), X)
     with pytest.raises(TypeError, match="params must be a TwoLayerParams"):
         tl.loss_and_grad((p.W, p.a), X, y)

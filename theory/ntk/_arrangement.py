@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory._validation import as_real_array
+
 __all__ = ["arc_cells_2d", "half_line_cells_1d"]
 
 
@@ -32,8 +34,8 @@ def arc_cells_2d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    X : ndarray, shape (n, 2)
-        Inputs (zero rows are never active and add no breakpoint).
+    X : array_like, shape (n, 2)
+        Finite inputs, n >= 1 (zero rows are never active and add no breakpoint).
 
     Returns
     -------
@@ -44,8 +46,8 @@ def arc_cells_2d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     midpoints : ndarray, shape (C,)
         Mid angle of each arc, in [0, 2π).
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != 2:
+    X = as_real_array(X, "X", ndim=2, copy=False)
+    if X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2) for the exact d = 2 margin, got {X.shape}")
     nonzero = np.linalg.norm(X, axis=1) > 0
     theta = np.arctan2(X[nonzero, 1], X[nonzero, 0])
@@ -69,8 +71,8 @@ def half_line_cells_1d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns ``patterns`` (2, n) with :math:`\mathbb 1[x_i>0]` and :math:`\mathbb 1[x_i<0]`,
     and ``measures`` = (1/2, 1/2) [derived].
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != 1:
+    X = as_real_array(X, "X", ndim=2, copy=False)
+    if X.shape[1] != 1:
         raise ValueError(f"X must have shape (n, 1) for the exact d = 1 margin, got {X.shape}")
     x = X[:, 0]
     return np.stack([(x > 0), (x < 0)]).astype(np.float64), np.array([0.5, 0.5])

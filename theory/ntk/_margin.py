@@ -60,7 +60,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array
+from theory._validation import (as_bool, as_choice, as_generator, as_int, as_options, as_real, as_real_array,
+                                as_sign_labels)
 from theory.ntk._arrangement import arc_cells_2d, half_line_cells_1d
 from theory.ntk.data import NORM_SLACK, as_unit_ball_inputs  # noqa: F401 (NORM_SLACK re-exported)
 from theory.ntk._kernel import activation_pattern, first_layer_kernel
@@ -200,7 +201,11 @@ def contradictory_pairs(X: np.ndarray, y: np.ndarray) -> list[tuple[int, int]]:
 
     Pairs (i, j), i < j, of positively parallel inputs (cosine >= 1 - 1e-12, which
     includes equal inputs) with opposite labels, and (i, i) for a zero input.
+
+    ``X`` (n, d) finite inputs (any norm: only directions matter), ``y`` (n,) labels in
+    {-1, +1}.
     """
+    X, y = _check_xy(X, y)
     norms = np.linalg.norm(X, axis=1)
     out = [(int(i), int(i)) for i in np.nonzero(norms == 0)[0]]
     nz = np.nonzero(norms > 0)[0]
@@ -216,6 +221,12 @@ def contradictory_pairs(X: np.ndarray, y: np.ndarray) -> list[tuple[int, int]]:
                 i, j = int(pos[start + a]), int(neg[b])
                 out.append((min(i, j), max(i, j)))
     return sorted(set(out))
+
+
+def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """X (n, d) finite and nonempty, y (n,) in {-1, +1} (no norm condition)."""
+    X = as_real_array(X, "X", ndim=2, copy=False)
+    return X, as_sign_labels(y, "y", X.shape[0])
 
 
 def random_feature_error(n, n_features, delta) -> float:
@@ -234,9 +245,13 @@ def kernel_margin(X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, str]
     r""":math:`\gamma_2`, the geometric margin of the kernel SVM on :math:`K_1` (see module doc).
 
     Returns ``(gamma2, q, how)`` with :math:`q=\alpha/\sum\alpha` and ``how`` naming the
-    solver. Requires :func:`theory.margin.hard_margin_svm`.
+    solver. Requires :func:`theory.margin.hard_margin_svm`. ``X`` (n, d) finite, ``y``
+    (n,) in {-1, +1}; the sandwich :math:`\gamma_2^2\le\gamma^*` needs
+    :math:`\|x_i\|\le1`, :math:`\gamma_2` itself does not.
     """
     from theory.margin import hard_margin_svm
+
+    X, y = _check_xy(X, y)
 
     Q = np.outer(y, y) * first_layer_kernel(X)
     res = hard_margin_svm(gram=Q)
@@ -251,14 +266,19 @@ def kernel_margin(X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, str]
 def linear_margin(X: np.ndarray, y: np.ndarray, solver_options: dict | None = None) -> float:
     r"""Max-min linear margin :math:`\max_{\|u\|\le1}\min_iy_i\langle u,x_i\rangle` (SOCP, Clarabel).
 
-    Negative or zero when the data is not linearly separable through the origin.
+    Negative or zero when the data is not linearly separable through the origin. ``X``
+    (n, d) finite, ``y`` (n,) in {-1, +1}, ``solver_options`` None or a dict of Clarabel
+    settings overriding :data:`CLARABEL_SOCP_OPTIONS`.
     """
     import cvxpy as cp
+
+    X, y = _check_xy(X, y)
+    solver_options = as_options(solver_options, "solver_options")
 
     u = cp.Variable(X.shape[1])
     t = cp.Variable()
     prob = cp.Problem(cp.Maximize(t), [cp.multiply(y, X @ u) >= t, cp.norm(u, 2) <= 1])
-    prob.solve(solver=cp.CLARABEL, **{**CLARABEL_SOCP_OPTIONS, **(solver_options or {})})
+    prob.solve(solver=cp.CLARABEL, **{**CLARABEL_SOCP_OPTIONS, **solver_options})
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise RuntimeError(f"Clarabel returned status {prob.status!r} on the linear margin SOCP")
     uv = np.asarray(u.value, dtype=np.float64)
@@ -330,9 +350,9 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
     K = as_int(n_features, "n_features", low=1)
     delta = as_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
     exact = as_choice(exact, "exact", ("auto", "never"))
-    for name, flag in (("kernel_bounds", kernel_bounds), ("linear_bound", linear_bound)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    kernel_bounds = as_bool(kernel_bounds, "kernel_bounds")
+    linear_bound = as_bool(linear_bound, "linear_bound")
+    solver_options = as_options(solver_options, "solver_options")
     gen = as_generator(seed)
     seed_record = seed if isinstance(seed, (int, np.integer)) else type(seed).__name__
     rf_error = random_feature_error(n, K, delta)

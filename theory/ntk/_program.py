@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory._validation import check_memory
+from theory._validation import as_generator, as_int, as_options, as_real_array, check_memory
 
 __all__ = ["MarginProgramResult", "CLARABEL_SOCP_OPTIONS", "primal_value", "dual_value",
            "project_simplex", "random_feature_patterns", "solve_margin_program", "unique_patterns"]
@@ -82,9 +82,42 @@ def unique_patterns(A: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.
     """Merge identical rows of the 0/1 matrix ``A`` (K, n), summing their ``weights``.
 
     Rows with no active sample are dropped (they contribute nothing to either side).
+
+    Parameters
+    ----------
+    A : array_like of bool or real, shape (K, n)
+        Activation patterns; an entry counts as active when it is > 0.
+    weights : array_like, shape (K,)
+        Finite, nonnegative weight of each row.
+
+    Returns
+    -------
+    patterns : ndarray, shape (C, n)
+        The distinct nonzero rows, as float64 0/1.
+    weights : ndarray, shape (C,)
+        Their summed weights.
     """
-    A = np.asarray(A) > 0
-    return _merge_packed(np.packbits(A, axis=1), np.asarray(weights, dtype=np.float64), A.shape[1])
+    A = as_real_array(A, "A", ndim=2, copy=False) > 0
+    weights = _check_weights(weights, "weights", A.shape[0])
+    return _merge_packed(np.packbits(A, axis=1), weights, A.shape[1])
+
+
+def _check_weights(w, name: str, size: int) -> np.ndarray:
+    w = as_real_array(w, name, shape=(size,), copy=False)
+    neg = np.flatnonzero(w < 0)
+    if neg.size:
+        raise ValueError(f"{name} must be nonnegative (weights of a measure on neurons); "
+                         f"{name}[{neg[0]}] = {float(w[neg[0]])!r}")
+    return w
+
+
+def _check_program(P, w, Y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P (C, n), w (C,) >= 0 and Y (n, d) as float64, finite, nonempty and of matching shapes."""
+    P = as_real_array(P, "P", ndim=2, copy=False)
+    C, n = P.shape
+    w = _check_weights(w, "w", C)
+    Y = as_real_array(Y, "Y", shape=(n, None), copy=False)
+    return P, w, Y
 
 
 def _merge_packed(packed: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +134,8 @@ def random_feature_patterns(X: np.ndarray, n_features: int, rng: np.random.Gener
                             block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     r"""Distinct activation patterns of ``n_features`` Gaussian directions, with their frequencies.
 
-    Draws :math:`z_k\sim\mathcal N(0,I_d)` in blocks of ``block`` rows from ``rng`` (the
+    Draws :math:`z_k\sim\mathcal N(0,I_d)` (X of shape (n, d), ``rng`` a Generator or
+    an int seed >= 0, ``n_features`` and ``block`` ints >= 1) in blocks of ``block`` rows from ``rng`` (the
     same stream as one draw of shape (n_features, d)) and never holds the (K, n) matrix:
     memory is about K * n / 8 bytes for the packed patterns.
 
@@ -111,6 +145,10 @@ def random_feature_patterns(X: np.ndarray, n_features: int, rng: np.random.Gener
     weights : ndarray, shape (C,)
         Frequency / K of each pattern (all-inactive directions dropped).
     """
+    X = as_real_array(X, "X", ndim=2, copy=False)
+    n_features = as_int(n_features, "n_features", low=1)
+    rng = as_generator(rng, "rng")
+    block = as_int(block, "block", low=1)
     n, d = X.shape
     check_memory(float(n_features) * ((n + 7) // 8 + 16), f"n_features={n_features} random-feature patterns for n={n}",
                  hint="use fewer random features")
@@ -125,8 +163,15 @@ def random_feature_patterns(X: np.ndarray, n_features: int, rng: np.random.Gener
 def primal_value(P: np.ndarray, w: np.ndarray, Y: np.ndarray, V: np.ndarray) -> float:
     r""":math:`\min_i\sum_cw_cP_{ci}\langle v_c,y_ix_i\rangle` after scaling rows of V to norm <= 1.
 
-    ``P`` (C, n) patterns, ``w`` (C,) weights, ``Y`` (n, d) rows :math:`y_ix_i`, ``V`` (C, d).
+    ``P`` (C, n) patterns, ``w`` (C,) nonnegative weights, ``Y`` (n, d) rows :math:`y_ix_i`,
+    ``V`` (C, d); all finite.
     """
+    P, w, Y = _check_program(P, w, Y)
+    V = as_real_array(V, "V", shape=(P.shape[0], Y.shape[1]), copy=False)
+    return _primal_value(P, w, Y, V)
+
+
+def _primal_value(P, w, Y, V) -> float:
     norms = np.linalg.norm(V, axis=1)
     V = V / np.maximum(norms, 1.0)[:, None]
     margins = np.einsum("ci,ci->i", P * w[:, None], V @ Y.T)
@@ -134,8 +179,11 @@ def primal_value(P: np.ndarray, w: np.ndarray, Y: np.ndarray, V: np.ndarray) -> 
 
 
 def project_simplex(q: np.ndarray) -> np.ndarray:
-    """Euclidean projection of ``q`` onto the probability simplex (sort-based, exact)."""
-    q = np.asarray(q, dtype=np.float64)
+    """Euclidean projection of ``q`` (finite, shape (n,), n >= 1) onto the probability simplex (sort-based, exact)."""
+    return _project_simplex(as_real_array(q, "q", ndim=1, copy=False))
+
+
+def _project_simplex(q: np.ndarray) -> np.ndarray:
     u = np.sort(q)[::-1]
     css = np.cumsum(u) - 1.0
     idx = np.arange(1, q.size + 1)
@@ -144,8 +192,17 @@ def project_simplex(q: np.ndarray) -> np.ndarray:
 
 
 def dual_value(P: np.ndarray, w: np.ndarray, Y: np.ndarray, q: np.ndarray) -> float:
-    r""":math:`\sum_cw_c\|\sum_iq_iP_{ci}y_ix_i\|` at ``q`` projected onto the simplex."""
-    q = project_simplex(q)
+    r""":math:`\sum_cw_c\|\sum_iq_iP_{ci}y_ix_i\|` at ``q`` (n,) projected onto the simplex.
+
+    ``P`` (C, n), ``w`` (C,) >= 0, ``Y`` (n, d) as in :func:`primal_value`; all finite.
+    """
+    P, w, Y = _check_program(P, w, Y)
+    q = as_real_array(q, "q", shape=(P.shape[1],), copy=False)
+    return _dual_value(P, w, Y, q)
+
+
+def _dual_value(P, w, Y, q) -> float:
+    q = _project_simplex(q)
     return float(w @ np.linalg.norm(P @ (q[:, None] * Y), axis=1))
 
 
@@ -170,11 +227,13 @@ def solve_margin_program(P: np.ndarray, w: np.ndarray, Y: np.ndarray,
     """
     import cvxpy as cp
 
+    P, w, Y = _check_program(P, w, Y)
+    solver_options = as_options(solver_options, "solver_options")
     C, n = P.shape
     d = Y.shape[1]
     check_memory(8.0 * 12 * C * n * d, f"the NTK margin program ({C} patterns, n={n}, d={d})",
                  hint="use fewer random features or fewer samples")
-    opts = {**CLARABEL_SOCP_OPTIONS, **(solver_options or {})}
+    opts = {**CLARABEL_SOCP_OPTIONS, **solver_options}
     Pw = P * w[:, None]
 
     # Primal: max t s.t. sum_c w_c P_ci <v_c, y_i x_i> >= t, ||v_c|| <= 1.
@@ -192,10 +251,10 @@ def solve_margin_program(P: np.ndarray, w: np.ndarray, Y: np.ndarray,
 
     Vv = np.asarray(V.value, dtype=np.float64)
     qv = np.asarray(q.value, dtype=np.float64)
-    lo = primal_value(P, w, Y, Vv)
-    hi = dual_value(P, w, Y, qv)
+    lo = _primal_value(P, w, Y, Vv)
+    hi = _dual_value(P, w, Y, qv)
     names = {getattr(p.solver_stats, "solver_name", None) or "CLARABEL" for p in (primal, dual)}
-    return MarginProgramResult(primal=lo, dual=hi, gap=hi - lo, V=Vv, q=project_simplex(qv),
+    return MarginProgramResult(primal=lo, dual=hi, gap=hi - lo, V=Vv, q=_project_simplex(qv),
                                solver="+".join(sorted(names)), status=(primal.status, dual.status),
                                n_patterns=C)
 

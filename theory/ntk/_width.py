@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.special
 
-from theory._validation import as_int, as_real
+from theory._validation import as_int, as_real, as_real_array
 
 __all__ = ["JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons",
            "crossover_gamma", "crossover_eps"]
@@ -170,13 +170,23 @@ def jt_width_bound(gamma, eps, n, delta, *, eta: float = 1.0, init_constant: flo
 
 
 def _gamma_eps(gamma, eps, eps_name: str = "eps"):
-    g = np.asarray(gamma, dtype=np.float64)
-    e = np.asarray(eps, dtype=np.float64)
-    if not np.all(np.isfinite(g)) or np.any(g <= 0) or np.any(g > 1):
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
-    if not np.all(np.isfinite(e)) or np.any(e <= 0) or np.any(e >= 1):
-        raise ValueError(f"{eps_name} must be in (0, 1), got {eps!r}")
-    return g, e
+    return _as_gamma(gamma), _as_eps(eps, eps_name)
+
+
+def _as_gamma(gamma, name: str = "gamma") -> np.ndarray:
+    """A margin or an array of margins, each finite in (0, 1] (a real scalar or array, not a string)."""
+    g = as_real_array(gamma, name, copy=False)
+    if np.any(g <= 0) or np.any(g > 1):
+        raise ValueError(f"{name} must be in (0, 1], got {gamma!r}")
+    return g
+
+
+def _as_eps(eps, name: str = "eps") -> np.ndarray:
+    """An accuracy or an array of them, each finite in (0, 1) (a real scalar or array, not a string)."""
+    e = as_real_array(eps, name, copy=False)
+    if np.any(e <= 0) or np.any(e >= 1):
+        raise ValueError(f"{name} must be in (0, 1), got {eps!r}")
+    return e
 
 
 def _scalar(x):
@@ -220,9 +230,7 @@ def crossover_gamma(eps, *, c_soft: float = 1.0, c_hard: float = 1.0):
     """
     c_soft = as_real(c_soft, "c_soft", low=0.0, low_open=True)
     c_hard = as_real(c_hard, "c_hard", low=0.0, low_open=True)
-    e = np.asarray(eps, dtype=np.float64)
-    if not np.all(np.isfinite(e)) or np.any(e <= 0) or np.any(e >= 1):
-        raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+    e = _as_eps(eps)
     return _scalar(np.sqrt(c_hard / c_soft * e * np.log(1.0 / e)))
 
 
@@ -248,9 +256,7 @@ def crossover_eps(gamma, *, c_soft: float = 1.0, c_hard: float = 1.0, branch: in
     branch = as_int(branch, "branch")
     if branch not in (0, -1):
         raise ValueError(f"branch must be 0 or -1 (the real branches of Lambert W), got {branch}")
-    g = np.asarray(gamma, dtype=np.float64)
-    if not np.all(np.isfinite(g)) or np.any(g <= 0) or np.any(g > 1):
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+    g = _as_gamma(gamma)
     s = c_soft / c_hard * g ** 2
     with np.errstate(invalid="ignore"):
         w = scipy.special.lambertw(-s, k=branch)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_choice, as_generator, as_int, as_real, as_real_array, check_memory
+from theory._validation import as_bool, as_choice, as_generator, as_int, as_real, as_real_array, check_memory
 
 #: Rows with norm up to 1 + NORM_SLACK count as inside the unit ball (rounding of normalised data).
 NORM_SLACK = 1e-12
@@ -199,6 +199,7 @@ def noisy_two_xor(d, n=None, seed=None, *, variant: str = "axes"):
     """
     d = as_int(d, "d", low=3)
     variant = as_choice(variant, "variant", ("axes", "signs"))
+    rng = None if seed is None else as_generator(seed)  # checked even when unused (n=None)
     if n is None:
         if d > 20:
             raise ValueError(f"the whole 2-XOR support has 2**d points; d = {d} > 20 is too many, pass n")
@@ -207,7 +208,8 @@ def noisy_two_xor(d, n=None, seed=None, *, variant: str = "axes"):
         rest = np.tile(rest, (4, 1))
     else:
         n = as_int(n, "n", low=1)
-        rng = as_generator(seed)
+        if rng is None:
+            rng = as_generator(seed)  # names the missing seed
         head_idx = rng.integers(0, 4, n)
         rest = rng.choice(np.array([-1.0, 1.0]), size=(n, d - 2))
     if variant == "axes":
@@ -259,6 +261,7 @@ def digits_pair(a: int = 3, b: int = 8, *, center: bool = True, bias: float = 0.
     b = as_int(b, "b", low=0, high=9)
     if a == b:
         raise ValueError(f"a and b must be two different digits, got a = b = {a}")
+    center = as_bool(center, "center")
     bias = as_real(bias, "bias", low=0.0)
     from sklearn.datasets import load_digits
 
@@ -282,6 +285,7 @@ def breast_cancer(*, standardize: bool = True, bias: float = 0.0):
     X : ndarray, shape (569, 30) or (569, 31)
     y : ndarray, shape (569,)
     """
+    standardize = as_bool(standardize, "standardize")
     bias = as_real(bias, "bias", low=0.0)
     from sklearn.datasets import load_breast_cancer
 
