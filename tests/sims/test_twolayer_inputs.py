@@ -138,3 +138,69 @@ def test_kernel_teacher_hook(data):
         tl.kernel_teacher(lambda Z: Z[:3, 0], X)
     with pytest.raises(ValueError, match="holds only its training logits"):
         t2.predict_logits(X)
+
+
+@pytest.mark.parametrize("make, err, pattern", [
+    (lambda p: tl.TwoLayerParams(p.W[:, :, None], p.a), ValueError, "W must be 2-dimensional"),
+    (lambda p: tl.TwoLayerParams(p.W, p.a[:3]), ValueError, r"a must have shape \(6,\), got \(3,\)"),
+    (lambda p: tl.TwoLayerParams(p.W + 1j, p.a), TypeError, "W must be real"),
+    (lambda p: tl.TwoLayerParams(np.where(p.W > 0, np.nan, p.W), p.a), ValueError, "W must be finite"),
+    (lambda p: tl.TwoLayerParams(None, p.a), TypeError, "W must be a real numeric array"),
+    (lambda p: tl.Teacher(np.ones(3), 0.0), ValueError, "temperature must be a finite number > 0, got 0.0"),
+    (lambda p: tl.Teacher(np.ones((3, 1))), ValueError, "logits must be 1-dimensional"),
+    (lambda p: tl.Teacher(np.array([1.0, np.inf])), ValueError, r"logits\[1\] = inf"),
+    (lambda p: tl.Teacher(np.ones(3), source=None), TypeError, "source must be a string"),
+    (lambda p: tl.Teacher(np.ones(3), params="W"), TypeError, "params must be None or a TwoLayerParams"),
+    (lambda p: tl.Teacher(np.ones(3), info=[("width", 4)]), TypeError, "info must be a dict"),
+    (lambda p: tl.teacher_from_logits(np.ones(3), source=""), ValueError, "source must be a nonempty string"),
+])
+def test_parameters_and_teachers_are_checked_when_built(make, err, pattern):
+    with pytest.raises(err, match=pattern):
+        make(tl.init_two_layer(4, 6, 0))
+
+
+def test_valid_parameters_are_held_without_a_copy():
+    p = tl.init_two_layer(4, 6, 0)
+    q = tl.TwoLayerParams(p.W, p.a)
+    assert q.W is p.W and q.a is p.a  # float64 arrays pass through (the runs build many)
+    t = tl.Teacher([1, -2, 3])
+    assert t.logits.dtype == np.float64 and t.temperature == 1.0 and t.info == {}
+
+
+def test_grid_errors_name_the_grid_argument(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"seeds\[1\] must be an int >= 0, got -1"):
+        tl.run_ensemble(X, y, [4], [0, -1], 1, 1.0)
+    with pytest.raises(TypeError, match=r"seeds\[0\] must be an int >= 0 or a numpy.random.SeedSequence"):
+        tl.run_ensemble(X, y, [4], [1.5], 1, 1.0)
+    # refused before any network is drawn, with the memory estimate:
+    # 2e13 rows x (24 d + n + 8) bytes = 2e13 x 134 B = 2.38 PiB
+    with pytest.raises(ValueError, match=r"widths \[4, 10000000000000\] and 2 seed\(s\).*needs about 2.38 PiB"):
+        tl.run_ensemble(X, y, [4, 10**13], [0, 1], 1, 1.0)
+    # a lone run names its own width and seed
+    with pytest.raises(ValueError, match=r"total width 10000000000000"):
+        tl.run(X, y, 10**13, 1, 1.0)
+    with pytest.raises(ValueError, match=r"seed must be an int >= 0, got -2"):
+        tl.run(X, y, 4, 1, 1.0, seed=-2)
+    # a SeedSequence is a valid seed
+    ss = np.random.SeedSequence(5)
+    assert tl.run_ensemble(X, y, [4], [ss], 1, 1.0).members[0].config["seed"]["entropy"] == 5
+
+
+def test_reference_run_and_switches_check_their_input(data):
+    X, y = data
+    p = tl.init_two_layer(4, 6, 0)
+    bad = y.copy()
+    bad[2] = 0.0
+    with pytest.raises(ValueError, match=r"targets must be labels in \{-1, \+1\}.*targets\[2\] = 0.0"):
+        tl.reference_numpy_run(X, bad, p, 2, 1.0)
+    with pytest.raises(ValueError, match=r"targets must be probabilities in \[0, 1\]"):
+        tl.reference_numpy_run(X, 2 * np.ones(30), p, 2, 1.0, kind="soft")
+    with pytest.raises(TypeError, match="project_radius must be a real number"):
+        tl.reference_numpy_run(X, y, p, 2, 1.0, project_radius="1")
+    with pytest.raises(TypeError, match="enabled must be True or False, got 'no'"):
+        with tl.chunk_threads("no"):
+            pass
+    # the temperature of a wide-network teacher is checked before it is trained
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got nan"):
+        tl.wide_network_teacher(X, y, 10**6, 10**6, 1.0, temperature=np.nan)
