@@ -239,7 +239,8 @@ valid("theory.ntk.arc_cells_2d", K.arc_cells_2d, X)
 valid("theory.ntk.half_line_cells_1d", K.half_line_cells_1d, np.array([[0.5], [-0.3], [0.2]]))
 valid("theory.ntk.ntk_margin", K.ntk_margin, X, YPM, 20, 0, exact="never", kernel_bounds=False,
       range={"y": [np.array([1, 2, 3, 4])], "n_features": [0, -1], "delta": [0.0, 1.5],
-             "exact": ["nope"], "X": [X * 10]}, huge={"n_features": 10**13})
+             "exact": ["nope"], "X": [X * 10], "rf_solver": ["nope"]}, huge={"n_features": 10**13},
+      none_ok=("solver_options", "rf_options"))
 valid("theory.ntk.check_ntk_data", K.check_ntk_data, X, YPM, range={"y": [np.array([1, 2, 3, 4])]})
 valid("theory.ntk.contradictory_pairs", K.contradictory_pairs, X, YPM)
 valid("theory.ntk.kernel_margin", K.kernel_margin, X, YPM)
@@ -251,7 +252,7 @@ valid("theory.ntk.uniform_dual_mc", K.uniform_dual_mc, X, YPM, 50, 0,
       range={"n_samples": [0, -1], "batch": [0, -1]})
 valid("theory.ntk.solve_margin_program", K.solve_margin_program,
       np.array([[1, 0, 1, 0], [0, 1, 0, 1]], dtype=float), np.array([0.5, 0.5]), X * YPM[:, None],
-      none_ok=("solver_options",))
+      none_ok=("solver_options",), range={"solver": ["nope"], "w": [np.array([0.5, -0.5])]})
 valid("theory.ntk.primal_value", K.primal_value, np.ones((2, 4)), np.array([0.5, 0.5]), X * YPM[:, None], np.zeros((2, 2)))
 valid("theory.ntk.dual_value", K.dual_value, np.ones((2, 4)), np.array([0.5, 0.5]), X * YPM[:, None], np.full(4, 0.25))
 valid("theory.ntk.project_simplex", K.project_simplex, np.array([0.2, 0.5, 0.9]))

@@ -32,6 +32,8 @@ from theory.ntk._margin import (
 )
 from theory.ntk._program import (
     CLARABEL_SOCP_OPTIONS,
+    FIRST_ORDER_OPTIONS,
+    MARGIN_SOLVERS,
     MarginProgramResult,
     dual_value,
     primal_value,
@@ -68,7 +70,7 @@ __all__ = [
     "arc_cells_2d", "half_line_cells_1d",
     "NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pairs", "kernel_margin",
     "linear_margin", "random_feature_error", "uniform_dual_mc",
-    "CLARABEL_SOCP_OPTIONS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
+    "CLARABEL_SOCP_OPTIONS", "FIRST_ORDER_OPTIONS", "MARGIN_SOLVERS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
     "project_simplex", "random_feature_patterns", "unique_patterns",
     "JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
     "crossover_eps",

@@ -65,8 +65,8 @@ from theory._validation import (as_bool, as_choice, as_generator, as_int, as_opt
 from theory.ntk._arrangement import arc_cells_2d, half_line_cells_1d
 from theory.ntk.data import NORM_SLACK, as_unit_ball_inputs  # noqa: F401 (NORM_SLACK re-exported)
 from theory.ntk._kernel import activation_pattern, first_layer_kernel
-from theory.ntk._program import (CLARABEL_SOCP_OPTIONS, random_feature_patterns, solve_margin_program,
-                                 unique_patterns)
+from theory.ntk._program import (CLARABEL_SOCP_OPTIONS, MARGIN_SOLVERS, random_feature_patterns,
+                                 solve_margin_program, unique_patterns)
 
 __all__ = ["NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pairs",
            "kernel_margin", "linear_margin", "random_feature_error", "uniform_dual_mc"]
@@ -288,7 +288,8 @@ def linear_margin(X: np.ndarray, y: np.ndarray, solver_options: dict | None = No
 
 def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float = 0.05,
                exact: str = "auto", kernel_bounds: bool = True, linear_bound: bool = True,
-               solver_options: dict | None = None) -> NTKMarginResult:
+               solver_options: dict | None = None, rf_solver: str = "clarabel",
+               rf_options: dict | None = None) -> NTKMarginResult:
     r"""The NTK separation margin γ of a binary dataset ([JT20] Assumption 2.1).
 
     .. math::
@@ -326,6 +327,15 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
         Compute :math:`\gamma_{lin}` and the bound :math:`\gamma_{lin}/2`.
     solver_options : dict, optional
         Clarabel settings for the SOCPs (defaults :data:`CLARABEL_SOCP_OPTIONS`).
+    rf_solver : {"clarabel", "first-order"}, default "clarabel"
+        Solver of the random-feature program (:func:`theory.ntk.solve_margin_program`):
+        Clarabel (gap ~1e-9; many minutes from about 1e7 nonzeros C n d / 2 up, e.g.
+        K = 1000 on a digits pair) or the first-order dual solver (certified relative gap
+        1e-3 by default, far below ``rf_error``). The exact d <= 2 program and the bounds
+        always use Clarabel.
+    rf_options : dict, optional
+        Settings of ``rf_solver``: Clarabel settings (default ``solver_options``), or
+        for "first-order" the keys of :data:`theory.ntk.FIRST_ORDER_OPTIONS`.
 
     Returns
     -------
@@ -353,6 +363,10 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
     kernel_bounds = as_bool(kernel_bounds, "kernel_bounds")
     linear_bound = as_bool(linear_bound, "linear_bound")
     solver_options = as_options(solver_options, "solver_options")
+    rf_solver = as_choice(rf_solver, "rf_solver", MARGIN_SOLVERS)
+    rf_options = as_options(rf_options, "rf_options")
+    if not rf_options and rf_solver == "clarabel":
+        rf_options = solver_options
     gen = as_generator(seed)
     seed_record = seed if isinstance(seed, (int, np.integer)) else type(seed).__name__
     rf_error = random_feature_error(n, K, delta)
@@ -373,11 +387,11 @@ def ntk_margin(X, y, n_features, seed, *, normalize: bool = False, delta: float 
 
     Yx = y[:, None] * X
     P, w = random_feature_patterns(X, K, gen)
-    rf = solve_margin_program(P, w, Yx, solver_options)
+    rf = solve_margin_program(P, w, Yx, rf_options, solver=rf_solver)
     solvers = {rf.solver}
     lowers, uppers = [], []
-    notes = [f"random features: K={K}, {rf.n_patterns} patterns, bracket [{rf.primal:.6g}, {rf.dual:.6g}], "
-             f"stated error {rf_error:.3g} (delta={delta:g})"]
+    notes = [f"random features: K={K}, {rf.n_patterns} patterns, bracket [{rf.primal:.6g}, {rf.dual:.6g}] "
+             f"({rf.solver}), stated error {rf_error:.3g} (delta={delta:g})"]
 
     ex = None
     if d <= 2 and exact == "auto":
