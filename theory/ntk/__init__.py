@@ -6,7 +6,8 @@ two-layer model; spec ``soft_vs_hard_labels.md``). Topic files, re-exported here
 * ``_kernel``: :func:`first_layer_kernel` :math:`K_1`, :func:`activation_overlap`,
   :func:`gaussian_directions`, :func:`activation_pattern`;
 * ``_program``: the finite-neuron margin program (primal SOCP, dual over the simplex,
-  certified gap): :func:`solve_margin_program`, :func:`primal_value`, :func:`dual_value`;
+  certified gap; by Clarabel or by a first-order solver of the dual):
+  :func:`solve_margin_program`, :func:`primal_value`, :func:`dual_value`;
 * ``_arrangement``: the arcs of :math:`\{x_i^\perp\}` in d = 2 (:func:`arc_cells_2d`);
 * ``_margin``: :func:`ntk_margin`, :class:`NTKMarginResult`, :func:`uniform_dual_mc`;
 * ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`initial_output_bound`, :func:`soft_label_neurons`,
