@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,distributed]'
 	touch $(STAMP)
 
-# Main job: every registered experiment in quick mode, then every figure.
+# Main job: every registered experiment in quick mode, then every figure, the claims table and the paper's numbers (not the PDF: make paper).
 main: $(STAMP)
 	$(VENV)/bin/ibl all --quick
 
