@@ -21,8 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sims.paper._format import STYLES, format_value, latex_escape
-from sims.paper._lint import ALLOWED_CONSTANTS, check_references, lint_numbers, tex_sources
-from sims.paper._numbers import SPECS, PaperNumber, Spec, claim_keys, collect_numbers, declared_keys
+from sims.paper._lint import ALLOWED_CONSTANTS, as_folder, check_references, lint_numbers, tex_sources
+from sims.paper._numbers import (SPECS, PaperNumber, Spec, check_measurements_argument, check_store_argument,
+                                 claim_keys, collect_numbers, declared_keys)
 from sims.paper._write import GENERATED_FILES, check_numbers, read_numbers, used_keys, write_numbers
 
 __all__ = [
@@ -48,6 +49,8 @@ def generate(store, paper_dir="paper", measurements: dict | None = None) -> list
     list of Path
         The files written.
     """
-    root = Path(paper_dir)
+    check_store_argument(store)
+    root = as_folder(paper_dir, "paper_dir", holding="main.tex")
+    check_measurements_argument(measurements)
     numbers = collect_numbers(store, measurements)
     return write_numbers(numbers, root / "generated", used=used_keys(root), source=str(Path(store.root)))

@@ -55,10 +55,10 @@ def _sig(x: float, sig: int) -> str:
         return "0"
     if not 1e-3 <= abs(x) < 1e4:
         return _sci(x, sig)
-    text = f"{x:.{sig}g}"
-    if "e" in text:  # e.g. 1e+03 from 999.6 at three figures
+    text = f"{x:#.{sig}g}"  # '#': keep trailing zeros, they are significant (3.30, not 3.3)
+    if "e" in text:  # e.g. 1.00e+03 from 999.6 at three figures
         return _sci(x, sig)
-    return text
+    return text.rstrip(".")
 
 
 def format_value(value: Any, style: str) -> str:

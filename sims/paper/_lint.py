@@ -11,10 +11,28 @@ with their reason in :data:`ALLOWED_CONSTANTS`.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-__all__ = ["ALLOWED_CONSTANTS", "check_references", "lint_numbers", "tex_sources"]
+__all__ = ["ALLOWED_CONSTANTS", "as_folder", "check_references", "lint_numbers", "tex_sources"]
+
+
+def as_folder(value, name: str, *, must_exist: bool = True, holding: str = "") -> Path:
+    """``value`` (str or path) as a Path to a folder; errors name ``name`` and say what is accepted.
+
+    ``must_exist``: the folder must exist; ``holding``: a file it must contain.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a folder path (str or pathlib.Path), got {type(value).__name__}: {value!r}")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} must be a folder, got the file {str(value)!r}")
+    if must_exist and not path.is_dir():
+        raise ValueError(f"{name} must be an existing folder, got {str(value)!r} (no such folder)")
+    if holding and not (path / holding).is_file():
+        raise ValueError(f"{name} must be a folder holding {holding}, got {str(value)!r} (no {holding} there)")
+    return path
 
 #: Decimal constants the prose may type, each with why it is not a result of ours.
 ALLOWED_CONSTANTS: dict[str, str] = {
@@ -75,9 +93,7 @@ def _decimals(text: str) -> list[str]:
 
 def tex_sources(paper_dir) -> list[Path]:
     """The manuscript's hand-written ``.tex`` files (``generated/`` and ``claims/`` excluded), sorted."""
-    root = Path(paper_dir)
-    if not root.is_dir():
-        raise ValueError(f"paper_dir must be an existing folder (the one holding main.tex), got {str(paper_dir)!r}")
+    root = as_folder(paper_dir, "paper_dir")
     skip = {"generated", "claims"}
     return [p for p in sorted(root.rglob("*.tex")) if not skip & set(p.relative_to(root).parts)]
 
@@ -100,10 +116,10 @@ def lint_numbers(paper_dir, allowed: dict | None = None) -> list[str]:
     list of str
         ``file:line: 0.123 typed by hand (use \IBL{key} or list it in ALLOWED_CONSTANTS)``.
     """
+    root = as_folder(paper_dir, "paper_dir")
     allowed = ALLOWED_CONSTANTS if allowed is None else allowed
     if not isinstance(allowed, dict):
         raise TypeError(f"allowed must be a dict {{number text: reason}}, got {type(allowed).__name__}")
-    root = Path(paper_dir)
     problems = []
     for p in tex_sources(root):
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
@@ -134,9 +150,7 @@ def check_references(paper_dir, bib: str = "references.bib") -> list[str]:
     list of str
         One line per dangling reference or unknown citation key.
     """
-    root = Path(paper_dir)
-    if not root.is_dir():
-        raise ValueError(f"paper_dir must be an existing folder (the one holding main.tex), got {str(paper_dir)!r}")
+    root = as_folder(paper_dir, "paper_dir")
     if not isinstance(bib, str):
         raise TypeError(f"bib must be a file name (str), got {type(bib).__name__}: {bib!r}")
     bib_path = root / bib

@@ -18,7 +18,31 @@ from typing import Any, Callable
 
 from sims.paper._format import STYLES, format_value
 
-__all__ = ["PaperNumber", "Spec", "SPECS", "collect_numbers", "declared_keys", "claim_keys"]
+__all__ = ["PaperNumber", "Spec", "SPECS", "collect_numbers", "declared_keys", "claim_keys", "check_store_argument",
+           "check_measurements_argument"]
+
+
+def check_store_argument(store, name: str = "store"):
+    """``store`` if it is a :class:`sims.store.ResultStore`, else ``TypeError`` naming ``name``."""
+    from sims.store import ResultStore
+
+    if not isinstance(store, ResultStore):
+        raise TypeError(f"{name} must be a sims.store.ResultStore (e.g. ResultStore('results')), got "
+                        f"{type(store).__name__}: {store!r}")
+    return store
+
+
+def check_measurements_argument(measurements, name: str = "measurements"):
+    """``measurements`` if it is None or the dict of ``sims.claims.measure_all``, else an error naming ``name``."""
+    if measurements is None:
+        return None
+    if not isinstance(measurements, dict):
+        raise TypeError(f"{name} must be None or the dict of sims.claims.measure_all (with a 'claims' entry), "
+                        f"got {type(measurements).__name__}: {measurements!r}")
+    if not isinstance(measurements.get("claims"), dict):
+        raise ValueError(f"{name} must be the dict of sims.claims.measure_all, with a 'claims' dict, got the keys "
+                         f"{sorted(measurements)}")
+    return measurements
 
 
 @dataclass(frozen=True)
@@ -548,13 +572,8 @@ def collect_numbers(store, measurements: dict | None = None) -> list[PaperNumber
         One per :func:`declared_keys` entry, in that order. Numbers whose experiment is
         not stored have value None and say which ``ibl run`` produces them.
     """
-    from sims.store import ResultStore
-
-    if not isinstance(store, ResultStore):
-        raise TypeError(f"store must be a sims.store.ResultStore, got {type(store).__name__}: {store!r}")
-    if measurements is not None and not (isinstance(measurements, dict) and "claims" in measurements):
-        raise ValueError(f"measurements must be the dict of sims.claims.measure_all (with a 'claims' entry), "
-                         f"got {type(measurements).__name__}")
+    check_store_argument(store)
+    check_measurements_argument(measurements)
     ctx = _Context(store)
     out = [_from_spec(ctx, sp) for sp in SPECS]
     out = _meta_numbers(ctx) + out

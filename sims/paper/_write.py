@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 
 from sims.paper._format import latex_escape
-from sims.paper._numbers import PaperNumber, collect_numbers
+from sims.paper._lint import as_folder
+from sims.paper._numbers import PaperNumber, check_measurements_argument, check_store_argument, collect_numbers
 from sims.store import atomic_write_text
 
 __all__ = ["GENERATED_FILES", "check_numbers", "read_numbers", "used_keys", "write_numbers"]
@@ -35,15 +36,17 @@ def _anchor(key: str) -> str:
 
 
 def _mode(n: PaperNumber) -> str:
-    return "theory" if n.quick is None and not n.experiment else ("quick" if n.quick else "full")
+    if not n.sweep_key:
+        return "theory" if not n.experiment else "no stored run"
+    return "quick" if n.quick else "full"
 
 
 def _tooltip(n: PaperNumber) -> str:
     """Plain ASCII text for a PDF tooltip (no LaTeX specials but escaped underscores)."""
     if n.missing:
         text = f"{n.key}: not computed: {n.missing}"
-    elif not n.experiment:
-        text = f"{n.key}: {n.source}"
+    elif not n.sweep_key:
+        text = f"{n.key}: {n.source}" + (f" (no stored run of {n.experiment})" if n.experiment else "")
     else:
         digest = n.digests[0][:12] if n.digests else "not recorded"
         more = f" (+{len(n.digests) - 1} more)" if len(n.digests) > 1 else ""
@@ -74,8 +77,8 @@ def _provenance_tex(numbers: list[PaperNumber], used: set[str]) -> str:
     for n in rows:
         if n.missing:
             where = "not computed: " + latex_escape(n.missing)
-        elif not n.experiment:
-            where = latex_escape(n.source)
+        elif not n.sweep_key:
+            where = latex_escape(n.source + (f" (no stored run of {n.experiment})" if n.experiment else ""))
         else:
             digest = ", ".join(d[:12] for d in n.digests[:2]) or "not recorded"
             if len(n.digests) > 2:
@@ -98,9 +101,7 @@ def used_keys(paper_dir) -> list[str]:
     paper_dir : str or Path
         The folder of ``main.tex``.
     """
-    root = Path(paper_dir)
-    if not root.is_dir():
-        raise ValueError(f"paper_dir must be an existing folder (the one holding main.tex), got {str(paper_dir)!r}")
+    root = as_folder(paper_dir, "paper_dir")
     keys: set[str] = set()
     for p in sorted(root.rglob("*.tex")):
         if "generated" in p.relative_to(root).parts:
@@ -134,10 +135,16 @@ def write_numbers(numbers: list[PaperNumber], outdir, *, used=None, source: str 
                         f"{type(numbers).__name__}")
     if not isinstance(source, str):
         raise TypeError(f"source must be a string, got {type(source).__name__}: {source!r}")
-    out = Path(outdir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"outdir must be a folder, got the file {str(outdir)!r}")
-    used_set = {n.key for n in numbers} if used is None else set(used)
+    out = as_folder(outdir, "outdir", must_exist=False)
+    if used is None:
+        used_set = {n.key for n in numbers}
+    elif isinstance(used, (str, bytes)) or not hasattr(used, "__iter__"):
+        raise TypeError(f"used must be None or an iterable of keys (str), got {type(used).__name__}: {used!r}")
+    else:
+        used_set = set(used)
+        bad = [k for k in used_set if not isinstance(k, str)]
+        if bad:
+            raise TypeError(f"used must hold keys (str), got {bad[:3]!r}")
     files = {
         "numbers.tex": _numbers_tex(list(numbers), source),
         "provenance.tex": _provenance_tex(list(numbers), used_set),
@@ -153,10 +160,8 @@ def write_numbers(numbers: list[PaperNumber], outdir, *, used=None, source: str 
 
 
 def read_numbers(outdir) -> dict[str, dict]:
-    """``{key: number dict}`` of ``outdir/numbers.json`` (``LookupError`` if it was never written)."""
-    p = Path(outdir) / "numbers.json"
-    if not p.is_file():
-        raise LookupError(f"{p} does not exist; write it with: ibl paper")
+    """``{key: number dict}`` of ``outdir/numbers.json`` (``ValueError`` if it was never written: run ibl paper)."""
+    p = as_folder(outdir, "outdir", holding="numbers.json") / "numbers.json"
     return {d["key"]: d for d in json.loads(p.read_text(encoding="utf-8"))["numbers"]}
 
 
@@ -177,6 +182,8 @@ def check_numbers(outdir, store, measurements: dict | None = None) -> list[str]:
     list of str
         One line per difference, naming the key and the stored and the current value.
     """
+    check_store_argument(store)
+    check_measurements_argument(measurements)
     old = read_numbers(outdir)
     fresh = collect_numbers(store, measurements)
     problems = []
