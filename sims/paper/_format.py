@@ -36,7 +36,8 @@ def latex_escape(text: str) -> str:
     """``text`` with LaTeX's special characters escaped (and a few Unicode signs as LaTeX)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}: {text!r}")
-    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+    # "--" would be an en dash: keep command-line options as typed
+    return "".join(_ESCAPES.get(ch, ch) for ch in text).replace("--", "-{}-").replace("--", "-{}-")
 
 
 def _sci(x: float, sig: int) -> str:

@@ -406,10 +406,15 @@ class _Context:
         if experiment not in self.runs:
             from sims.experiment import load_runs
 
+            from sims.store import CorruptResult
+
             try:
                 self.runs[experiment] = load_runs(self.store, experiment)
             except LookupError as exc:
                 self.runs[experiment] = exc
+            except (CorruptResult, ValueError, TypeError) as exc:  # damaged, or stored by other code
+                self.runs[experiment] = LookupError(f"the stored runs of {experiment} cannot be read by this code "
+                                                    f"({exc}); recompute them: ibl run {experiment} --force")
         return self.runs[experiment]
 
     def figure(self, name: str):
@@ -417,12 +422,16 @@ class _Context:
             from figures import build_figure
             from figures._common import plt
 
+            from sims.store import CorruptResult
+
             try:
                 fig, numbers = build_figure(name, self.store)
                 plt.close(fig)
                 self.figures[name] = numbers if numbers is not None else {}
             except LookupError as exc:
                 self.figures[name] = exc
+            except (CorruptResult, ValueError, TypeError) as exc:
+                self.figures[name] = LookupError(f"figure {name} cannot be drawn from this store ({exc})")
         return self.figures[name]
 
 
@@ -549,7 +558,8 @@ def _meta_numbers(ctx: _Context) -> list[PaperNumber]:
         mode = "no experiment stored"
     root = str(ctx.store.root)
     return [
-        PaperNumber("meta.store", root, rf"\texttt{{{format_value(root, 'text')}}}", "the result store read",
+        PaperNumber("meta.store", root, r"\texttt{" + format_value(root, "text").replace("/", r"/\allowbreak ") + "}",
+                    "the result store read",
                     "ibl paper --store"),
         PaperNumber("meta.mode", mode, format_value(mode, "text"), "quick or full mode of the sweeps read",
                     "the sweeps' manifests"),
