@@ -379,8 +379,11 @@ valid("sims.store.atomic_write_text", ST.atomic_write_text, TMP / "atomic.txt", 
 valid("sims.store.Claim", ST.Claim, 1, "host", 0.0, skip={"*": (("*",), "a record read back from a claim file")})
 valid("sims.store.StoredRun", ST.StoredRun, "k", "e", {}, {}, {},
       skip={"*": (("*",), "a record the store builds when loading")})
-# sims.paper: the repository's own manuscript for the read-only calls; writes go to TMP.
-PAPER_DIR = pathlib.Path(__file__).resolve().parents[2] / "paper"
+# sims.paper: a tiny manuscript in TMP (the valid calls write its generated/ folder, never the repository's).
+PAPER_DIR = TMP / "paper"
+(PAPER_DIR / "sections").mkdir(parents=True)
+(PAPER_DIR / "main.tex").write_text("\\section{A}\\label{sec:a} \\IBL{sh.jt.lam}, see \\ref{sec:a} \\cite{k}.\n")
+(PAPER_DIR / "references.bib").write_text("@misc{k,\n title={T}, year={2020}}\n")
 PAPER_OUT = TMP / "paper-generated"
 PAPER_OUT.mkdir()
 (PAPER_OUT / "numbers.json").write_text('{"source": "none", "numbers": []}')
