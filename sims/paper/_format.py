@@ -6,7 +6,7 @@ Styles (:data:`STYLES`):
 * ``"sig2"``, ``"sig3"``, ``"sig4"``: that many significant figures; plain for
   :math:`10^{-3}\le|x|<10^4`, else :math:`a\times10^{b}`;
 * ``"sci"``: always :math:`a\times10^{b}` with two significant figures (horizons, sizes of
-  grids: ``10^{5}`` when the mantissa is 1);
+  grids: ``10^{5}`` when the mantissa rounds to 1; the other styles keep ``1.0\times10^{4}``);
 * ``"int"``: an integer with thin-space thousands separators (``64\,000``);
 * ``"text"``: a string, LaTeX-escaped (statuses, solver names, modes).
 
@@ -40,13 +40,13 @@ def latex_escape(text: str) -> str:
     return "".join(_ESCAPES.get(ch, ch) for ch in text).replace("--", "-{}-").replace("--", "-{}-")
 
 
-def _sci(x: float, sig: int) -> str:
+def _sci(x: float, sig: int, collapse: bool = False) -> str:
     exp = int(math.floor(math.log10(abs(x))))
     mant = x / 10.0**exp
     if round(abs(mant), sig - 1) >= 10.0:  # 9.99 rounds up to 10.0
         exp, mant = exp + 1, mant / 10.0
     m = f"{mant:.{sig - 1}f}"
-    if float(m) in (1.0, -1.0):
+    if collapse and float(m) in (1.0, -1.0):  # horizons: 10^5, not 1.0 x 10^5
         return rf"{'-' if mant < 0 else ''}10^{{{exp}}}"
     return rf"{m}\times 10^{{{exp}}}"
 
@@ -98,7 +98,7 @@ def format_value(value: Any, style: str) -> str:
             raise ValueError(f"value must be a whole number for style 'int', got {value!r}")
         text = f"{int(round(x)):,}".replace(",", r"\,")
     elif style == "sci":
-        text = "0" if x == 0 else _sci(x, 2)
+        text = "0" if x == 0 else _sci(x, 2, collapse=True)
     else:
         text = _sig(x, int(style[-1]))
     return rf"\ensuremath{{{text}}}"

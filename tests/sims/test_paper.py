@@ -105,7 +105,9 @@ def test_reference_check_finds_dangling_targets(tmp_path):
     (3.30478, "sig3", r"\ensuremath{3.30}"),
     (7.678e-5, "sig2", r"\ensuremath{7.7\times 10^{-5}}"),
     (18201.46, "sig2", r"\ensuremath{1.8\times 10^{4}}"),
-    (9.996e-4, "sig3", r"\ensuremath{10^{-3}}"),
+    (9.996e-4, "sig3", r"\ensuremath{1.00\times 10^{-3}}"),  # rounds up; its zeros are significant
+    (1.036e4, "sig2", r"\ensuremath{1.0\times 10^{4}}"),
+    (99600.0, "sci", r"\ensuremath{10^{5}}"),
     (1e5, "sci", r"\ensuremath{10^{5}}"),
     (64000, "int", r"\ensuremath{64\,000}"),
     (None, "sig3", "n/a"),
