@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: main test test-slow bench
+.PHONY: main test test-slow bench paper
 
 # Create the virtual environment and install the package with its test and dask extras.
 $(STAMP): pyproject.toml
@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,distributed]'
 	touch $(STAMP)
 
-# Main job: every registered experiment in quick mode, then every figure.
+# Main job: every registered experiment in quick mode, then every figure, the claims table and the paper's numbers (not the PDF: make paper).
 main: $(STAMP)
 	$(VENV)/bin/ibl all --quick
 
@@ -25,3 +25,9 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.transfer
+
+# The manuscript's PDF (paper/main.pdf) from paper/generated/ and paper/figures/, which `make main` writes.
+# Needs TeX Live and latexmk (Debian: apt-get install latexmk texlive-latex-recommended texlive-latex-extra).
+paper:
+	@test -f paper/generated/numbers.tex || { echo "paper/generated/numbers.tex is missing: run make main (or ibl paper) first"; exit 1; }
+	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -file-line-error main.tex

@@ -9,7 +9,8 @@
     ibl status                             what is stored, what is missing
     ibl claims [--from-store|--from-measurements] [--readme README.md]
                                            measure every claim, write paper/claims/*
-    ibl all [--quick] [--jobs N]           every experiment, every figure, then the claims
+    ibl paper [--paper-dir paper]          the manuscript's generated numbers and the claims table
+    ibl all [--quick] [--jobs N]           every experiment, every figure, the claims, the paper's numbers
 
 ``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``; it may be
 given before or after the subcommand.
@@ -246,6 +247,13 @@ def cmd_all(args) -> int:
     claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False,
                                      readme=readme)
     rc = cmd_claims(claims_args) or rc
+    # the manuscript's numbers, from the same store and the measurements just written (not the PDF: make paper)
+    if (Path(args.paper_dir) / "main.tex").is_file():
+        paper_args = argparse.Namespace(store=args.store, paper_dir=args.paper_dir, outdir=args.claims_outdir,
+                                        from_measurements=True, readme=None)
+        rc = cmd_paper(paper_args) or rc
+    else:  # e.g. an installed package run outside the repository
+        print(f"paper: skipped (no main.tex in {args.paper_dir}; give --paper-dir)")
     print(f"main job finished in {time.perf_counter() - t0:.1f} s")
     return rc
 
@@ -266,6 +274,43 @@ def cmd_claims(args) -> int:
         print(f"claims: updated {args.readme}")
     for r in rows:
         print(f"  {r.claim.id:<34} {r.status}")
+    return 0
+
+
+def cmd_paper(args) -> int:
+    """Write the claims tables and ``PAPER_DIR/generated/*`` (the numbers the manuscript prints) from the store."""
+    from sims.claims import load_measurements
+    from sims.paper import generate, read_numbers, used_keys
+
+    paper_dir = Path(args.paper_dir)
+    if not (paper_dir / "main.tex").is_file():
+        raise ValueError(f"--paper-dir {paper_dir}: no main.tex there; give the folder of the manuscript")
+    store = _store(args)
+    outdir = Path(args.outdir)
+    if args.from_measurements:
+        measurements = load_measurements(outdir / "measurements.json")
+    else:
+        claims_args = argparse.Namespace(store=args.store, outdir=str(outdir), from_measurements=False,
+                                         readme=args.readme)
+        cmd_claims(claims_args)
+        measurements = load_measurements(outdir / "measurements.json")
+    for p in generate(store, paper_dir, measurements):
+        print(f"paper: wrote {p}")
+    numbers = read_numbers(paper_dir / "generated")
+    used = used_keys(paper_dir)
+    unknown = [k for k in used if k not in numbers]
+    missing = [k for k in used if k in numbers and numbers[k]["missing"]]
+    print(f"paper: {len(numbers)} numbers from {store.root}; the manuscript uses {len(used)}, "
+          f"{len(missing)} of them not computed from this store")
+    for k in missing[:10]:
+        print(f"  {k}: {numbers[k]['missing']}")
+    if len(missing) > 10:
+        print(f"  ... and {len(missing) - 10} more (see {paper_dir / 'generated' / 'numbers.json'})")
+    if unknown:
+        print(f"ibl paper: the manuscript uses numbers no spec produces: {', '.join(unknown)} "
+              "(add them to sims/paper/_numbers.py)", file=sys.stderr)
+        return 1
+    print("paper: build the PDF with: make paper")
     return 0
 
 
@@ -323,11 +368,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--readme", default=None, help="also replace the claims block of this README")
     c.set_defaults(func=cmd_claims, from_measurements=False)
 
-    a = sub.add_parser("all", help="run every experiment, then draw every figure", parents=[common])
+    pp = sub.add_parser(
+        "paper", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="write the manuscript's generated numbers (paper/generated/) and the claims table from the store",
+        description="Measure every claim (paper/claims/*) and write paper/generated/numbers.tex, provenance.tex "
+                    "and numbers.json: every number the manuscript prints as \\IBL{key}, read from the store "
+                    "(typed runs, the figures' fitted numbers, the claims' measurements), each with its experiment, "
+                    "sweep, runs, code digest and quick/full mode. Numbers of experiments missing from the store "
+                    "print as n/a and are listed with the command that computes them.",
+        epilog="The PDF is not built here: `make paper` runs latexmk (needs TeX Live, see the README).\n"
+               "Examples:\n  ibl paper                          # from ./results (what `make main` wrote)\n"
+               "  ibl paper --store /path/to/fullstore  # full-mode runs")
+    pp.add_argument("--paper-dir", default="paper", help="folder of main.tex (default: paper)")
+    pp.add_argument("--outdir", default="paper/claims", help="where the claims tables go (default: paper/claims)")
+    pp.add_argument("--from-measurements", action="store_true",
+                    help="take the claims from OUTDIR/measurements.json instead of measuring them from the store")
+    pp.add_argument("--readme", default=None, help="also replace the claims block of this README")
+    pp.set_defaults(func=cmd_paper)
+
+    a = sub.add_parser("all", help="run every experiment, draw every figure, then the claims and the paper's numbers",
+                       parents=[common])
     a.add_argument("--quick", action="store_true")
     a.add_argument("--outdir", default="paper/figures")
     a.add_argument("--claims-outdir", default="paper/claims", help="where `ibl claims` writes its tables")
     a.add_argument("--claims-readme", default="README.md", help="README whose claims block is replaced ('' for none)")
+    a.add_argument("--paper-dir", default="paper", help="folder of main.tex whose generated numbers are written")
     sweep_opts(a)
     a.set_defaults(func=cmd_all)
     return p

@@ -4,7 +4,8 @@ r"""Second-order term of GD on NTP data: :math:`W_k=W^\star+\log(k)\,W^{mm}+\til
 data: :math:`P_F(W_k)\to W^\star` and :math:`P_\perp(W_k)/\log k\to W^{mm}`. This module
 implements the next term, the NTP analogue of Soudry et al.'s :math:`\tilde w` ([S18] Thm
 3; :func:`theory.maxmargin.multiclass_w_tilde` is the one-hot case). The derivation is in
-``paper/ntp_w_tilde.md`` [derived: this package; not in [T24]]; in short:
+``paper/sections/ntp_w_tilde.tex`` (section "Beyond the paper" of ``paper/main.tex``)
+[derived: this package; not in [T24]]; in short:
 
 * Off-support probabilities of the active pairs decay like :math:`1/k` with a known
   constant,
@@ -186,7 +187,7 @@ class NTPSecondOrder:
         return dev[0] if single else dev
 
     def predict_deviation(self, deviation: Any, k_from: float, k_to: float) -> np.ndarray:
-        r"""Evolve active-pair deviations by the reduced log-time dynamics (``paper/ntp_w_tilde.md``).
+        r"""Evolve active-pair deviations by the reduced log-time dynamics (``paper/sections/ntp_w_tilde.tex``).
 
         With :math:`\tau=\log k` and :math:`\delta_a` the :meth:`active_deviation`,
 

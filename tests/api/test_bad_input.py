@@ -41,12 +41,13 @@ import pytest
 MODULES = (
     "theory.ntp", "theory.ntp_svm", "theory.maxmargin", "theory.margin",
     "theory.ntp_asymptotics", "theory.transfer", "theory.fitting", "theory.ntk",
-    "sims.gd", "sims.transfer", "sims.twolayer", "sims.engine", "sims.store",
+    "sims.gd", "sims.transfer", "sims.twolayer", "sims.engine", "sims.store", "sims.paper",
 )
 
 # ----------------------------------------------------------------------------- fixtures
 from sims import engine as E  # noqa: E402
 from sims import gd as GD  # noqa: E402
+from sims import paper as PA  # noqa: E402
 from sims import store as ST  # noqa: E402
 from sims import transfer as STR  # noqa: E402
 from sims import twolayer as TL  # noqa: E402
@@ -381,13 +382,41 @@ valid("sims.store.atomic_write_text", ST.atomic_write_text, TMP / "atomic.txt", 
 valid("sims.store.Claim", ST.Claim, 1, "host", 0.0, skip={"*": (("*",), "a record read back from a claim file")})
 valid("sims.store.StoredRun", ST.StoredRun, "k", "e", {}, {}, {},
       skip={"*": (("*",), "a record the store builds when loading")})
+# sims.paper: a tiny manuscript in TMP (the valid calls write its generated/ folder, never the repository's).
+PAPER_DIR = TMP / "paper"
+(PAPER_DIR / "sections").mkdir(parents=True)
+(PAPER_DIR / "main.tex").write_text("\\section{A}\\label{sec:a} \\IBL{sh.jt.lam}, see \\ref{sec:a} \\cite{k}.\n")
+(PAPER_DIR / "references.bib").write_text("@misc{k,\n title={T}, year={2020}}\n")
+PAPER_OUT = TMP / "paper-generated"
+PAPER_OUT.mkdir()
+(PAPER_OUT / "numbers.json").write_text('{"source": "none", "numbers": []}')
+PAPER_STORE = ST.ResultStore(str(TMP / "paper-store"))
+valid("sims.paper.format_value", PA.format_value, 0.5, "sig3", none_ok=("value",),
+      range={"style": ["nope"]},
+      skip={"value": (("nonfinite:nan", "nonfinite:inf"), "NaN and inf print as n/a (documented)")})
+valid("sims.paper.latex_escape", PA.latex_escape, "a_b")
+valid("sims.paper.used_keys", PA.used_keys, str(PAPER_DIR), range={"paper_dir": [str(TMP / "no-such-folder")]})
+valid("sims.paper.tex_sources", PA.tex_sources, str(PAPER_DIR), range={"paper_dir": [str(TMP / "no-such-folder")]})
+valid("sims.paper.lint_numbers", PA.lint_numbers, str(PAPER_DIR), none_ok=("allowed",),
+      range={"paper_dir": [str(TMP / "no-such-folder")]})
+valid("sims.paper.check_references", PA.check_references, str(PAPER_DIR),
+      range={"paper_dir": [str(TMP / "no-such-folder")], "bib": ["no-such.bib"]})
+valid("sims.paper.read_numbers", PA.read_numbers, str(PAPER_OUT), range={"outdir": [str(TMP)]})
+valid("sims.paper.write_numbers", PA.write_numbers, [], str(TMP / "paper-written"), none_ok=("used",),
+      range={"used": ["abc", [1, 2]]})
+valid("sims.paper.collect_numbers", PA.collect_numbers, PAPER_STORE, none_ok=("measurements",),
+      range={"measurements": [{"no": 1}]})
+valid("sims.paper.check_numbers", PA.check_numbers, str(PAPER_OUT), PAPER_STORE, none_ok=("measurements",),
+      range={"outdir": [str(TMP)], "measurements": [{"no": 1}]})
+valid("sims.paper.generate", PA.generate, PAPER_STORE, str(PAPER_DIR), none_ok=("measurements",),
+      range={"paper_dir": [str(TMP)], "measurements": [{"no": 1}]})
 
 # Names in the walked __all__ lists that take no input or are result/exception classes
 # that users never construct (their fields come from a solver, not from a user).
 NOT_WALKED = {
     # no arguments
     "theory.ntp_svm.nonseparable_instance", "sims.engine.blas_controller", "sims.engine.blas_threads",
-    "sims.store.default_store_path",
+    "sims.store.default_store_path", "sims.paper.claim_keys", "sims.paper.declared_keys",
     # result containers built by the solvers
     "theory.ntp.DataSubspace", "theory.ntp.FiniteComponent",
     "theory.ntp_svm.NTPMaxMarginResult", "theory.ntp_svm.FarkasCertificate",
@@ -402,6 +431,8 @@ NOT_WALKED = {
     # abstract base and exception types
     "theory.margin.ConstraintRows", "theory.margin.MarginSolverError", "theory.margin.NotSeparableError",
     "sims.store.CorruptResult",
+    # records: the specs are the package's own code, the numbers come from collect_numbers
+    "sims.paper.Spec", "sims.paper.PaperNumber",
 }
 
 

@@ -1,4 +1,4 @@
-r"""theory.ntp_asymptotics: the second-order term W~ of GD on NTP data (paper/ntp_w_tilde.md).
+r"""theory.ntp_asymptotics: the second-order term W~ of GD on NTP data (paper/sections/ntp_w_tilde.tex).
 
 Closed-form checks (one-hot reduction to the [S18] w~, orthonormal multipliers, the
 step-size shift W~(c eta) = W~(eta) + log(c) W^mm, invariances) and theory-vs-GD checks:
@@ -74,7 +74,7 @@ def test_orthonormal_closed_forms():
 
     Per context the logits decouple; P_perp(e_z - e_v) = 1_S/S - e_v and W^mm's column is the
     centred support row (spec section 2), so lambda_v = S/V at s = 1, and the restoring matrix
-    has eigenvalues S/V and 1 (derivation in paper/ntp_w_tilde.md).
+    has eigenvalues S/V and 1 (derivation in paper/sections/ntp_w_tilde.tex).
     """
     s = 3.0
     data = _orthonormal(s)
@@ -210,7 +210,7 @@ def test_bad_data():
 @pytest.mark.parametrize("which", ["orthonormal", "nonspanning"])
 def test_finite_part_correction_E_over_k(which):
     """P_F(W_k) = W* + E/k + o(1/k): the quasi-static balance of CE's curvature on F and the push of
-    the active pairs (paper/ntp_w_tilde.md). The push is lambda_a exp(-delta_a)/(eta k), so the
+    the active pairs (paper/sections/ntp_w_tilde.tex). The push is lambda_a exp(-delta_a)/(eta k), so the
     relative error of E/k is first order in the active deviations: bounded by 2 max|mass ratio - 1|."""
     data = _orthonormal() if which == "orthonormal" else _nonspanning()
     res = ntp_w_tilde(data, 0.5)
