@@ -194,7 +194,7 @@ def _normalised(kind: str):
                 nu = float(r.result.rate_exponent)
                 # the limit gap decays like k^-nu; the balance bound like 1/k once Delta is small
                 rate = nu if kind == "limit" else 1
-                need.append(k * (allow / _INFORMATIVE) ** (1 / rate) if rate > 0 else math.inf)
+                need.append(k * math.exp(min(math.log(allow / _INFORMATIVE) / rate, 700)) if rate > 0 else math.inf)
         k_end = float(runs[0].result.balance.steps[-1])
         note = (f"{len(rows)} of {len(runs)} data seeds informative (allowance <= {_INFORMATIVE:g})"
                 + (f"; allowance too large on seeds {', '.join(far)}" if far else ""))

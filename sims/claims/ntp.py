@@ -172,7 +172,9 @@ def _pass_rate(metric: str, side: str, threshold: float, horizon: float):
             firsts.append(_first_hold(r.result.steps, _holds(getattr(r.result.metrics, metric), side, threshold)))
         n, p = len(runs), sum(ok)
         lo, hi = pass_rate_interval(p, n)
-        ok_end = rate_at(k_end)
+        # "later": the first decade past the horizon where every seed passes (else the run's end)
+        k_later = next((k for k in _DECADES if horizon < k <= k_end and all(rate_at(k))), k_end)
+        ok_end = rate_at(k_later)
         lo_e, hi_e = pass_rate_interval(sum(ok_end), n)
         rate_end = sum(ok_end) / n
         decades = ", ".join(f"{sum(rate_at(k))}/{n} at {k:g}" for k in _DECADES if k <= k_end)
@@ -186,7 +188,7 @@ def _pass_rate(metric: str, side: str, threshold: float, horizon: float):
         return Measurement(value=p / n, uncertainty=max(p / n - lo, hi - p / n),
                            uncertainty_kind="Clopper-Pearson half-width (family-wise), larger side",
                            horizon=horizon, per_seed=tuple(rows),
-                           later=(k_end, rate_end, max(rate_end - lo_e, hi_e - rate_end)) if k_end > horizon else None,
+                           later=(k_later, rate_end, max(rate_end - lo_e, hi_e - rate_end)) if k_later > horizon else None,
                            inputs={"n_seeds": n}, note=note, **provenance(manifest, runs))
     return measure
 

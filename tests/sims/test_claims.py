@@ -194,3 +194,13 @@ def test_provenance_reads_code_digests_where_recorded():
             SimpleNamespace(key="k2", meta={})]
     prov = provenance({"sweep_key": "s", "quick": True, "config": {"seed": 3}}, runs)
     assert prov["digests"] == ("abc",) and prov["run_keys"] == ("k1", "k2") and prov["quick"] is True
+
+
+def test_first_hold_is_the_checkpoint_after_the_last_miss():
+    from sims.claims.ntp import _first_hold
+
+    k = [1, 10, 100, 1000]
+    assert _first_hold(k, [False, True, True, True]) == 10
+    assert _first_hold(k, [True, False, True, True]) == 100  # a later miss resets it
+    assert _first_hold(k, [True, True, True, True]) == 1
+    assert _first_hold(k, [True, True, True, False]) == math.inf

@@ -105,9 +105,13 @@ def test_spanning_instance_residual_rate_and_masses():
     late = k >= 1e3  # before, the F-part (in full, not in det) is still relaxing
     np.testing.assert_allclose(det[late], full[late], rtol=0.01)  # spanning: nothing is left outside A
     fit = loglog_slope(k, det, window=(1e4, 1e6))
-    # linearised dynamics in log k give slope -nu = -1/3; the local slope approaches it from above
-    # as the nonlinear transient fades (measured -0.290 .. -0.329 over 5 initialisations)
-    assert -res.rate_exponent - 0.01 < fit.slope < -res.rate_exponent + 0.05
+    # linearised dynamics in log k give slope -nu = -1/3. Above: each mode obeys
+    # d delta/d tau = -mu (1 - e^-delta), rate >= mu e^-|delta|, so the slope exceeds -nu by at most
+    # nu (1 - e^-|delta|) at the window's start (paper/ntp_w_tilde.md, "Resonance"). Below: only the
+    # faster mode (eigenvalue 1) can steepen it, weighted by k^-(1 - nu) <= 2e-3 at 1e4, i.e. by
+    # less than 0.01. Measured -0.290 .. -0.329 over 5 initialisations.
+    nonlinear = res.rate_exponent * -np.expm1(-np.abs(np.log(res.mass_ratio(tr.W_records, k)[np.searchsorted(k, 1e4)])).max())
+    assert -res.rate_exponent - 0.01 < fit.slope < -res.rate_exponent + nonlinear, (fit.slope, nonlinear)
     # ratio = exp(-deviation) and the deviations decay like k^-nu: max |ratio - 1| measured 0.30 at
     # 1.1e4, 0.15 at 1.3e5, 0.079 at 1e6 (k^-1/3 alone would give 0.067 at 1e6)
     mr = np.abs(res.mass_ratio(tr.W_records, k) - 1).max(axis=1)
@@ -130,9 +134,12 @@ def test_nonspanning_instance_determined_part_converges_full_levels_off():
     det = res.determined_residual(tr.W_records, k)
     full = res.residual(tr.W_records, k)
     fit = loglog_slope(k, det, window=(1e4, 1e6))
-    # at least the predicted rate k^-nu, nu = 0.539; faster modes of Gamma Lambda have not yet died
-    # out (measured -0.615 .. -0.656 over 5 initialisations)
-    assert -1.0 < fit.slope < -res.rate_exponent + 0.03
+    # at least the predicted rate k^-nu, nu = 0.539, up to the nonlinear allowance nu (1 - e^-|delta|)
+    # at the window's start (as above); faster modes of Gamma Lambda have not yet died out, so it is
+    # steeper (measured -0.615 .. -0.656 over 5 initialisations); -1: no mode decays faster than
+    # the 1/k forcing allows (rate-1 terms of the expansion)
+    nonlinear = res.rate_exponent * -np.expm1(-np.abs(np.log(res.mass_ratio(tr.W_records, k)[np.searchsorted(k, 1e4)])).max())
+    assert -1.0 < fit.slope < -res.rate_exponent + nonlinear, (fit.slope, nonlinear)
     # the free part is fixed by the trajectory: the full residual settles at a nonzero value
     i5 = np.searchsorted(k, 1e5)
     assert abs(full[-1] / full[i5] - 1) < 0.01 and full[-1] > 10 * det[-1]  # measured 0.091 vs 3.2e-3
