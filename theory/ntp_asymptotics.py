@@ -45,6 +45,13 @@ implements the next term, the NTP analogue of Soudry et al.'s :math:`\tilde w` (
   Generic random instances have :math:`\kappa_{\min}` barely above 1 and tiny multipliers,
   so :math:`\nu` can be ~1e-3: the second-order term is then invisible at any practical
   horizon even though it exists.
+* Resonance: :math:`\Gamma\Lambda` always has the eigenvalue 1 (eigenvector
+  :math:`\mathbf 1`, since :math:`\Gamma\lambda=\mathbf 1`: a shift of :math:`\log k`), and
+  the :math:`1/k` forcing (discretisation, off-support mass, :math:`E/k`) has rate 1. So when
+  :math:`\nu=1` (and more generally when a forcing rate :math:`\kappa_{jv}-1` equals an
+  eigenvalue :math:`\nu` of :math:`\Gamma\Lambda`) the remainder is
+  :math:`k^{-\nu}(c_1\log k+c_0)`: :attr:`NTPSecondOrder.log_power` = 1 and
+  :math:`c_1` = :attr:`NTPSecondOrder.log_coefficient` (``paper/ntp_w_tilde.md``, "Resonance").
 
 Conditions (checked; :class:`ValueError` otherwise): NTP-compatible and NTP-separable data;
 strict complementarity (every tight pair has :math:`\lambda_{jv}>0`); linearly independent
@@ -64,12 +71,15 @@ from theory._validation import as_real, as_real_array
 from theory.ntp import DataSubspace, NTPData, data_subspace, finite_component
 from theory.ntp_svm import NTPMaxMarginResult, max_margin_direction
 
-__all__ = ["NTPSecondOrder", "ntp_w_tilde"]
+__all__ = ["NTPSecondOrder", "ntp_w_tilde", "quasi_static_correction"]
 
 #: Multipliers below this fraction of the largest count as zero (strict complementarity test).
 MULTIPLIER_TOL = 1e-9
 #: Largest stack of active generators materialised (entries n_active * V * d).
 MAX_ENTRIES = 60_000_000
+#: Two decay exponents closer than this count as equal (resonance): the exponents come from
+#: the NTP-SVM margins and multipliers, solved to ~1e-8 relative (Clarabel / the dual solver).
+RESONANCE_TOL = 1e-6
 
 
 def _lse_rows(L: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -125,6 +135,17 @@ class NTPSecondOrder:
     finite_curvature : float
         :math:`\mu_F=\lambda_{\min}(\mathcal H_F)`; :math:`P_F(W_k)` relaxes to its
         :math:`E/k` regime on the time scale :math:`1/(\eta\mu_F)` (NaN if not computed).
+    log_power : int
+        1 when the slowest rate :math:`\nu` is resonant (an eigenvalue of
+        :math:`\Gamma\Lambda` equal to a forcing rate, with a forcing component on its
+        eigenspace), 0 otherwise: :attr:`determined_residual` behaves like
+        :math:`k^{-\nu}(\log k)^p`.
+    log_coefficient : float
+        :math:`c_1=\|P_\nu h_\nu\|_{\Gamma^{-1}}` with :math:`h_\nu` the forcing of rate
+        :math:`\nu` and :math:`P_\nu` the spectral projector of :math:`\Gamma\Lambda` on the
+        eigenvalue :math:`\nu`: :math:`k^{\nu}\,\|\text{determined residual}\|` grows by
+        :math:`c_1` per unit of :math:`\log k` (0 when ``log_power`` is 0; NaN when E is not
+        computed and :math:`\nu=1`).
     solver : str
         Solver of :math:`W^{mm}`.
     """
@@ -148,11 +169,13 @@ class NTPSecondOrder:
     finite_correction: np.ndarray | None
     finite_curvature: float
     solver: str
-    _A: np.ndarray = field(repr=False)
-    _gram: np.ndarray = field(repr=False)
-    _chol: Any = field(repr=False)
-    _H: np.ndarray = field(repr=False)
-    _pi: np.ndarray = field(repr=False)
+    log_power: int = 0
+    log_coefficient: float = 0.0
+    _A: np.ndarray = field(default=None, repr=False)
+    _gram: np.ndarray = field(default=None, repr=False)
+    _chol: Any = field(default=None, repr=False)
+    _H: np.ndarray = field(default=None, repr=False)
+    _pi: np.ndarray = field(default=None, repr=False)
 
     @property
     def n_active(self) -> int:
@@ -261,16 +284,14 @@ class NTPSecondOrder:
         return out[0] if single else out
 
 
-def _finite_correction(data: NTPData, sub: DataSubspace, j: np.ndarray, v: np.ndarray, lam: np.ndarray,
-                       lr: float) -> tuple[np.ndarray | None, float]:
-    """E and mu_F (see NTPSecondOrder); (None, nan) if F's basis is too large or F = {0}."""
+def _finite_hessian(data: NTPData, sub: DataSubspace) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(Q, H_F)``: F's orthonormal basis as rows (dim, V*d) and the CE Hessian at W* on F
+    (None if F's basis is too large to materialise)."""
     V, d = data.V, data.d
-    if sub.dim == 0:
-        return np.zeros((V, d)), np.nan
     try:
         Q = sub.basis.reshape(sub.dim, V * d)
     except ValueError:
-        return None, np.nan
+        return None
     # Hessian of CE at W*: sum_j pi_j (diag p_j - p_j p_j^T) (x) h_j h_j^T, applied to the basis
     B = Q.reshape(sub.dim, V, d)
     L = np.einsum("kvd,md->kmv", B, data.H)  # logits of each basis matrix, (dim, m, V)
@@ -278,11 +299,142 @@ def _finite_correction(data: NTPData, sub: DataSubspace, j: np.ndarray, v: np.nd
     R = data.pi[None, :, None] * (P * L - P * np.sum(P * L, axis=2, keepdims=True))
     HQ = np.einsum("kmv,md->kvd", R, data.H).reshape(sub.dim, V * d)
     HF = Q @ HQ.T
-    HF = 0.5 * (HF + HF.T)
+    return Q, 0.5 * (HF + HF.T)
+
+
+def _finite_correction(data: NTPData, sub: DataSubspace, j: np.ndarray, v: np.ndarray, lam: np.ndarray,
+                       lr: float) -> tuple[np.ndarray | None, float]:
+    """E and mu_F (see NTPSecondOrder); (None, nan) if F's basis is too large or F = {0}."""
+    V, d = data.V, data.d
+    if sub.dim == 0:
+        return np.zeros((V, d)), np.nan
+    got = _finite_hessian(data, sub)
+    if got is None:
+        return None, np.nan
+    Q, HF = got
     push = np.einsum("a,av,ad->vd", lam, data.P[j] - np.eye(V)[v], data.H[j])
     c = scipy.linalg.solve(HF, Q @ push.ravel(), assume_a="pos")
     mu_F = float(np.linalg.eigvalsh(HF)[0])
     return (Q.T @ c).reshape(V, d) / lr, mu_F
+
+
+def quasi_static_correction(data: NTPData, W: Any, k: Any, *, subspace: DataSubspace | None = None) -> np.ndarray:
+    r"""The 1/k correction of the finite part at the current off-support masses.
+
+    The F-part of the GD step balances the curvature of CE on F against the push of every
+    off-support pair at its current mass (``paper/ntp_w_tilde.md``, "The 1/k correction"):
+
+    .. math:: k\,(P_FW_k-W^\star)\approx E(W_k)=k\,\mathcal H_F^{-1}P_F\sum_j\hat\pi_j
+              \sum_{v\notin\mathcal S_j}\mathbb S_v(W_k\bar h_j)\,(\hat p_j-e_v)\bar h_j^\top,
+
+    up to the quasi-static lag, relative :math:`O(1/(\eta\mu_Fk))`, and terms second order in
+    :math:`P_FW_k-W^\star` and the off-support mass. With the limit masses
+    :math:`k\eta\hat\pi_j\mathbb S_v\to\lambda_{jv}` (active pairs; the others vanish) it tends
+    to :attr:`NTPSecondOrder.finite_correction`; the difference is first order in the mass
+    deviations, which on generic instances converge only like :math:`k^{-\nu}`.
+
+    Parameters
+    ----------
+    data : NTPData
+        NTP-compatible data.
+    W : array_like, shape (V, d) or (n, V, d)
+        Iterates.
+    k : float or array_like, shape (n,)
+        Their iteration counts (>= 1).
+    subspace : DataSubspace, optional
+        Precomputed :func:`theory.ntp.data_subspace`.
+
+    Returns
+    -------
+    ndarray, shape (V, d) or (n, V, d)
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or counts; F's basis too large to materialise.
+    """
+    if not isinstance(data, NTPData):
+        raise TypeError(f"data must be a theory.ntp.NTPData, got {type(data).__name__}")
+    V, d = data.V, data.d
+    Ws = as_real_array(W, "W")
+    single = Ws.ndim == 2
+    Ws = Ws[None] if single else Ws
+    if Ws.ndim != 3 or Ws.shape[1:] != (V, d):
+        raise ValueError(f"W must have shape {(V, d)} or (n, {V}, {d}), got {Ws.shape}")
+    kk = np.atleast_1d(as_real_array(k, "k", finite=False))
+    if kk.shape != (Ws.shape[0],) or not np.all(np.isfinite(kk)) or np.any(kk < 1):
+        raise ValueError(f"k must hold {Ws.shape[0]} finite iteration counts >= 1, got {k!r}")
+    if subspace is not None and (not isinstance(subspace, DataSubspace) or subspace.shape != (V, d)):
+        raise TypeError(f"subspace must be a DataSubspace of shape {(V, d)} built from data, got {subspace!r:.80}")
+    sub = data_subspace(data) if subspace is None else subspace
+    if sub.dim == 0:
+        return np.zeros((V, d)) if single else np.zeros_like(Ws)
+    got = _finite_hessian(data, sub)
+    if got is None:
+        raise ValueError(f"F has dimension {sub.dim} in R^({V}x{d}); its basis is too large to materialise")
+    Q, HF = got
+    off = data.P <= 0
+    cho = scipy.linalg.cho_factor(HF)
+    out = np.empty_like(Ws)
+    for i, Wi in enumerate(Ws):
+        L = data.H @ Wi.T
+        S = np.exp(L - _lse_rows(L, np.ones_like(off))[:, None]) * off  # off-support softmax, (m, V)
+        # sum_v S_v (p_j - e_v) = eps_j p_j - S_j (off-support part)
+        G = data.pi[:, None] * (S.sum(axis=1, keepdims=True) * data.P - S)
+        push = G.T @ data.H
+        out[i] = kk[i] * (Q.T @ scipy.linalg.cho_solve(cho, Q @ push.ravel())).reshape(V, d)
+    return out[0] if single else out
+
+
+def _resonance(data: NTPData, sub: DataSubspace, mm: NTPMaxMarginResult, j, v, lam, A, gram, chol, lr: float,
+               nu: float, u: np.ndarray, margins: np.ndarray, nonactive: np.ndarray, W_t: np.ndarray,
+               E: np.ndarray | None) -> tuple[int, float]:
+    r"""``(log_power, log_coefficient)`` of the rate-:math:`\nu` mode (``paper/ntp_w_tilde.md``, "Resonance").
+
+    In :math:`\tau=\log k` the active deviations obey, to first order,
+    :math:`d\delta/d\tau=-\Gamma\Lambda\delta+\sum_r h_r e^{-r\tau}`. The rate-1 forcing is
+    :math:`g_a=\sum_b\Gamma_{ab}\lambda_b(\varphi_b-e_b)+\tfrac12` (:math:`\varphi_b` the
+    first-order logit shift of :math:`E/k`, :math:`e_b` the off-support mass of context
+    :math:`j_b` times k, 1/2 from :math:`\log(1+1/k)`); a non-active pair c forces at rate
+    :math:`\kappa_c-1` with :math:`\eta\hat\pi_c e^{u_c-\langle\tilde W,A_c\rangle}\Gamma_{ca}`.
+    An eigenvalue :math:`\nu` of :math:`\Gamma\Lambda` forced at the same rate grows the
+    mode as :math:`\tau e^{-\nu\tau}` with coefficient :math:`P_\nu h_\nu`.
+    """
+    na = j.size
+    if na == 0 or not np.isfinite(nu):
+        return 0, 0.0
+    M = gram * lam[None, :]
+    ev, R = np.linalg.eig(M)
+    on = np.abs(ev.real - nu) <= RESONANCE_TOL * max(nu, 1.0)
+    if not on.any():
+        return 0, 0.0
+    h = np.zeros(na)
+    forced = False
+    if abs(nu - 1.0) <= RESONANCE_TOL:
+        forced = True
+        if E is None:
+            return 1, float("nan")
+        EH = data.H @ E.T
+        phi = EH[j, v] - np.sum(data.P[j] * EH[j], axis=1)
+        mass = np.bincount(j, weights=lam, minlength=data.m)[j] / (lr * data.pi[j])
+        h += gram @ (lam * (phi - mass)) + 0.5
+    jc, vc = np.nonzero(nonactive & (np.abs(margins - 1.0 - nu) <= RESONANCE_TOL * max(nu, 1.0)))
+    if jc.size:
+        forced = True
+        V, d = data.V, data.d
+        z = np.asarray(mm.anchors)[jc]
+        Gc = np.zeros((jc.size, V, d))
+        Gc[np.arange(jc.size), z, :] += data.H[jc]
+        Gc[np.arange(jc.size), vc, :] -= data.H[jc]
+        Ac = sub.project_orth(Gc).reshape(jc.size, V * d)
+        amp = lr * data.pi[jc] * np.exp(u[jc, vc] - Ac @ W_t.ravel())
+        h += (A @ Ac.T) @ amp
+    if not forced:
+        return 0, 0.0
+    P = (R[:, on] @ np.linalg.inv(R)[on, :]).real
+    a = P @ h
+    c1 = float(np.sqrt(max(a @ scipy.linalg.cho_solve(chol, a), 0.0)))
+    return (1, c1) if c1 > 0 else (0, 0.0)
 
 
 def ntp_w_tilde(
@@ -409,13 +561,15 @@ def ntp_w_tilde(
     else:
         restoring, eq_res = np.inf, 0.0
     E, mu_F = _finite_correction(data, sub, j, v, lam, lr)
+    nu = float(min(1.0, kappa - 1.0, restoring))
+    log_power, log_coef = _resonance(data, sub, mm, j, v, lam, A, gram, chol, lr, nu, u, margins, nonactive, W_t, E)
     for arr in (W_t, det, from_init, W_star, b, lam, A) + ((E,) if E is not None else ()):
         arr.setflags(write=False)
     return NTPSecondOrder(
         W_tilde=W_t, determined=det, from_init=from_init, W_star=W_star, W_mm=np.asarray(mm.W),
         active=np.stack([j, v], axis=1).astype(np.int64), multipliers=lam, offsets=b, lr=lr,
         spanning=bool(na == moving), moving_dim=int(moving), free_dim=int(moving - na),
-        kappa_min=kappa, restoring_min=restoring, rate_exponent=float(min(1.0, kappa - 1.0, restoring)),
+        kappa_min=kappa, restoring_min=restoring, rate_exponent=nu, log_power=log_power, log_coefficient=log_coef,
         equation_residual=eq_res, finite_correction=E, finite_curvature=mu_F, solver=str(mm.solver),
         _A=A, _gram=gram, _chol=chol, _H=np.asarray(data.H),
         _pi=np.asarray(data.pi),

@@ -7,6 +7,14 @@ Its status is never typed: :func:`claim_status` computes it from the claim's
 comparison, tolerance and horizon and the measurement's value, uncertainty, horizon and
 per-seed values.
 
+Coverage. Every measured uncertainty ``u`` is the half-width of an interval at the
+family-wise coverage of the registry: two-sided level :data:`FAMILY_ALPHA` / :data:`FAMILY_SIZE`
+per claim (Bonferroni), i.e. :data:`Z_FAMILY` (= 3.48) standard errors for normal
+intervals (Monte Carlo means, slope fits) and the Clopper-Pearson interval at the same
+level for pass rates over seeds. Then all intervals of the registry hold together with
+probability >= 95%, so a "deviates" is not a 1-in-20 fluke of one of ~60 claims.
+Deterministic runs have ``u = 0`` (their horizon is part of the measurement).
+
 Statuses (:data:`STATUSES`):
 
 * ``reproduced``: the measured interval :math:`[v-u, v+u]` meets the accepted set
@@ -30,10 +38,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from theory._validation import as_choice, as_real
+from scipy.stats import beta as _beta
+from scipy.stats import norm as _norm
+
+from theory._validation import as_choice, as_int, as_real
+
+_normal_quantile = _norm.ppf
 
 __all__ = [
     "COMPARISONS",
+    "FAMILY_ALPHA",
+    "FAMILY_SIZE",
+    "MC_KIND",
+    "SLOPE_KIND",
+    "Z_FAMILY",
     "Claim",
     "Measurement",
     "Missing",
@@ -43,6 +61,7 @@ __all__ = [
     "Tolerance",
     "claim_status",
     "format_number",
+    "pass_rate_interval",
 ]
 
 REPRODUCED = "reproduced"
@@ -59,9 +78,21 @@ STATUSES = (REPRODUCED, LONGER, SOME_SEEDS, DEVIATES, REFUTED, OUT_OF_REACH, NOT
 COMPARISONS = ("equal", "at_least", "at_most")
 
 #: A miss by more than this many allowances (tolerance + measurement uncertainty) is a
-#: refutation, a smaller one a deviation. Policy, not statistics: three allowances is
-#: beyond any slack a tolerance or a 95% interval gives.
+#: refutation, a smaller one a deviation. A choice (policy, not statistics): the allowance
+#: already holds the family-wise interval, so a miss of 3 allowances is far outside any
+#: slack the tolerance's derivation or the sampling error gives. A claim with no allowance
+#: (a threshold on a deterministic run) can only deviate: its distance is reported.
 REFUTE_FACTOR = 3
+
+#: Family-wise error level of the registry's intervals (see the module docstring).
+FAMILY_ALPHA = 0.05
+#: Bound on the number of claims the level is shared over (a test checks the registry fits).
+FAMILY_SIZE = 100
+#: Standard errors per half-width: two-sided normal quantile at FAMILY_ALPHA / FAMILY_SIZE.
+Z_FAMILY = float(_normal_quantile(1 - FAMILY_ALPHA / (2 * FAMILY_SIZE)))
+#: Names of the two normal interval kinds the measures use.
+SLOPE_KIND = f"{Z_FAMILY:.2f} x stderr of the slope (family-wise)"
+MC_KIND = f"{Z_FAMILY:.2f} x MC stderr (family-wise)"
 
 
 @dataclass(frozen=True)
@@ -112,7 +143,7 @@ class Measurement:
     uncertainty : float
         Half-width of the interval the value is known to (>= 0).
     uncertainty_kind : str
-        What the half-width is: "95% CI of the slope", "1.96 x MC stderr", "exact" ...
+        What the half-width is (:data:`SLOPE_KIND`, :data:`MC_KIND`, a Clopper-Pearson interval, "exact" ...).
     horizon : float
         Where it was measured (steps k or sample size n).
     inputs : dict
@@ -255,6 +286,27 @@ class Claim:
         as_real(self.max_horizon, f"Claim {self.id!r}: max_horizon", low=0.0, allow_inf=True)
         if not isinstance(self.tolerance, Tolerance):
             raise TypeError(f"Claim {self.id!r}: tolerance must be a Tolerance, got {type(self.tolerance).__name__}")
+
+
+def pass_rate_interval(passed: int, total: int) -> tuple[float, float]:
+    """Clopper-Pearson interval of a pass rate at the family-wise level (two-sided
+    :data:`FAMILY_ALPHA` / :data:`FAMILY_SIZE`).
+
+    Parameters
+    ----------
+    passed, total : int
+        ``0 <= passed <= total``, ``total >= 1``.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    total = as_int(total, "total", low=1)
+    passed = as_int(passed, "passed", low=0, high=total)
+    a = FAMILY_ALPHA / FAMILY_SIZE
+    lo = 0.0 if passed == 0 else float(_beta.ppf(a / 2, passed, total - passed + 1))
+    hi = 1.0 if passed == total else float(_beta.ppf(1 - a / 2, passed + 1, total - passed))
+    return lo, hi
 
 
 # ----------------------------------------------------------------------------

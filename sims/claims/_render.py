@@ -42,6 +42,12 @@ def evaluate(claims, measurements: dict) -> list[Row]:
     for c in claims:
         m = _from_dict(table[c.id]) if c.id in table else Missing("not in measurements.json")
         if isinstance(m, Measurement):
+            try:
+                pred = c.predict(m.inputs)
+                c.tolerance.absolute(pred, m.inputs)
+            except KeyError as e:  # measured by an older version of the record
+                m = Missing(f"the stored measurement lacks the input {e}: re-measure with `ibl claims`")
+        if isinstance(m, Measurement):
             pred = c.predict(m.inputs)
         else:  # a prediction that needs no measured input is still shown
             try:

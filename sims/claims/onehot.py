@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from sims.claims._measure import latest_runs, provenance
-from sims.claims._record import Claim, Measurement, Missing, Tolerance
+from sims.claims._record import MC_KIND, SLOPE_KIND, Z_FAMILY, Claim, Measurement, Missing, Tolerance
 from sims.experiments.onehot import PANELS, OnehotConfig
 from theory.fitting import loglog_slope
 from theory.maxmargin import constraint_generators
@@ -116,16 +116,25 @@ def _rate_measure(panel):
         res = run.result
         k = np.asarray(res.steps, dtype=np.float64)
         fit = loglog_slope(k, res.metrics.tilde_residual, window=(k[-1] / _DECADE, k[-1]))
-        return Measurement(value=fit.slope, uncertainty=fit.ci_high - fit.slope, uncertainty_kind="95% CI of the slope",
+        return Measurement(value=fit.slope, uncertainty=Z_FAMILY * fit.stderr, uncertainty_kind=SLOPE_KIND,
                            horizon=float(k[-1]),
-                           inputs={"residual_rate": res.predicted.residual_rate, "log_shift": 1 / math.log(k[-1] / _DECADE)},
+                           inputs={"residual_rate": res.predicted.residual_rate,
+                                   "log_shift": _log_shift(res.predicted.residual_rate, k[-1] / _DECADE)},
                            note="fit over the last decade", **provenance(manifest, [run]))
     return measure
 
 
 _DECADE = 10  # fit window: the run's last decade of k
-_LOG_WHY = ("a k^-rho log k factor (resonance at rho = 1, module docstring of sims.experiments.onehot) "
-            "shifts a fitted log-log slope by 1/log k at the window's start")
+_LOG_WHY = ("at rho = 1 only: the O(k^-2) forcing resonates with the eigenvalue 1 (derivation in the module "
+            "docstring of sims.experiments.onehot), so ||r_k|| ~ k^-1 log k, whose local log-log slope is "
+            "-1 + 1/log k: at most 1/log k above -rho at the window's start; 0 when rho < 1 (no log factor)")
+#: rho equal to 1 within the solver accuracy of the multipliers it is computed from
+_RHO_ONE = 1e-6  # from: solver accuracy of the multipliers (comment above)
+
+
+def _log_shift(rho: float, k_lo: float) -> float:
+    """1/log(k_lo) when rho = 1 (resonance), else 0."""
+    return 1 / math.log(k_lo) if abs(float(rho) - 1) <= _RHO_ONE else 0
 
 
 def _claims() -> list[Claim]:

@@ -26,8 +26,13 @@ so every run stores the data digest).
 one GD run whose result stores H, P, :math:`W^{mm}`, :math:`W^\star` and the final
 iterate, for the arrow and heatmap figure.
 
+``ntp_overparam_seeds`` is GD on App. A.2 over many data draws (data seeds 0..19 by
+default, 1e6 steps): the pass rate of check N.7 / N.8's thresholds per horizon, and the
+first checkpoint after which each holds, on draws other than the figure's own.
+
 [open] choices: embedding scale 1 (spec §5 reference), ``data_seed`` = 0, 200
-log-spaced checkpoints, W_0 = 0, Adam's eps = 1e-8 (PyTorch default).
+log-spaced checkpoints, W_0 = 0, Adam's eps = 1e-8 (PyTorch default); 20 data seeds
+(0..19: binomial resolution 1/20, Clopper-Pearson intervals in the claims).
 """
 
 from __future__ import annotations
@@ -35,25 +40,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.special
 
 from sims import gd
 from sims.experiment import Boolean, Experiment, Interval, Options, Settings, Tuple, register, setting
 from theory.ntp import NTPData, data_subspace, finite_component
-from theory.ntp_asymptotics import ntp_w_tilde
+from theory.ntp_asymptotics import ntp_w_tilde, quasi_static_correction
 from theory.ntp_svm import max_margin_direction
 
 __all__ = [
+    "BalanceMetrics",
     "METHODS",
     "METRICS",
     "MethodPoint",
     "MethodResult",
     "NTPMetrics",
     "OverparamConfig",
+    "SeedsConfig",
     "TextConfig",
     "TextPoint",
     "ToyConfig",
+    "balance_metrics",
     "f_metrics",
     "overparam_points",
+    "seeds_points",
     "run_method",
     "text_points",
     "toy_points",
@@ -126,6 +136,69 @@ class NTPMetrics:
 
 
 @dataclass(frozen=True)
+class BalanceMetrics:
+    r"""The finite part against its quasi-static balance, at the checkpoints k >= 1.
+
+    With :math:`D_k=P_FW_k-W^\star` and :math:`E(W_k)` of
+    :func:`theory.ntp_asymptotics.quasi_static_correction` (the push of the off-support
+    pairs at their current masses), each array has shape (n_rec,):
+
+    Attributes
+    ----------
+    steps : ndarray of int64
+    error : ndarray
+        :math:`\|kD_k-E(W_k)\|/\|E(W_k)\|`.
+    bound : ndarray
+        The next-order terms it is allowed: the quasi-static lag
+        :math:`(1+|d\log\|E(W_k)\|/d\log k|)/(\eta\mu_Fk)` (the F-part trails its moving
+        target), plus the change of CE's curvature on F between :math:`W^\star` and
+        :math:`W_k`: :math:`2\varepsilon_k` (in-support probabilities scale by
+        :math:`1-\varepsilon_j`, :math:`\varepsilon_k=\max_j` off-support mass) and
+        :math:`e^{2\Delta_k}-1`, :math:`\Delta_k=\max_j\|D_k\bar h_j\|_\infty` (softmax
+        probabilities move by at most :math:`e^{\pm2\Delta}`). Measured on the small
+        instances of ``tests/theory/test_ntp_asymptotics.py``: error minus lag
+        :math:`\approx\varepsilon_k`.
+    limit_gap : ndarray
+        :math:`\|E(W_k)-E\|/\|E\|`: first order in the deviations of the masses from
+        their limits :math:`\lambda_{jv}`, which decay like :math:`k^{-\nu}`.
+    scaled_distance : ndarray
+        :math:`k\|D_k\|/\|E\|` (-> 1).
+    """
+
+    steps: np.ndarray
+    error: np.ndarray
+    bound: np.ndarray
+    limit_gap: np.ndarray
+    scaled_distance: np.ndarray
+
+
+def balance_metrics(data: NTPData, pred, lr: float, steps: np.ndarray, Ws: np.ndarray) -> BalanceMetrics:
+    """:class:`BalanceMetrics` from recorded iterates (theory: quasi_static_correction, ntp_w_tilde)."""
+    k = np.asarray(steps, dtype=np.float64)
+    keep = k >= 1
+    k, Ws = k[keep], Ws[keep]
+    sub = data_subspace(data)
+    D = sub.project(Ws) - pred.W_star
+    Ei = quasi_static_correction(data, Ws, k, subspace=sub)
+    E = pred.finite_correction
+    n_Ei = np.linalg.norm(Ei.reshape(len(k), -1), axis=1)
+    kD = k[:, None, None] * D
+    error = np.linalg.norm((kD - Ei).reshape(len(k), -1), axis=1) / n_Ei
+    dlog = np.abs(np.gradient(np.log(n_Ei), np.log(k))) if len(k) > 1 else np.zeros(1)
+    delta = np.abs(np.einsum("md,nvd->nmv", data.H, D)).reshape(len(k), -1).max(axis=1)
+    L = np.einsum("md,nvd->nmv", data.H, Ws)
+    logS = L - scipy.special.logsumexp(L, axis=2, keepdims=True)
+    eps = np.where(data.P[None] > 0, 0.0, np.exp(logS)).sum(axis=2).max(axis=1)  # off-support mass
+    bound = (1 + dlog) / (lr * pred.finite_curvature * k) + 2 * eps + np.expm1(2 * delta)
+    nE = float(np.linalg.norm(E))
+    return BalanceMetrics(
+        steps=k.astype(np.int64), error=error, bound=bound,
+        limit_gap=np.linalg.norm((Ei - E).reshape(len(k), -1), axis=1) / nE,
+        scaled_distance=np.linalg.norm(kD.reshape(len(k), -1), axis=1) / nE,
+    )
+
+
+@dataclass(frozen=True)
 class MethodResult:
     r"""One optimiser's run.
 
@@ -145,6 +218,9 @@ class MethodResult:
     E_norm, mu_F, rate_exponent : float or None
         GD on App. A.2 only: :math:`\|E\|`, :math:`\mu_F` and :math:`\nu` of
         :func:`theory.ntp_asymptotics.ntp_w_tilde` (:math:`P_FW_k-W^\star\approx E/k`).
+    balance : BalanceMetrics or None
+        GD on App. A.2 only (runs from version 3): the quasi-static balance of the finite
+        part at the checkpoints (:class:`BalanceMetrics`).
     H, P, W_star, W_mm, W : ndarray or None
         With ``store_matrices``: (m, d), (m, V), (V, d), (V, d), final iterate (V, d).
     """
@@ -160,6 +236,7 @@ class MethodResult:
     E_norm: float | None = None
     mu_F: float | None = None
     rate_exponent: float | None = None
+    balance: "BalanceMetrics | None" = None
     H: np.ndarray | None = None
     P: np.ndarray | None = None
     W_star: np.ndarray | None = None
@@ -238,7 +315,8 @@ def run_method(point: MethodPoint, rng: np.random.Generator) -> MethodResult:
         # second-order theory (theory.ntp_asymptotics): P_F W_k - W* ~ E/k after ~1/(lr mu_F) steps
         pred = ntp_w_tilde(data, point.lr, mm=mm)
         extra = dict(E_norm=float(np.linalg.norm(pred.finite_correction)), mu_F=pred.finite_curvature,
-                     rate_exponent=pred.rate_exponent)
+                     rate_exponent=pred.rate_exponent,
+                     balance=balance_metrics(data, pred, point.lr, traj.steps, traj.W_records))
     metrics["dist_F"] = metrics["dist_F"] / ws_norm
     if point.store_matrices:
         extra.update(H=np.array(data.H), P=np.array(data.P), W_star=W_star, W_mm=W_mm, W=np.array(traj.W))
@@ -284,6 +362,26 @@ def overparam_points(cfg: OverparamConfig) -> list[MethodPoint]:
 
 
 @dataclass(frozen=True)
+class SeedsConfig(Settings):
+    """GD on [T24] App. A.2 over the data seeds ``data_seeds`` (one run each)."""
+
+    data_seeds: tuple = setting(tuple(range(20)), Tuple(_SEED, length=(1, None)), "data seeds, one GD run each")
+    lr: float = setting(0.5, _LR, "GD step size")
+    steps: int = setting(1_000_000, _STEPS, "GD steps per data seed")
+    record: int = setting(200, _RECORD, "log-spaced checkpoints")
+    seed: int = setting(20261202, _SEED, "entropy of the runs' SeedSequence (unused: W_0 = 0)")
+
+    def check(self) -> None:
+        if len(set(self.data_seeds)) != len(self.data_seeds):
+            raise ValueError(f"data_seeds: expected distinct seeds, got {self.data_seeds!r}")
+
+
+def seeds_points(cfg: SeedsConfig) -> list[MethodPoint]:
+    return [MethodPoint(panel="gd", method="gd", lr=cfg.lr, steps=cfg.steps, record=cfg.record, beta2=0.99,
+                        data="paper_a2", scale=1.0, data_seed=int(s)) for s in cfg.data_seeds]
+
+
+@dataclass(frozen=True)
 class ToyConfig(Settings):
     """[T24] Figs. 1-2 toy: one GD run (lr, steps) storing the matrices."""
 
@@ -311,6 +409,21 @@ register(
         quick={"steps": 10_000},
         figures=("ntp_overparam",),
         version=2,
+    )
+)
+
+
+register(
+    Experiment(
+        name="ntp_overparam_seeds",
+        description="GD on Thrampoulidis (2024) App. A.2 over 20 data draws: thresholds of checks N.7-N.8 per seed",
+        config=SeedsConfig,
+        point=MethodPoint,
+        result=MethodResult,
+        points=seeds_points,
+        run=run_method,
+        quick={"steps": 10_000, "data_seeds": (0, 1)},
+        figures=(),
     )
 )
 

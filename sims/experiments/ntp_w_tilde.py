@@ -19,7 +19,11 @@ rate :math:`k^{-\nu}` at which the determined part converges. Four instances, on
   The determined part converges; the full residual levels off at the trajectory-dependent
   free part;
 * ``paper_a2``: the App. A.2 set-up of ``ntp_overparam`` (data seed 0): not spanning and
-  :math:`\nu` of order 1e-3, so nothing visibly converges at 1e6 steps.
+  :math:`\nu` of order 1e-3, so nothing visibly converges at 1e7 steps.
+
+Full mode runs 1e7 steps (120 checkpoints, 17 per decade: per-decade slopes); version 3
+stores the resonance (``log_power``, ``log_coefficient``); older runs lack them and
+read as 0 (no log factor).
 
 [open] choices: the three small instances and their seeds were picked (from a scan of
 seeds) to make :math:`\nu` large enough to be visible; step 0.5 except for the toy.
@@ -82,6 +86,10 @@ class WTildeResult:
         Range over active pairs of :math:`k\eta\hat\pi_j\mathbb S_v(W_k\bar h_j)/\lambda_{jv}`.
     dist_F : ndarray, shape (n_rec,)
     rate_exponent, kappa_min, restoring_min : float
+    log_power : int
+        1 when the rate is resonant (remainder :math:`k^{-\nu}(c_1\log k+c_0)`), else 0.
+    log_coefficient : float
+        :math:`c_1` (:attr:`theory.ntp_asymptotics.NTPSecondOrder.log_coefficient`).
     spanning : bool
     free_dim, n_active : int
     W_tilde_norm, equation_residual : float
@@ -106,6 +114,8 @@ class WTildeResult:
     equation_residual: float
     shape: list
     solvers: list
+    log_power: int = 0
+    log_coefficient: float = 0.0
 
 
 def run_instance(point: WTildePoint, rng: np.random.Generator) -> WTildeResult:
@@ -140,6 +150,8 @@ def run_instance(point: WTildePoint, rng: np.random.Generator) -> WTildeResult:
         equation_residual=pred.equation_residual,
         shape=[data.m, data.d, data.V],
         solvers=[str(mm.solver)],
+        log_power=int(pred.log_power),
+        log_coefficient=float(pred.log_coefficient),
     )
 
 
@@ -147,8 +159,8 @@ def run_instance(point: WTildePoint, rng: np.random.Generator) -> WTildeResult:
 class WTildeConfig(Settings):
     """Horizon ``steps`` and checkpoint count ``record`` shared by the four instances."""
 
-    steps: int = setting(1_000_000, Interval(int, 1, None), "GD steps per instance")
-    record: int = setting(60, Interval(int, 2, None), "log-spaced checkpoints")
+    steps: int = setting(10_000_000, Interval(int, 1, None), "GD steps per instance")
+    record: int = setting(120, Interval(int, 2, None), "log-spaced checkpoints")
     seed: int = setting(20261123, Interval(int, 0, None), "entropy of the runs' SeedSequence (draws W_0)")
 
 
@@ -168,6 +180,6 @@ register(
         run=run_instance,
         quick={"steps": 100_000},
         figures=("ntp_w_tilde",),
-        version=2,
+        version=3,
     )
 )

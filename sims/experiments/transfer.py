@@ -14,6 +14,9 @@ Choices where the paper is silent ([open] in the spec, documented here):
   settings), (10, 11) and (50, 51) for Instances 2 and 3 (A odd as the construction
   wants). n runs over 13 log-spaced points 1e2..1e6; a point is kept only where the
   instance exists (:func:`theory.transfer.instance_exists`).
+* ``transfer_hp`` (check T.10): 20,000 data sets per bound (the check's reference), storing
+  the upper tail of the risk (sorted) so that the :math:`(1-\\delta)`-quantile and an
+  order-statistic interval for it can be read; Figure 2's runs keep only mean and stderr.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from theory.transfer import instance_exists
 __all__ = [
     "Fig1Config",
     "Fig2Config",
+    "HPConfig",
+    "HPPoint",
+    "HPResult",
+    "HP_PANELS",
     "LEARNERS",
     "LearnerValues",
     "TransferPoint",
@@ -39,7 +46,10 @@ __all__ = [
     "fig2_fit_mask",
     "fig2_fit_window",
     "fig2_points",
+    "hp_bound",
+    "hp_points",
     "instance_exists",
+    "run_hp",
     "run_point",
 ]
 
@@ -262,5 +272,109 @@ register(
         run=run_point,
         quick={"repeats": 2000, "n_points": 9},
         figures=("transfer_fig2",),
+    )
+)
+
+
+# --- High-probability bounds (Thms 3.2, 4.4, 5.2; check T.10) ------------------------
+
+#: (panel, instance, S, A, n, learner, delta) of check T.10: Thm 3.2 (MLE on Instance 1) and,
+#: by comparison, Thm 5.2 (CE_ful on Instance 3) and Thm 4.4 (SEL_ptl on Instance 2).
+HP_PANELS = (
+    ("thm3_2", "instance1", 10, 10, 10_000, "ce_sgl", 0.05),
+    ("thm5_2", "instance3", 10, 11, 1000, "ce_ful", 0.1),
+    ("thm4_4", "instance2", 10, 11, 1000, "sel_ptl", 0.1),
+)
+
+
+@dataclass(frozen=True)
+class HPPoint(Settings):
+    """``repeats`` data sets of size ``n``; the upper tail of one learner's risk."""
+
+    panel: str = setting("thm3_2", Text(), "panel label")
+    instance: str = setting("instance1", _KINDS, "instance of [ZZ23] section 6")
+    S: int = setting(10, _SIZE, "number of inputs")
+    A: int = setting(10, _SIZE, "number of labels")
+    n: int = setting(10_000, _SIZE, "sample size")
+    learner: str = setting("ce_sgl", Options(str, ("ce_sgl", "sel_ptl", "ce_ful")), "learner")
+    delta: float = setting(0.05, Interval(float, 0.0, 1.0, closed="neither"), "failure probability of the bound")
+    repeats: int = setting(20_000, Interval(int, 100, None), "data sets drawn")
+
+    def check(self) -> None:
+        if not instance_exists(self.instance, self.S, self.A, self.n):
+            raise ValueError(f"n: expected an n at which {self.instance} exists for (S, A) = ({self.S}, {self.A}), "
+                             f"got {self.n}")
+
+
+@dataclass(frozen=True)
+class HPResult:
+    r"""The upper tail of the risk, enough to read its :math:`(1-\delta)`-quantile and an
+    order-statistic confidence interval for it at any level down to ~1e-6.
+
+    Attributes
+    ----------
+    tail : ndarray, shape (n_tail,)
+        The ``n_tail`` largest risks in increasing order (``n_tail = min(R, ceil(2 delta R) + 200)``);
+        ``tail[-1]`` is the maximum.
+    repeats : int
+        R, the number of data sets.
+    mean, stderr : float
+        Mean risk and its standard error.
+    bound : float
+        The theorem's high-probability bound (:mod:`theory.transfer`).
+    """
+
+    tail: np.ndarray
+    repeats: int
+    mean: float
+    stderr: float
+    bound: float
+
+
+def hp_bound(point: HPPoint) -> float:
+    """The high-probability bound of ``point.learner``'s theorem at (S, A, n, delta)."""
+    if point.learner == "ce_sgl":
+        return float(tt.upper_bound_mle_hp(point.S, point.A, point.n, point.delta))
+    if point.learner == "ce_ful":
+        return float(tt.upper_bound_ce_ful_hp(point.S, point.n, point.delta))
+    return float(tt.upper_bound_sel_ptl_hp(point.S, point.A, point.n, point.delta))
+
+
+def run_hp(point: HPPoint, rng: np.random.Generator) -> HPResult:
+    """Risks of ``repeats`` data sets; stores the upper tail (sorted) and the bound."""
+    from sims.transfer import sample_risks
+
+    inst = tt.build_instance(point.instance, point.S, point.A, point.n)
+    x = np.sort(sample_risks(inst, [point.learner], point.n, point.repeats, rng)[:, 0])
+    R = x.size
+    n_tail = min(R, math.ceil(2 * point.delta * R) + 200)  # the quantile's rank +- > 5 binomial SDs
+    return HPResult(tail=x[R - n_tail:].copy(), repeats=R, mean=float(x.mean()),
+                    stderr=float(x.std(ddof=1) / math.sqrt(R)), bound=hp_bound(point))
+
+
+@dataclass(frozen=True)
+class HPConfig(Settings):
+    """The three high-probability bounds of check T.10, ``repeats`` data sets each."""
+
+    repeats: int = setting(20_000, Interval(int, 100, None), "data sets per bound (the check's reference: 20,000)")
+    seed: int = setting(20231013, _SEED, "entropy of the runs' SeedSequence")
+
+
+def hp_points(cfg: HPConfig) -> list[HPPoint]:
+    return [HPPoint(panel=label, instance=kind, S=S, A=A, n=n, learner=learner, delta=delta, repeats=cfg.repeats)
+            for label, kind, S, A, n, learner, delta in HP_PANELS]
+
+
+register(
+    Experiment(
+        name="transfer_hp",
+        description="Zhao & Zhu (2024) Thms 3.2, 4.4, 5.2: (1 - delta)-quantile of the risk vs the bound",
+        config=HPConfig,
+        point=HPPoint,
+        result=HPResult,
+        points=hp_points,
+        run=run_hp,
+        quick={"repeats": 2000},
+        figures=(),
     )
 )

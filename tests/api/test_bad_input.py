@@ -164,6 +164,8 @@ valid("theory.margin.PairRows", M.PairRows, X, (np.array([0, 1]), np.array([1, 0
 # theory.ntp_asymptotics
 valid("theory.ntp_asymptotics.ntp_w_tilde", NA.ntp_w_tilde, DATA, 0.5,
       range={"lr": [0.0, -1.0]}, none_ok=("W0", "mm", "subspace"))
+valid("theory.ntp_asymptotics.quasi_static_correction", NA.quasi_static_correction, DATA,
+      np.zeros((DATA.V, DATA.d)), 10.0, range={"k": [0.0, -1.0]}, none_ok=("subspace",))
 # theory.transfer
 # The bounds are curves in n: a real n (e.g. 20.5, or an array of n) is valid input.
 REAL_N = {"n": (("type:float",), "the bounds take real n (curves), so a non-integer n is valid")}

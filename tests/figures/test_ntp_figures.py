@@ -51,20 +51,24 @@ def test_gd_gap_decreases_at_rate_one_over_k(overparam):
 
 def test_directional_convergence_and_invariants(overparam):
     _, _, runs = overparam
-    first_above = {}
+    # Check N.7's thresholds on this instance (data seed 0) and over 20 draws are measured by the
+    # claims t24.a2.* and t24.a2.seeds.* (seed 0 misses 0.95 at 1e4: 0.949); here only the
+    # threshold-free statements: the corrected cosine rises ([T24] Thm 2) and beats the raw one.
+    level = float(runs["gd"].result.metrics.cos_mm_corrected[-1])
+    first_at = {}
     for method, run in runs.items():
         met = dataclasses.asdict(run.result.metrics)
-        # spec §5.7 / [T24] Thm 2: corrected cosine above 0.9 by 1e4 steps and above the raw one
-        assert met["cos_mm_corrected"][-1] > 0.9, (method, met["cos_mm_corrected"][-1])
         assert met["cos_mm_corrected"][-1] > met["cos_mm"][-1], method
         k = run.result.steps
-        first_above[method] = int(k[np.argmax(met["cos_mm_corrected"] > 0.9)])
+        reached = met["cos_mm_corrected"] >= level
+        first_at[method] = int(k[np.argmax(reached)]) if reached.any() else np.inf
         if method in ("gd", "ngd"):
-            # spec §5.3: 1^T W_k = 1^T W_0 under (normalised) GD; 1e-10 = rounding over 1e4 steps
+            # check N.3: 1^T W_k = 1^T W_0 under (normalised) GD; 1e-10 = rounding over 1e4 steps
             assert met["colsum_drift"].max() < 1e-10, method
-    # spec §5.10: NGD and Adam reach the cosine in fewer iterations than GD
-    assert first_above["ngd"] < first_above["gd"]
-    assert first_above["adam"] < first_above["gd"]
+    gd_cos = runs["gd"].result.metrics.cos_mm_corrected
+    assert np.all(np.diff(gd_cos[1:]) > 0)  # GD's corrected cosine rises: it first reaches `level` at its end
+    # check N.10: NGD and Adam reach the cosine GD ends with in fewer iterations than GD
+    assert first_at["ngd"] < first_at["gd"] and first_at["adam"] < first_at["gd"], first_at
 
 
 def test_figures_are_drawn_with_numbers(overparam):

@@ -246,8 +246,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "asy-rate-off-by-one", _ASY,
-        "rate_exponent=float(min(1.0, kappa - 1.0, restoring))",
-        "rate_exponent=float(min(1.0, kappa, restoring))",
+        "nu = float(min(1.0, kappa - 1.0, restoring))",
+        "nu = float(min(1.0, kappa, restoring))",
         "off-by-one: non-active margin kappa instead of kappa - 1 in nu",
         (T_ASY + "test_one_hot_rate_exponent_matches_soudry_predictions", T_ASY + "test_orthonormal_closed_forms"),
     ),
@@ -264,6 +264,20 @@ MUTATIONS: tuple[Mutation, ...] = (
         'push = np.einsum("a,av,ad->vd", lam, np.eye(V)[v] - data.P[j], data.H[j])',
         "flipped sign of the push of the active pairs on F",
         (T_ASY + "test_finite_part_correction_E_over_k",),
+    ),
+    Mutation(
+        "asy-resonance-missing-nonactive", _ASY,
+        "h += (A @ Ac.T) @ amp",
+        "h += 0 * ((A @ Ac.T) @ amp)",
+        "missing term: the resonant forcing of the non-active pairs in the log coefficient c1",
+        (T_ASY + "test_toy_remainder_has_the_resonant_log_factor",),
+    ),
+    Mutation(
+        "asy-quasi-static-sign", _ASY,
+        "G = data.pi[:, None] * (S.sum(axis=1, keepdims=True) * data.P - S)",
+        "G = data.pi[:, None] * (S - S.sum(axis=1, keepdims=True) * data.P)",
+        "flipped sign of the off-support push in the quasi-static correction E(W_k)",
+        (T_ASY + "test_quasi_static_correction_at_the_limit_masses_is_E",),
     ),
     Mutation(
         "asy-mass-ratio-drop-pi", _ASY,

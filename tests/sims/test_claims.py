@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from sims.claims import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+_CHECK = re.compile(r"checks? [NTS]\.\d")
 OUT = ROOT / "paper" / "claims"
 
 
@@ -147,17 +149,40 @@ def test_no_typed_numbers_in_the_records():
     bad = []
     for path in sorted((ROOT / "sims" / "claims").glob("*.py")):
         for lineno, value, line in _float_literals(path):
-            allowed = "Tolerance(" in line or "# from:" in line or "spec" in line or path.name == "_record.py"
+            allowed = ("Tolerance(" in line or "# from:" in line or _CHECK.search(line) is not None
+                       or path.name == "_record.py")
             if not allowed:
                 bad.append(f"{path.name}:{lineno}: {value!r}: {line.strip()}")
     assert not bad, "typed numbers without provenance:\n" + "\n".join(bad)
 
 
 def test_every_prediction_names_its_theory_or_spec_source():
-    """A prediction comes from theory/ (named) or is a spec threshold / exact limit (said so)."""
+    """A prediction comes from theory/ (named) or is a check's threshold (labelled N.k / T.k / S.k)."""
     for c in CLAIMS:
         src = c.prediction_source
-        assert "theory." in src or "spec" in src or "directional convergence" in src, (c.id, src)
+        assert "theory." in src or _CHECK.search(src) or "directional convergence" in src, (c.id, src)
+
+
+def test_sources_point_inside_the_repository():
+    """Sources cite papers, check labels (the paper's appendix "Checks") or repository files, not the spec."""
+    for c in CLAIMS:
+        for text in (c.source, c.prediction_source, c.tolerance.why):
+            assert "spec" not in text and "[unverified" not in text and "[open]" not in text, (c.id, text)
+
+
+def test_family_wise_coverage_covers_the_registry():
+    """Z_FAMILY is the Bonferroni quantile over FAMILY_SIZE claims: the registry must fit in it."""
+    from scipy.stats import norm
+
+    from sims.claims._record import FAMILY_ALPHA, FAMILY_SIZE, Z_FAMILY, pass_rate_interval
+
+    assert len(CLAIMS) <= FAMILY_SIZE
+    assert norm.sf(Z_FAMILY) * 2 * FAMILY_SIZE == pytest.approx(FAMILY_ALPHA, rel=1e-9)
+    lo, hi = pass_rate_interval(20, 20)
+    # Clopper-Pearson with all passes: lower end (a/2)^(1/n), a = FAMILY_ALPHA / FAMILY_SIZE
+    assert hi == 1.0 and lo == pytest.approx((FAMILY_ALPHA / FAMILY_SIZE / 2) ** (1 / 20), rel=1e-9)
+    lo, hi = pass_rate_interval(0, 20)
+    assert lo == 0.0 and 1 - hi == pytest.approx((FAMILY_ALPHA / FAMILY_SIZE / 2) ** (1 / 20), rel=1e-9)
 
 
 def test_provenance_reads_code_digests_where_recorded():
@@ -169,3 +194,13 @@ def test_provenance_reads_code_digests_where_recorded():
             SimpleNamespace(key="k2", meta={})]
     prov = provenance({"sweep_key": "s", "quick": True, "config": {"seed": 3}}, runs)
     assert prov["digests"] == ("abc",) and prov["run_keys"] == ("k1", "k2") and prov["quick"] is True
+
+
+def test_first_hold_is_the_checkpoint_after_the_last_miss():
+    from sims.claims.ntp import _first_hold
+
+    k = [1, 10, 100, 1000]
+    assert _first_hold(k, [False, True, True, True]) == 10
+    assert _first_hold(k, [True, False, True, True]) == 100  # a later miss resets it
+    assert _first_hold(k, [True, True, True, True]) == 1
+    assert _first_hold(k, [True, True, True, False]) == math.inf

@@ -16,7 +16,7 @@ from sims import gd
 from theory.fitting import loglog_slope
 from theory.maxmargin import multiclass_w_tilde
 from theory.ntp import NTPData, data_subspace
-from theory.ntp_asymptotics import ntp_w_tilde
+from theory.ntp_asymptotics import ntp_w_tilde, quasi_static_correction
 
 
 def _orthonormal(scale=3.0):
@@ -105,9 +105,13 @@ def test_spanning_instance_residual_rate_and_masses():
     late = k >= 1e3  # before, the F-part (in full, not in det) is still relaxing
     np.testing.assert_allclose(det[late], full[late], rtol=0.01)  # spanning: nothing is left outside A
     fit = loglog_slope(k, det, window=(1e4, 1e6))
-    # linearised dynamics in log k give slope -nu = -1/3; the local slope approaches it from above
-    # as the nonlinear transient fades (measured -0.290 .. -0.329 over 5 initialisations)
-    assert -res.rate_exponent - 0.01 < fit.slope < -res.rate_exponent + 0.05
+    # linearised dynamics in log k give slope -nu = -1/3. Above: each mode obeys
+    # d delta/d tau = -mu (1 - e^-delta), rate >= mu e^-|delta|, so the slope exceeds -nu by at most
+    # nu (1 - e^-|delta|) at the window's start (paper/ntp_w_tilde.md, "Resonance"). Below: only the
+    # faster mode (eigenvalue 1) can steepen it, weighted by k^-(1 - nu) <= 2e-3 at 1e4, i.e. by
+    # less than 0.01. Measured -0.290 .. -0.329 over 5 initialisations.
+    nonlinear = res.rate_exponent * -np.expm1(-np.abs(np.log(res.mass_ratio(tr.W_records, k)[np.searchsorted(k, 1e4)])).max())
+    assert -res.rate_exponent - 0.01 < fit.slope < -res.rate_exponent + nonlinear, (fit.slope, nonlinear)
     # ratio = exp(-deviation) and the deviations decay like k^-nu: max |ratio - 1| measured 0.30 at
     # 1.1e4, 0.15 at 1.3e5, 0.079 at 1e6 (k^-1/3 alone would give 0.067 at 1e6)
     mr = np.abs(res.mass_ratio(tr.W_records, k) - 1).max(axis=1)
@@ -130,9 +134,12 @@ def test_nonspanning_instance_determined_part_converges_full_levels_off():
     det = res.determined_residual(tr.W_records, k)
     full = res.residual(tr.W_records, k)
     fit = loglog_slope(k, det, window=(1e4, 1e6))
-    # at least the predicted rate k^-nu, nu = 0.539; faster modes of Gamma Lambda have not yet died
-    # out (measured -0.615 .. -0.656 over 5 initialisations)
-    assert -1.0 < fit.slope < -res.rate_exponent + 0.03
+    # at least the predicted rate k^-nu, nu = 0.539, up to the nonlinear allowance nu (1 - e^-|delta|)
+    # at the window's start (as above); faster modes of Gamma Lambda have not yet died out, so it is
+    # steeper (measured -0.615 .. -0.656 over 5 initialisations); -1: no mode decays faster than
+    # the 1/k forcing allows (rate-1 terms of the expansion)
+    nonlinear = res.rate_exponent * -np.expm1(-np.abs(np.log(res.mass_ratio(tr.W_records, k)[np.searchsorted(k, 1e4)])).max())
+    assert -1.0 < fit.slope < -res.rate_exponent + nonlinear, (fit.slope, nonlinear)
     # the free part is fixed by the trajectory: the full residual settles at a nonzero value
     i5 = np.searchsorted(k, 1e5)
     assert abs(full[-1] / full[i5] - 1) < 0.01 and full[-1] > 10 * det[-1]  # measured 0.091 vs 3.2e-3
@@ -254,3 +261,94 @@ def test_one_hot_rate_exponent_matches_soudry_predictions():
     G, i, k = constraint_generators(X, y, K)
     rho = soudry_predictions(G, svm.alpha[i, k], svm.W, np.zeros_like(svm.W), 0.5)["residual_rate"]
     assert nu == pytest.approx(rho, rel=1e-6)  # two solvers' multipliers (Clarabel vs dual), ~1e-9
+
+
+def test_gamma_lambda_always_has_the_time_shift_eigenvalue_one():
+    """Gamma lambda = 1 (W^mm = sum lambda_a A_a has margin 1 on every active pair), so Gamma Lambda has
+    the eigenvector 1 with eigenvalue 1: a shift of log k. With the rate-1 forcing of the 1/k terms
+    this is the resonance behind log_power (paper/ntp_w_tilde.md, "Resonance")."""
+    for data, lr in ((_orthonormal(), 0.5), (_nonspanning(), 0.5), (NTPData.toy_2d(0), 2.0)):
+        res = ntp_w_tilde(data, lr)
+        np.testing.assert_allclose(res._gram @ res.multipliers, 1.0, rtol=1e-6)  # solver accuracy
+        ev = np.linalg.eigvals(res._gram * res.multipliers[None, :])
+        assert np.min(np.abs(ev - 1)) < 1e-6
+        # the log factor appears only where the slowest rate is the resonant one (nu = 1 on the toy)
+        assert res.log_power == (1 if res.rate_exponent == pytest.approx(1.0) else 0)
+        assert (res.log_coefficient > 0) == (res.log_power == 1)
+
+
+def _toy_resonance(steps):
+    data = NTPData.toy_2d(0)
+    res, tr, k = _gd_residuals(data, 2.0, steps, 0.0)
+    det = res.determined_residual(tr.W_records, k)
+    ratio = res.mass_ratio(tr.W_records, k)
+    return res, k, det, ratio
+
+
+def _log_increment(k, det, nu, lo, hi):
+    """Least-squares slope of k^nu * residual against log k over [lo, hi] (checkpoints inside)."""
+    from theory.fitting import linear_fit
+
+    return linear_fit(np.log(k), k**nu * det, window=(np.log(lo), np.log(hi))).slope
+
+
+def _first_order(k, ratio, lo):
+    return float(np.abs(np.log(ratio[np.searchsorted(k, lo)])).max())
+
+
+def test_toy_remainder_has_the_resonant_log_factor():
+    """Toy (nu = 1 = kappa_min - 1 = mu_min): the remainder is k^-1 (c1 log k + c0), c1 from theory.
+
+    Two-sided: the increment of k * (determined residual) per unit log k over [1e5, 1e6] equals
+    c1 = NTPSecondOrder.log_coefficient within its first-order error, max |log mass ratio| at 1e5
+    (the forcing is evaluated at the limit masses; measured 2.0% against an allowance of 8.7%).
+    Without the log factor the increment would tend to 0; with c1 missing the non-active forcing
+    it would be 2555 / 6110 smaller."""
+    res, k, det, ratio = _toy_resonance(1_000_000)
+    assert res.log_power == 1
+    c1 = res.log_coefficient
+    got = _log_increment(k, det, res.rate_exponent, 1e5, 1e6)
+    assert abs(got / c1 - 1) <= _first_order(k, ratio, 1e5), (got, c1)
+    # the plain log-log slope is far from -1 at this horizon (-0.79 measured): the log factor's doing
+    fit = loglog_slope(k, det, window=(1e5, 1e6))
+    assert fit.slope > -1 + 1 / np.log(1e6)
+
+
+@pytest.mark.slow
+def test_toy_remainder_log_factor_at_1e7():
+    """As above over [1e6, 1e7] (10 s): allowance 1.4%, measured 0.9%."""
+    res, k, det, ratio = _toy_resonance(10_000_000)
+    got = _log_increment(k, det, res.rate_exponent, 1e6, 1e7)
+    assert abs(got / res.log_coefficient - 1) <= _first_order(k, ratio, 1e6), (got, res.log_coefficient)
+
+
+@pytest.mark.parametrize("which", ["orthonormal", "nonspanning", "toy"])
+def test_quasi_static_correction_balances_the_finite_part(which):
+    """k (P_F W_k - W*) = E(W_k) (quasi_static_correction) within the next-order terms of
+    sims.experiments.ntp_gd.BalanceMetrics: lag (1 + |dlog E/dlog k|)/(eta mu_F k), 2 x off-support
+    mass, e^(2 Delta) - 1. Two-sided
+    (a vector norm). Measured: error - lag ~ off-support mass on the first two instances."""
+    from sims.experiments.ntp_gd import balance_metrics
+
+    data, lr = {"orthonormal": (_orthonormal(), 0.5), "nonspanning": (_nonspanning(), 0.5),
+                "toy": (NTPData.toy_2d(0), 2.0)}[which]
+    res = ntp_w_tilde(data, lr)
+    tr = gd.run(data, 100_000, lr, record=np.array([10_000, 30_000, 100_000]), record_W=True)
+    b = balance_metrics(data, res, lr, tr.steps, tr.W_records)
+    assert np.all(b.error <= b.bound), (b.error, b.bound)
+    # the bound is not vacuous: below 5% at 1e5 on every instance (toy: 3.8%)
+    assert b.bound[-1] < 0.05
+    # and E(W_k) tends to E as the masses tend to lambda: first order in the mass deviations
+    mr = np.abs(np.log(res.mass_ratio(tr.W_records[-1], tr.steps[-1]))).max()
+    assert b.limit_gap[-1] <= 2 * mr, (b.limit_gap[-1], mr)
+
+
+def test_quasi_static_correction_at_the_limit_masses_is_E():
+    """Independent route to E: put the active pairs exactly at their limit masses (logits of the
+    expansion W* + log(k) W^mm + W~ at large k, non-active pairs negligible) and compare."""
+    data = _orthonormal()
+    res = ntp_w_tilde(data, 0.5)
+    k = 1e12  # non-active pairs: none on orthonormal data; the O(1/k) corrections are 1e-12
+    W = res.W_star + np.log(k) * res.W_mm + res.W_tilde
+    got = quasi_static_correction(data, W, k)
+    np.testing.assert_allclose(got, res.finite_correction, rtol=1e-6, atol=1e-9 * np.abs(res.finite_correction).max())

@@ -320,16 +320,18 @@ def test_rates_overparameterised():
     """Seed 8 of _overparameterised, GD eta = 0.5 from W0 = 0, 3e5 steps.
 
     Windows as in spec section 5. Over seeds 0-11 of this generator the slope
-    checks and the monotone cosine held for all 12, the cosine thresholds for 11
-    and ||P_F(W) - W*|| / ||W*|| < 1e-2 at 1e5 for 7 (see the slow test): the slow
-    mode is an in-support token with tiny probability (p ~ 1e-4), whose logit
-    relaxes at a rate ~ eta pi_j p_jz ||h_j||^2 per step.
+    checks and the monotone cosine held for all 12 (see the slow test). The
+    thresholds of checks 7-8 are not asserted on one seed: they hold on some draws
+    only (pass rates: claims t24.a2.seeds.*); the slow mode is an in-support token
+    with tiny probability (p ~ 1e-4), whose logit relaxes at a rate
+    ~ eta pi_j p_jz ||h_j||^2 per step. What is asserted instead holds on every draw:
+    the finite part is at its quasi-static balance within the derived bound.
     """
     data = _overparameterised(8)
     W_mm = _W_mm(data)
     W_star = finite_component(data).W
     rec = np.unique(np.r_[np.rint(np.geomspace(1, 3e5, 60)).astype(int), 10_000, 100_000, 300_000])
-    tr = gd.run(data, 300_000, 0.5, W_star=W_star, W_mm=W_mm, record=rec)
+    tr = gd.run(data, 300_000, 0.5, W_star=W_star, W_mm=W_mm, record=rec, record_W=True)
     at = {k: i for i, k in enumerate(tr.steps)}
     # check 5: loss gap ~ 1/k, log-log slope in [-1.15, -0.9] on k in [1e4, 1e5]
     slope = np.log(tr.gap[at[100_000]] / tr.gap[at[10_000]]) / np.log(10.0)
@@ -337,14 +339,22 @@ def test_rates_overparameterised():
     # check 6: ||W_k|| grows like ||W^mm|| log k, within 5% between 1e5 and 3e5
     growth = (tr.norm[at[300_000]] - tr.norm[at[100_000]]) / np.log(3.0)
     assert abs(growth / np.linalg.norm(W_mm) - 1) < 0.05, growth / np.linalg.norm(W_mm)
-    # check 7: corrected cosine increasing on log-spaced checkpoints, > 0.95 by 1e4, > 0.97 by 1e5
+    # check 7: corrected cosine increasing on log-spaced checkpoints and above the raw one. Its
+    # thresholds (0.95 by 1e4, 0.97 by 1e5) and check 8's (1e-2 by 1e5) hold on some draws only:
+    # their pass rates over 20 App. A.2 draws are claims t24.a2.seeds.* (ntp_overparam_seeds)
     c = tr.cos_mm_corrected
     assert np.all(np.diff(c[1:]) > 0)
-    assert c[at[10_000]] > 0.95 and c[at[100_000]] > 0.97
     late = tr.steps >= 1000
     assert np.all(c[late] > tr.cos_mm[late])  # the corrected one is higher (spec check 7)
-    # check 8: ||P_F(W_k) - W*|| / ||W*|| < 1e-2 by 1e5
-    assert tr.dist_F[at[100_000]] / np.linalg.norm(W_star) < 1e-2
+    # check 8's mechanism, seed-free: k (P_F W_k - W*) is the quasi-static balance E(W_k) of the
+    # off-support masses, within its next-order terms (sims.experiments.ntp_gd.BalanceMetrics)
+    from sims.experiments.ntp_gd import balance_metrics
+    from theory.ntp_asymptotics import ntp_w_tilde
+
+    pred = ntp_w_tilde(data, 0.5)
+    idx = [at[100_000], at[300_000]]
+    b = balance_metrics(data, pred, 0.5, tr.steps[idx], tr.W_records[idx])
+    assert np.all(b.error <= b.bound), (b.error, b.bound)
     # spec check 6: ||P_perp W_k - log k W^mm|| stays bounded (flat from 3e3 to 3e5)
     pr = tr.perp_residual[tr.steps >= 3000]
     assert pr.max() - pr.min() < 0.05 * pr.mean()
@@ -595,14 +605,21 @@ def test_rates_over_seeds():
         W_mm = _W_mm(data)
         W_star = finite_component(data).W
         rec = np.unique(np.r_[np.rint(np.geomspace(1, 3e5, 40)).astype(int), 10_000, 100_000, 300_000])
-        tr = gd.run(data, 300_000, 0.5, W_star=W_star, W_mm=W_mm, record=rec)
+        tr = gd.run(data, 300_000, 0.5, W_star=W_star, W_mm=W_mm, record=rec, record_W=True)
         at = {k: i for i, k in enumerate(tr.steps)}
         slope = np.log(tr.gap[at[100_000]] / tr.gap[at[10_000]]) / np.log(10.0)
         assert -1.15 <= slope <= -0.9, (seed, slope)
         growth = (tr.norm[at[300_000]] - tr.norm[at[100_000]]) / np.log(3.0) / np.linalg.norm(W_mm)
         assert abs(growth - 1) < 0.05, (seed, growth)
         assert np.all(np.diff(tr.cos_mm_corrected[1:]) > 0), seed
-        assert tr.cos_mm_corrected[at[100_000]] > 0.965, seed  # measured min 0.9686 over the 12 seeds
+        # the cosine threshold is not asserted per seed (pass rates: claims t24.a2.seeds.*); the
+        # finite part's quasi-static balance holds on every draw within its derived bound
+        from sims.experiments.ntp_gd import balance_metrics
+        from theory.ntp_asymptotics import ntp_w_tilde
+
+        idx = [at[100_000], at[300_000]]
+        b = balance_metrics(data, ntp_w_tilde(data, 0.5), 0.5, tr.steps[idx], tr.W_records[idx])
+        assert np.all(b.error <= b.bound), (seed, b.error, b.bound)
 
 
 @pytest.mark.slow
