@@ -30,8 +30,13 @@ _RESONANT = ("toy",)
 def _reach_nu(inputs):
     """k^-nu falls by a factor e at k = e^(1/nu)."""
     nu = float(inputs["rate_exponent"])
-    needed = math.exp(min(1 / nu, 700)) if nu > 0 else math.inf
-    return needed, f"k^-nu with nu = {nu:.3g} needs k ~ e^(1/nu) = {needed:.3g} steps to fall by a factor e"
+    if not nu > 0:
+        return math.inf, f"k^-nu with nu = {nu:.3g} does not decay"
+    # e^(1/nu) overflows float64 for nu < 1/709: compare and print in log10.
+    log10_needed = 1 / nu / math.log(10)
+    needed = 10.0**log10_needed if log10_needed < 308 else math.inf
+    return needed, (f"k^-nu with nu = {nu:.3g} needs k ~ e^(1/nu) = 10^{log10_needed:.1f} steps "
+                    "to fall by a factor e")
 
 
 def _panel_run(store, panel):
