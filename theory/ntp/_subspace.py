@@ -80,7 +80,7 @@ class _DenseF:
     def _try_gram(self, N: int) -> None:
         jj, aa, zz = self.gen
         m, V = self.m, self.V
-        check_memory(8.0 * 6 * N * N, f"data_subspace(method='dense') Gram matrix of {N} generators",
+        check_memory(8.0 * (6 * N * N + m * m), f"data_subspace(method='dense') Gram matrix of {N} generators",
                      hint="use method='blocks' (needs linearly independent embeddings)")
         # S (V m, N): column g holds +1/||a_g|| at (z_j, j) and -1/||a_g|| at (z', j), so that
         # A x = S^T vec(W_r Y^T) and A^T c = (S c).reshape(V, m) @ Y for W_r of shape (V, r)
