@@ -42,6 +42,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from theory._validation import as_int, as_text
+
 __all__ = [
     "Claim",
     "CorruptResult",
@@ -163,18 +165,49 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
+def _first_nonfinite(obj: Any, where: str) -> str | None:
+    """Path (e.g. ``obj['a'][2]``) of the first NaN or infinite float in encoded data, or None."""
+    if isinstance(obj, float):
+        return None if np.isfinite(obj) else where
+    if isinstance(obj, dict):
+        if "__ndarray__" in obj:
+            return None  # array bytes are exact, NaN included
+        for k in sorted(obj):
+            found = _first_nonfinite(obj[k], f"{where}[{k!r}]")
+            if found:
+                return found
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = _first_nonfinite(v, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def canonical_json(obj: Any) -> str:
-    """Deterministic JSON (sorted keys, no whitespace, exact float repr)."""
-    return json.dumps(_encode(obj), sort_keys=True, separators=(",", ":"), allow_nan=True)
+    """Deterministic JSON (sorted keys, no whitespace, exact float repr).
+
+    Used for content keys and sweep manifests, so it is strict JSON: a NaN or infinite
+    float (outside arrays, whose bytes are stored exactly) raises ``ValueError`` naming
+    where it is, since a key built on NaN would name a meaningless configuration.
+    """
+    enc = _encode(obj)
+    bad = _first_nonfinite(enc, "obj")
+    if bad:
+        raise ValueError(f"obj must hold finite numbers only (strict JSON, no NaN or Infinity); {bad} is not finite")
+    return json.dumps(enc, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def stable_hash(obj: Any, length: int = 20) -> str:
-    """Hex SHA-256 prefix of the canonical JSON of ``obj``."""
+    """Hex SHA-256 prefix (``length`` hex digits, 1 to 64) of the canonical JSON of ``obj``."""
+    length = as_int(length, "length", low=1, high=64)
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix."""
+    text = as_text(text, "text")
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -309,6 +342,8 @@ class ResultStore:
     """
 
     def __init__(self, root: str | os.PathLike | None = None):
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a str or os.PathLike (a directory), got {root!r} of type {type(root).__name__}")
         self.root = Path(root) if root is not None else default_store_path()
 
     def __repr__(self) -> str:

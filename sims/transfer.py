@@ -583,6 +583,8 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
                  hint="the result holds one float64 risk per repeat and learner; use fewer repeats "
                       "(the standard error falls like 1/sqrt(repeats))")
     rng = as_generator(seed, "seed")
+    if chunk is not None:  # checked even where the kernel ignores it: a bad value is a mistake either way
+        chunk = as_int(chunk, "chunk", low=1)
     cols = [_tt.LEARNERS.index(name) for name in learners]
     if method == "kernel":
         plan = _plan(instance, n)
@@ -592,7 +594,6 @@ def sample_risks(instance: _tt.Instance, learners, n: int, repeats: int, seed, *
         return out[:, cols]
     if chunk is None:
         chunk = max(1, _NUMPY_CHUNK_CELLS // (instance.S * instance.A))
-    chunk = as_int(chunk, "chunk", low=1)
     p_flat = instance.joint.ravel()
     p_flat = p_flat / p_flat.sum()
     out = np.empty((repeats, len(learners)))

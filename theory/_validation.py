@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from collections.abc import Mapping
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -34,6 +35,13 @@ __all__ = [
     "as_probability_rows",
     "as_choice",
     "as_tolerance",
+    "as_bool",
+    "as_bool_array",
+    "as_index_array",
+    "as_options",
+    "as_sign_labels",
+    "as_text",
+    "check_callable",
     "check_memory",
     "check_shape",
 ]
@@ -234,16 +242,8 @@ def _bytes(n: float) -> str:
     return f"{n:.3g} B"  # pragma: no cover
 
 
-# ---------------------------------------------------------------------------------------
-# Added for the bad-input walk of theory.ntk and sims.twolayer (flags, option mappings,
-# sign labels); appended here so that the checks above stay untouched.
-from collections.abc import Mapping  # noqa: E402
-
-__all__ += ["as_bool", "as_options", "as_sign_labels"]
-
-
 def as_bool(value: Any, name: str) -> bool:
-    """``value`` if it is a bool (``True``/``False`` or a numpy bool), as a Python bool.
+    """``value`` as a Python bool; only ``True``/``False`` (or NumPy bools) are accepted.
 
     Truthy stand-ins (``1``, ``"yes"``, ``None``) are refused: a flag spelled wrong
     should not silently mean ``True`` or ``False``.
@@ -279,3 +279,78 @@ def as_sign_labels(value: Any, name: str, n: int | None = None) -> np.ndarray:
         i = int(bad[0])
         raise ValueError(f"{name} must contain only the labels -1 and +1; {name}[{i}] = {float(y[i])!r}")
     return y
+
+
+def as_text(value: Any, name: str, *, nonempty: bool = False) -> str:
+    """``value`` if it is a ``str`` (non-empty if ``nonempty``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {_show(value)} of type {type(value).__name__}")
+    if nonempty and not value:
+        raise ValueError(f"{name} must be a non-empty string, got ''")
+    return value
+
+
+def check_callable(value: Any, name: str, what: str = "a function") -> Any:
+    """``value`` if it is callable (``what`` describes the expected signature)."""
+    if not callable(value):
+        raise TypeError(f"{name} must be {what}, got {_show(value)} of type {type(value).__name__}")
+    return value
+
+
+def as_index_array(value: Any, name: str, *, ndim: int | None = 1, shape: Sequence[int | None] | None = None,
+                   low: int | None = 0, high: int | None = None, nonempty: bool = False) -> np.ndarray:
+    """``value`` as an int64 array of indices in ``[low, high)`` (``high`` exclusive).
+
+    Refuses strings, booleans, floats (even whole ones: an index array of floats is a
+    mistake upstream), complex and object arrays (``TypeError``); wrong ``ndim`` or
+    ``shape``, empty arrays when ``nonempty``, out-of-range entries (``ValueError``, the
+    first one named with its position).
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array of integers, got {_show(value)}")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged nesting
+        raise TypeError(f"{name} must be an array of integers; conversion failed: {exc}") from None
+    if arr.size == 0 and arr.dtype.kind == "f":
+        arr = arr.astype(np.int64)  # np.asarray([]) is float64: an empty list is a valid empty index set
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an array of integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if shape is not None:
+        check_shape(arr, name, shape)
+    if nonempty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if arr.size:
+        bad = np.flatnonzero(((arr < low) if low is not None else False) | ((arr >= high) if high is not None else False))
+        if bad.size:
+            pos = np.unravel_index(int(bad[0]), arr.shape)
+            lo = "" if low is None else f"{low} <= "
+            hi = "" if high is None else f" < {high}"
+            raise ValueError(
+                f"{name} must hold indices {lo}i{hi}; {name}[{', '.join(map(str, pos))}] = {int(arr[pos])}"
+            )
+    return arr
+
+
+def as_bool_array(value: Any, name: str, *, ndim: int | None = None,
+                  shape: Sequence[int | None] | None = None, nonempty: bool = True) -> np.ndarray:
+    """``value`` as a boolean array (NumPy ``bool`` dtype only: 0/1 integers are refused, so
+    that an index array is never mistaken for a mask)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a boolean array, got {_show(value)}")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:
+        raise TypeError(f"{name} must be a boolean array; conversion failed: {exc}") from None
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if shape is not None:
+        check_shape(arr, name, shape)
+    if nonempty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return arr

@@ -672,9 +672,10 @@ def soudry_predictions(G: np.ndarray, alpha: np.ndarray, W_hat: np.ndarray, W_ti
     """
     w = as_real_array(W_hat, "W_hat").ravel()
     G = as_real_array(G, "G", shape=(None, w.size))
-    wt = as_real_array(W_tilde, "W_tilde").ravel()
-    if wt.size != w.size:
-        raise ValueError(f"W_tilde must have as many entries as W_hat ({w.size}), got {wt.size}")
+    wt = as_real_array(W_tilde, "W_tilde")
+    if wt.shape != np.shape(W_hat):
+        raise ValueError(f"W_tilde must have the shape of W_hat, {np.shape(W_hat)}, got {wt.shape}")
+    wt = wt.ravel()
     a = as_real_array(alpha, "alpha", shape=(G.shape[0],))
     if a.min() < 0 or a.max() <= 0:
         raise ValueError(f"alpha must be >= 0 with a positive entry (SVM multipliers), got min {a.min()!r}, max {a.max()!r}")

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+from theory._validation import as_int, as_real, as_text, check_callable
+
 #: Wall time aimed at per kernel call when a run is split into segments (the
 #: progress bar and an interrupt act between calls). Each call may redo some
 #: work at its boundaries (e.g. the logits of its first step, about half a step
@@ -107,15 +109,15 @@ def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_sec
     ----------
     advance : callable (k, n) -> None
     k0, total : int
-        First and last step.
+        First and last step, 0 <= k0 <= total.
     progress : None or bool
         See :func:`wants_progress`.
     desc : str
         Label of the bar.
     segment_seconds : float, optional
-        Target wall time of a segment (default :data:`SEGMENT_SECONDS`).
+        Target wall time of a segment, > 0 (default :data:`SEGMENT_SECONDS`).
     first_steps : int
-        Steps of the first segment (an engine passes its cost estimate of
+        Steps of the first segment, >= 1 (an engine passes its cost estimate of
         ~0.25 s of work; the first call may also compile the kernel).
 
     Returns
@@ -125,6 +127,13 @@ def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_sec
     interrupted : bool
         True if Ctrl-C stopped the run at ``k`` < ``total``.
     """
+    check_callable(advance, "advance", "a function advance(k, n) that takes steps k .. k+n")
+    k0 = as_int(k0, "k0", low=0)
+    total = as_int(total, "total", low=k0)
+    desc = as_text(desc, "desc")
+    if segment_seconds is not None:
+        segment_seconds = as_real(segment_seconds, "segment_seconds", low=0.0, low_open=True)
+    first_steps = as_int(first_steps, "first_steps", low=1)
     show, delay = wants_progress(progress)
     n_total = total - k0
     if not show and not in_main_thread_of_main_process():
@@ -135,7 +144,7 @@ def run_segments(advance, k0, total, *, progress=None, desc="steps", segment_sec
     if segment_seconds is None:
         segment_seconds = SEGMENT_SECONDS
     k = k0
-    n = max(1, int(first_steps))
+    n = first_steps
     with _SigintFlag() as flag, tqdm(total=n_total, disable=not show, delay=delay, unit="step",
                                      desc=desc, unit_scale=True, leave=False, dynamic_ncols=True) as bar:
         if n_total == 0:

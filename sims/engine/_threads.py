@@ -49,14 +49,16 @@ def resolve_threads(threads):
 class ThreadScope:
     """Context manager: numba at ``n`` threads and BLAS at 1 thread (one parallel layer).
 
-    On exit both are restored. ``n`` comes from :func:`resolve_threads`, so with
+    ``n`` is an int >= 1 or None (the caller's current numba setting). On exit both
+    are restored. ``n`` comes from :func:`resolve_threads`, so with
     ``threads=None`` the scope never raises the caller's numba thread count; BLAS
     is only ever lowered. ``numba_threads`` and ``blas_threads`` hold the counts
     measured inside the scope (what the kernels ran with).
     """
 
     def __init__(self, n):
-        self.n = int(n)
+        # None: the caller's numba setting (resolve_threads); else an int >= 1
+        self.n = resolve_threads(n) if n is None else as_int(n, "n", low=1)
         self.numba_threads = None
         self.blas_threads = None
 

@@ -18,8 +18,9 @@ from theory.ntp import NTPData, finite_component
 from theory.ntp_svm import max_margin_direction
 
 #: With references="auto", W* is not computed when its dense solve (rank H < m) would cost
-#: more than this many flops: at (m, d, V) = (600, 300, 400) with supports of 3 (1.7e11)
-#: it took 192-713 s, longer than the run it was meant to annotate.
+#: more than this many flops: at (m, d, V) = (600, 300, 400) with supports of 3 the former
+#: SVD of the generators (1.7e11 flops) took 192-713 s, longer than the run it was meant to
+#: annotate; the Gram solve used there now needs ~1.7e9.
 W_STAR_MAX_FLOPS = 1e10
 
 #: Solvers accepted for W^mm (``reference_solver``); see :func:`theory.ntp_svm.max_margin_direction`.
@@ -76,8 +77,13 @@ def resolve_references(data, prob, W_star, W_mm, w_tilde, compute, reference_sol
     skip = None
     if compute == "auto" and out["W_star"] is None:
         n_gen = int(np.sum(np.maximum((prob.P > 0).sum(axis=1) - 1, 0)))
-        # rank H < m: finite_component takes the dense path, an SVD of the (N, V r) generators
-        dense_flops = float(n_gen) ** 2 * prob.V * prob.r if prob.r < prob.m else 0.0
+        # rank H < m: finite_component takes the dense path: with N < V r independent
+        # generators a Cholesky solve with their (N, N) Gram matrix after an eigenvalue
+        # check (~N^3 flops in all), else an SVD of the (N, V r) generators (~N V r min(N, V r));
+        # dependent generators with N < V r also end in the SVD (not predicted here)
+        Vr = prob.V * prob.r
+        dense_flops = ((float(n_gen) ** 3 if n_gen < Vr else float(n_gen) * Vr * min(n_gen, Vr))
+                       if prob.r < prob.m else 0.0)
         if not prob.has_F:  # the engine skips its F-metrics here too
             skip = f"F has more than F_MAX = {F_MAX} generators"
         elif dense_flops > W_STAR_MAX_FLOPS:

@@ -24,7 +24,7 @@ from sims.linear_softmax._state import (
     validate_settings,
 )
 from sims.linear_softmax._trajectory import Trajectory
-from theory._validation import as_choice, as_int
+from theory._validation import as_bool, as_choice, as_int, as_real
 from theory.ntp import data_fingerprint
 
 #: Metric names, in the column order of the kernels. See :class:`Trajectory`.
@@ -96,10 +96,8 @@ def kernel_references(prob, refs, st):
 
 
 def check_bool(value, name):
-    """``value`` if it is a bool (TypeError otherwise)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
-    return bool(value)
+    """``value`` if it is a bool (TypeError otherwise; :func:`theory._validation.as_bool`)."""
+    return as_bool(value, name)
 
 
 def run(data, steps, lr, method="gd", *, W0=None, schedule="constant", power=0.5, lr_max=np.inf,
@@ -336,7 +334,7 @@ def run_ensemble(data, steps, lrs=None, W0s=None, *, lr=None, method="gd", sched
         Initial point of each member (default 0). If both ``lrs`` and ``W0s``
         are given they must have the same length n.
     lr : float, optional
-        Common step size when ``lrs`` is None.
+        Common step size when ``lrs`` is None (give exactly one of ``lrs`` and ``lr``).
     other parameters
         As in :func:`run` (w_tilde, when given, is shared by all members). There
         is no progress bar and no segmenting (members run in worker threads).
@@ -365,10 +363,16 @@ def _run_ensemble(data, steps, lrs, W0s, lr, method, schedule, power, lr_max, be
         as_choice(reference_solver, "reference_solver", REFERENCE_SOLVERS)
     if lrs is None and lr is None:
         raise ValueError("give lrs (one step size per member) or lr (common step size)")
+    if lrs is not None and lr is not None:
+        raise ValueError(f"give lrs (one step size per member) or lr (common step size), not both; got lr={lr!r}")
     if lrs is not None:
+        if isinstance(lrs, (str, bytes)):
+            raise TypeError(f"lrs must be a sequence of step sizes, got the string {lrs!r}")
         lrs_list = list(np.atleast_1d(np.asarray(lrs, dtype=object)))
         if len(lrs_list) == 0:
             raise ValueError("lrs must not be empty")
+        # named per member here (validate_settings below would call each one "lr")
+        lrs_list = [as_real(v, f"lrs[{i}]", low=0.0, low_open=True) for i, v in enumerate(lrs_list)]
     if W0s is not None:
         W0_list = [check_matrix(f"W0s[{i}]", w, (V, d)) for i, w in enumerate(W0s)]
         if len(W0_list) == 0:

@@ -98,7 +98,9 @@ valid("theory.ntp.classification_data", N.classification_data, X, Y3,
       range={"y": [np.array([0, 1, 2, -1])], "n_classes": [0, -2, 2]}, none_ok=("n_classes", "pi"))
 valid("theory.ntp.binary_data", N.binary_data, X, YPM, range={"y": [np.array([1, 2, 3, 4])]},
       none_ok=("pi",))
-valid("theory.ntp.logistic_weights", N.logistic_weights, np.ones((2, 2)))
+# W of shape (..., 2, d) is documented (a stack of weight matrices), so the fixture has
+# d = 3: its extra axis, (2, 3, 1), is then a bad shape rather than a stack of two (2, 1).
+valid("theory.ntp.logistic_weights", N.logistic_weights, np.ones((2, 3)))
 valid("theory.ntp.data_fingerprint", N.data_fingerprint, DATA.H, DATA.P, DATA.pi)
 valid("theory.ntp.entropy_from_arrays", N.entropy_from_arrays, DATA.P, DATA.pi,
       range={"P": [DATA.P * 2], "pi": [-DATA.pi]})
@@ -152,7 +154,8 @@ valid("theory.margin.min_norm_multipliers", M.min_norm_multipliers, A_ROWS @ A_R
 valid("theory.margin.pair_gram", M.pair_gram, np.array([0, 1]), np.array([0, 1]), np.array([1, 0]), np.eye(2))
 valid("theory.margin.polish_active_set", M.polish_active_set, M.DenseRows(A_ROWS), np.array([True, True, False]),
       range={"max_rounds": [-1], "tol": [-1.0]})
-valid("theory.margin.power_of_two_scale", M.power_of_two_scale, 3.0, range={"size": [-1.0, 0.0]})
+# size 0 (all-zero rows) is documented: no rescaling, the solver's Farkas check reports them
+valid("theory.margin.power_of_two_scale", M.power_of_two_scale, 3.0, range={"size": [-1.0]})
 valid("theory.margin.solve_clarabel", M.solve_clarabel, None,
       skip={"prob": (("*",), "takes a cvxpy Problem; only the solvers build it")})
 valid("theory.margin.solve_margin", M.solve_margin, M.DenseRows(A_ROWS), range={"accept_tol": [-1.0]})
@@ -289,7 +292,7 @@ valid("theory.ntk.breast_cancer", K.breast_cancer)
 LR_MAX_INF = {"lr_max": (("nonfinite:inf",), "inf is the default lr_max (no cap)")}
 valid("sims.gd.binary_data", GD.binary_data, X, YPM, none_ok=("pi",))
 valid("sims.gd.classification_data", GD.classification_data, X, Y3, none_ok=("n_classes", "pi"))
-valid("sims.gd.logistic_weights", GD.logistic_weights, np.ones((2, 2)))
+valid("sims.gd.logistic_weights", GD.logistic_weights, np.ones((2, 3)))  # d = 3: see theory.ntp above
 valid("sims.gd.log_checkpoints", GD.log_checkpoints, 100, range={"total": [-1], "n": [0, -1], "start": [-1]},
       huge={"n": 10**13})
 valid("sims.gd.run", GD.run, DATA, 5, 0.5, skip=LR_MAX_INF, none_ok=("dtype",),
@@ -312,10 +315,11 @@ valid("sims.gd.RunInterrupted", GD.RunInterrupted, None,
 valid("sims.transfer.simulate_risk", STR.simulate_risk, INST, "ce_ful", 10, 20, 0,
       range={"learner": ["nope"], "n": [0, -1], "repeats": [0, -1], "method": ["nope"], "seed": [-1]},
       huge={"repeats": 10**15})
-valid("sims.transfer.simulate_risks", STR.simulate_risks, INST, ["ce_ful"], 10, 20, 0, none_ok=("chunk",),
+# learners=None is documented (all four learners)
+valid("sims.transfer.simulate_risks", STR.simulate_risks, INST, ["ce_ful"], 10, 20, 0, none_ok=("chunk", "learners"),
       range={"learners": [["nope"], []], "n": [0, -1], "repeats": [0, -1], "chunk": [0, -1]},
       huge={"repeats": 10**15})
-valid("sims.transfer.sample_risks", STR.sample_risks, INST, ["ce_ful"], 10, 20, 0, none_ok=("chunk",),
+valid("sims.transfer.sample_risks", STR.sample_risks, INST, ["ce_ful"], 10, 20, 0, none_ok=("chunk", "learners"),
       range={"learners": [["nope"], []], "n": [0, -1], "repeats": [0, -1]}, huge={"repeats": 10**15})
 valid("sims.transfer.sample_counts", STR.sample_counts, INST, 10, 20, 0,
       range={"n": [-1], "repeats": [0, -1]}, huge={"repeats": 10**15})

@@ -164,6 +164,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         (T_NTP + "test_finite_component_solves_log_odds_inside_F", T_NTP + "test_orthonormal_embeddings_closed_forms"),
     ),
     Mutation(
+        "ntp-gram-no-rank-check", _SUB,
+        "if not ev[0] > floor:",
+        "if not ev[0] > -floor:",
+        "the Gram path's independence check accepts dependent generators (singular Gram matrix)",
+        (T_NTP + "test_dense_path_falls_back_to_the_svd_for_dependent_generators",),
+    ),
+    Mutation(
         "ntp-dim-F-off-by-one", _SUB,
         "self.dim = int(np.sum(data.support_sizes - 1))",
         "self.dim = int(np.sum(data.support_sizes))",
@@ -342,14 +349,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         "out = M * r - t + 2.0 * (t * F - M * r * F1)",
         "out = M * r - t + 2.0 * (t * F - M * r * F)",
         "wrong term: Binomial(M, r) CDF where the identity needs Binomial(M - 1, r) at k - 1",
-        (T_TR + "test_expected_risk_ce_sgl_matches_enumeration",),
+        (T_TR + "test_expected_risk_ce_ptl_matches_enumeration",),
     ),
     Mutation(
         "tr-ce-sgl-drop-half", "theory/transfer/_exact.py",
-        "contrib += float(w @ (mad / (2.0 * ms)))",
-        "contrib += float(w @ (mad / ms))",
+        "parts.append(float(stats.binom.pmf(ms, n, rho_s) @ (mad / (2.0 * ms))))",
+        "parts.append(float(stats.binom.pmf(ms, n, rho_s) @ (mad / ms)))",
         "dropped factor 1/2 (TV) in the exact single-input CE risk",
         (T_TR + "test_expected_risk_ce_sgl_matches_enumeration",),
+    ),
+    Mutation(
+        "tr-de-moivre-factor", "theory/transfer/_exact.py",
+        "return 2.0 * nu * (1.0 - r) * stats.binom.pmf(nu, M, r)",
+        "return 2.0 * nu * r * stats.binom.pmf(nu, M, r)",
+        "wrong factor in de Moivre's mean absolute deviation: r where (1 - r) belongs",
+        (T_TR + "test_expected_risk_ce_sgl_one_input_is_the_binomial_mean_absolute_deviation",
+         T_TR + "test_expected_risk_ce_sgl_matches_enumeration"),
     ),
     # ------------------------------------------------------------------ theory.fitting
     Mutation(

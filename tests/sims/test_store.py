@@ -88,3 +88,13 @@ def test_hash_is_canonical():
     assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 1.5})
     assert canonical_json({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+    # strict JSON: a key built on NaN or inf would name a meaningless configuration
+    with pytest.raises(ValueError, match=r"obj\['a'\]\[1\] is not finite"):
+        canonical_json({"a": [1.0, float("nan")]})
+    with pytest.raises(ValueError, match="not finite"):
+        stable_hash({"b": float("inf")})
+    # arrays are stored by their bytes, NaN included
+    assert "__ndarray__" in canonical_json({"a": np.array([np.nan])})
+    assert len(stable_hash({"a": 1}, length=64)) == 64
+    with pytest.raises(ValueError, match="length must be an integer in"):
+        stable_hash({"a": 1}, length=0)

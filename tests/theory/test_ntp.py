@@ -416,6 +416,62 @@ def test_finite_component_solves_log_odds_inside_F(method):
     np.testing.assert_allclose(Pq / Pq.sum(axis=1, keepdims=True), data.P, atol=1e-13)
 
 
+def _dense_generators(data: NTPData) -> tuple[np.ndarray, np.ndarray]:
+    """The anchored generators as rows of an (N, V d) matrix and the log-odds b (independent of theory)."""
+    rows, b = [], []
+    for j in range(data.m):
+        a = int(np.argmax(data.P[j]))  # the anchor: most probable token, smallest id on ties
+        for z in np.flatnonzero(data.P[j] > 0):
+            if z != a:
+                g = np.zeros((data.V, data.d))
+                g[a] += data.H[j]
+                g[z] -= data.H[j]
+                rows.append(g.ravel())
+                b.append(np.log(data.P[j, a] / data.P[j, z]))
+    return np.array(rows), np.array(b)
+
+
+@pytest.mark.parametrize("seed, m, d, V, S, decay", [(0, 60, 12, 30, 3, 0), (1, 80, 20, 40, 4, 0),
+                                                     (2, 45, 9, 25, 2, 0), (3, 50, 30, 12, [1, 2, 3, 4, 5] * 10, 0),
+                                                     (4, 60, 12, 30, 3, 5)])
+def test_dense_gram_path_gives_the_svd_w_star(seed, m, d, V, S, decay):
+    # rank H = d < m (the blocks method cannot run) and N < V d: the Gram path
+    data = NTPData.synthetic(m, d, V, S, np.random.default_rng(seed))
+    if decay:  # embedding directions scaled down to 10^-decay: ill-conditioned generators
+        data = NTPData(data.H @ np.diag(np.logspace(0, -decay, d)), data.P, data.pi)
+    fc = finite_component(data)
+    assert fc.method == "dense" and fc.algorithm == "gram" and fc.compatible
+    A, b = _dense_generators(data)
+    # reference: LAPACK's SVD-based minimum-norm least squares on the dense generators
+    x_ref = np.linalg.lstsq(A, b, rcond=None)[0]
+    # 1e-10 relative: both are backward stable and the Gram solve is refined through A, so
+    # the error is ~eps cond(A): cond of the normalised generators is 3-10 here (measured),
+    # ~700 with decay 5 (measured error 3e-14 there; unrefined it would be ~eps cond^2)
+    assert np.linalg.norm(fc.W.ravel() - x_ref) <= 1e-10 * np.linalg.norm(x_ref)
+    # first-order conditions of min ||W|| s.t. A vec(W) = b: feasibility and W = A^T y
+    assert np.abs(A @ fc.W.ravel() - b).max() < 1e-10 * max(1.0, np.abs(b).max())
+    y = np.linalg.lstsq(A.T, fc.W.ravel(), rcond=None)[0]
+    assert np.linalg.norm(A.T @ y - fc.W.ravel()) <= 1e-11 * np.linalg.norm(fc.W)
+    # the projection of the same subspace agrees with the SVD basis (built on demand)
+    sub = data_subspace(data)
+    assert sub.algorithm == "gram" and sub.dim == A.shape[0]
+    W = np.random.default_rng(seed + 10).standard_normal((2, data.V, data.d))
+    Q = sub.basis.reshape(sub.dim, -1)
+    ref = (W.reshape(2, -1) @ Q.T @ Q).reshape(W.shape)
+    assert np.linalg.norm(sub.project(W) - ref) <= 1e-10 * np.linalg.norm(ref)
+
+
+def test_dense_path_falls_back_to_the_svd_for_dependent_generators():
+    base = NTPData.synthetic(10, 6, 8, 3, np.random.default_rng(3))
+    # every context twice (same embedding, same distribution): every generator appears twice
+    data = NTPData(np.vstack([base.H, base.H]), np.vstack([base.P, base.P]), np.full(20, 0.05))
+    fc = finite_component(data)
+    assert fc.algorithm == "svd" and fc.compatible and fc.dim_F == fc.n_equations // 2
+    A, b = _dense_generators(data)
+    x_ref = np.linalg.lstsq(A, b, rcond=None)[0]
+    assert np.linalg.norm(fc.W.ravel() - x_ref) <= 1e-10 * np.linalg.norm(x_ref)
+
+
 def test_orthonormal_embeddings_closed_forms():
     data = NTPData.synthetic(50, 60, 10, 6, np.random.default_rng(0), n=5000, embedding="orthonormal")
     np.testing.assert_allclose(data.H @ data.H.T, np.eye(50), atol=1e-14)

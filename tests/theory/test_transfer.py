@@ -419,6 +419,60 @@ def test_expected_risk_ce_sgl_matches_enumeration(inst, n):
     assert abs(T.expected_risk_ce_sgl(inst, n) - brute_force_risk(inst, "ce_sgl", n)) < 1e-13
 
 
+@pytest.mark.parametrize("r", [0.1, 1 / 3, 0.5, 0.9, 1e-3, 0.999])
+def test_expected_risk_ce_sgl_one_input_is_the_binomial_mean_absolute_deviation(r):
+    # one input (rho = 1, so n_s = n) and two labels: the risk is E|Bin(n, r) - n r| / n
+    inst = T.Instance([1.0], [[r, 1.0 - r]])
+    # small n: the definition sum_k |k - n r| pmf(k), at 40 digits
+    for n in (1, 2, 7, 30, 137):
+        with mpmath.workdps(40):
+            rr = mpmath.mpf(r)
+            want = sum(abs(k - n * rr) * mpmath.binomial(n, k) * rr**k * (1 - rr) ** (n - k)
+                       for k in range(n + 1)) / n
+        got = T.expected_risk_ce_sgl(inst, n)
+        assert abs(got - want) <= 1e-13 * want  # measured <= 2e-15: one pmf, no cancellation
+    # large n (1e6 .. 1e11): de Moivre's closed form, 2 nu (1 - r) pmf(nu; n, r) with
+    # nu = floor(n r) + 1, at 40 digits (the package's pmf is its only floating-point step;
+    # measured <= 1.5e-15, where the former CDF form was off by 1e-11 at 1e6 and 4e-9 at 1e8)
+    for n in (10**6 + 3, 10**8 + 17, 10**11 + 5):
+        with mpmath.workdps(40):
+            rr = mpmath.mpf(r)
+            nu = int(mpmath.floor(n * rr)) + 1
+            want = 2 * nu * (1 - rr) * mpmath.exp(mpmath.loggamma(n + 1) - mpmath.loggamma(nu + 1)
+                                                  - mpmath.loggamma(n - nu + 1) + nu * mpmath.log(rr)
+                                                  + (n - nu) * mpmath.log(1 - rr)) / n
+        got = T.expected_risk_ce_sgl(inst, n)
+        assert abs(got - want) <= 1e-13 * want
+
+
+def _check_ce_sgl_against_monte_carlo(inst, n, repeats, seed):
+    from sims.transfer import simulate_risk
+
+    exact = T.expected_risk_ce_sgl(inst, n)
+    est = simulate_risk(inst, "ce_sgl", n, repeats, seed)
+    # 4 Monte Carlo standard errors (two-sided false alarm ~6e-5)
+    assert abs(est.mean - exact) < 4 * est.stderr, (exact, est.mean, est.stderr)
+    return exact
+
+
+def test_expected_risk_ce_sgl_at_large_n_matches_monte_carlo():
+    # n = 1e9: ~2.3e5 terms per label value (the former CDF form took minutes here)
+    exact = _check_ce_sgl_against_monte_carlo(T.instance0(10, 10), 10**9, 20_000, 7)
+    # two-sided: sqrt(n) * risk sits at its large-n value (3.10219 at n = 1e6 .. 1e12, measured)
+    assert abs(exact * math.sqrt(1e9) - 3.1022) < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, args", [("instance0", (10, 10)), ("instance1", (5, 6, 10**12))])
+def test_expected_risk_ce_sgl_at_n_1e12_matches_monte_carlo(kind, args):
+    _check_ce_sgl_against_monte_carlo(getattr(T, kind)(*args), 10**12, 20_000, 11)
+
+
+def test_expected_risk_ce_sgl_refuses_with_a_time_estimate():
+    with pytest.raises(ValueError, match=r"n = 1000000000000000 would sum about 4\.55e\+08 binomial terms, about \d+ s"):
+        T.expected_risk_ce_sgl(T.instance0(10, 10), 10**15)
+
+
 def test_expected_risk_ce_ptl_rejects_unsupported_rows():
     with pytest.raises(ValueError, match=r"expected_risk_ce_ptl needs every row of pi_star"):
         T.expected_risk_ce_ptl(T.instance1(10, 10, 1000), 1000)

@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 
 from theory._validation import (
+    as_bool,
+    as_bool_array,
     as_choice,
     as_generator,
+    as_index_array,
     as_int,
     as_probability_rows,
     as_real,
     as_real_array,
+    as_text,
     as_tolerance,
+    check_callable,
     check_memory,
 )
 
@@ -39,6 +44,21 @@ BAD = [
     (lambda: as_generator(-3), ValueError, "seed must be a nonnegative integer"),
     (lambda: as_generator("x"), TypeError, "seed must be an int >= 0"),
     (lambda: check_memory(2.0**50, "f(n=big)", hint="use a smaller n"), ValueError, "f(n=big) needs about 1 PiB"),
+    (lambda: as_bool("yes", "polish"), TypeError, "polish must be True or False, got 'yes'"),
+    (lambda: as_bool(1, "polish"), TypeError, "polish must be True or False, got 1 of type int"),
+    (lambda: as_text(3, "desc"), TypeError, "desc must be a string, got 3 of type int"),
+    (lambda: as_text("", "what", nonempty=True), ValueError, "what must be a non-empty string"),
+    (lambda: check_callable("f", "advance", "a function advance(k, n)"), TypeError,
+     "advance must be a function advance(k, n), got 'f'"),
+    (lambda: as_index_array([0.0, 1.0], "i"), TypeError, "i must be an array of integers, got dtype float64"),
+    (lambda: as_index_array(None, "i"), TypeError, "i must be an array of integers, got None"),
+    (lambda: as_index_array([[0, 1]], "i"), ValueError, "i must be 1-dimensional, got shape (1, 2)"),
+    (lambda: as_index_array([0, 5, 1], "i", high=3), ValueError, "i must hold indices 0 <= i < 3; i[1] = 5"),
+    (lambda: as_index_array([0, -1], "i"), ValueError, "i[1] = -1"),
+    (lambda: as_index_array([], "i", nonempty=True), ValueError, "i must not be empty"),
+    (lambda: as_bool_array([0, 1], "active"), TypeError, "active must be a boolean array, got dtype int64"),
+    (lambda: as_bool_array(np.ones((2, 3), bool), "S", shape=(2, 2)), ValueError, "S must have shape (2, 2), got (2, 3)"),
+    (lambda: as_bool_array(np.ones(0, bool), "active"), ValueError, "active must not be empty"),
 ]
 
 
@@ -58,3 +78,15 @@ def test_good_values_come_back_cleaned():
     assert isinstance(as_generator(np.random.SeedSequence(1)), np.random.Generator)
     p = as_probability_rows([[0.25, 0.75]], "P")
     assert np.array_equal(p, [[0.25, 0.75]])
+
+
+def test_new_checks_return_cleaned_values():
+    assert as_bool(np.bool_(True), "polish") is True
+    assert as_text("abc", "desc") == "abc"
+    f = len
+    assert check_callable(f, "advance") is f
+    i = as_index_array(np.array([2, 0], dtype=np.int32), "i", high=3)
+    assert i.dtype == np.int64 and i.tolist() == [2, 0]
+    assert as_index_array([], "i").dtype == np.int64  # an empty list is an empty index set
+    m = as_bool_array([[True, False]], "S", ndim=2)
+    assert m.dtype == bool and m.shape == (1, 2)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validation import as_tolerance
+from theory._validation import as_real, as_real_array, as_tolerance
 
 __all__ = ["ACTIVE_SLACK", "ACCEPT_KKT_TOL", "DEFAULT_KKT_TOL", "KKTCertificate", "kkt_certificate"]
 
@@ -141,9 +141,24 @@ def kkt_certificate(
     Returns
     -------
     KKTCertificate
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric or non-finite input, ``margins`` and ``multipliers`` of different
+        shapes, ``combination`` not of the shape of ``w``, a negative
+        ``equality_residual`` or a nonpositive ``equality_scale``.
     """
-    margins = np.asarray(margins, dtype=np.float64)
-    lam = np.asarray(multipliers, dtype=np.float64)
+    margins = as_real_array(margins, "margins", ndim=1, nonempty=False, copy=False)
+    lam = as_real_array(multipliers, "multipliers", nonempty=False, copy=False)
+    if lam.shape != margins.shape:
+        raise ValueError(f"margins and multipliers must have the same shape (n,), got {margins.shape} and {lam.shape}")
+    w = as_real_array(w, "w", copy=False)
+    combination = as_real_array(combination, "combination", nonempty=False, copy=False)
+    if combination.shape != w.shape:
+        raise ValueError(f"combination must have the shape of w, {w.shape}, got {combination.shape}")
+    equality_residual = as_real(equality_residual, "equality_residual", low=0.0)
+    equality_scale = as_real(equality_scale, "equality_scale", low=0.0, low_open=True)
     nW = float(np.linalg.norm(w))
     slack = margins - 1.0
     primal = 0.5 * nW**2

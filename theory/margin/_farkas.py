@@ -8,7 +8,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from theory._validation import as_real_array
+from theory._validation import as_bool_array, as_real_array, as_tolerance
 
 __all__ = ["FARKAS_TOL", "DenseFarkas", "dense_farkas", "involved_rows", "support_farkas"]
 
@@ -30,11 +30,20 @@ def support_farkas(X: np.ndarray, support: np.ndarray) -> np.ndarray | None:
     sum to 1 > 0). Solved as an LP with HiGHS, minimising :math:`\sum_{\rm in}|R_{jz}|`
     so that few contexts are involved.
 
+    Parameters
+    ----------
+    X : ndarray, shape (m, r)
+        Context embeddings (rows), finite.
+    support : ndarray of bool, shape (m, V)
+        :math:`\mathcal S_j` as rows.
+
     Returns
     -------
     R : ndarray, shape (m, V), or None if the LP finds no certificate (separable).
     """
+    X = as_real_array(X, "X", ndim=2, copy=False)
     m, r = X.shape
+    support = as_bool_array(support, "support", shape=(m, None))
     V = support.shape[1]
     sup = support.ravel()
     idx_off = np.flatnonzero(~sup)
@@ -83,6 +92,22 @@ def support_farkas(X: np.ndarray, support: np.ndarray) -> np.ndarray | None:
 
 
 def involved_rows(R: np.ndarray, rtol: float = 1e-9) -> tuple[int, ...]:
+    r"""Rows of a certificate matrix with an entry above ``rtol`` times its largest entry.
+
+    Parameters
+    ----------
+    R : ndarray, shape (m, V)
+        E.g. the Farkas certificate of :func:`support_farkas`; finite.
+    rtol : float
+        Relative threshold, > 0.
+
+    Returns
+    -------
+    tuple of int
+        Indices j with :math:`\max_v|R_{jv}|>\mathrm{rtol}\cdot\max|R|` (empty if R = 0).
+    """
+    R = as_real_array(R, "R", ndim=2, copy=False)
+    rtol = as_tolerance(rtol, "rtol")
     scale = float(np.abs(R).max())
     return tuple(int(j) for j in np.flatnonzero(np.abs(R).max(axis=1) > rtol * scale))
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from theory._validation import as_real
+from theory._validation import as_index_array, as_real, as_real_array
 
 __all__ = ["SCALE_BAND", "min_norm_multipliers", "pair_gram", "power_of_two_scale"]
 
@@ -30,7 +30,8 @@ def power_of_two_scale(size: float) -> float:
     Parameters
     ----------
     size : float
-        A positive finite size (e.g. the largest row norm).
+        A finite size >= 0 (e.g. the largest row norm); 0 (all-zero rows, whose
+        infeasibility a Farkas certificate reports later) gives 1.0, no rescaling.
 
     Returns
     -------
@@ -49,7 +50,24 @@ def min_norm_multipliers(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
     Cholesky solve when ``gram`` is positive definite, else the minimum-norm least-squares
     solution (linearly dependent active rows).
+
+    Parameters
+    ----------
+    gram : ndarray, shape (n, n)
+        Gram matrix of the active rows (symmetric positive semidefinite, finite).
+    rhs : ndarray, shape (n,)
+
+    Returns
+    -------
+    ndarray, shape (n,)
     """
+    gram = as_real_array(gram, "gram", ndim=2, nonempty=False, copy=False)
+    n = gram.shape[0]
+    if gram.shape != (n, n):
+        raise ValueError(f"gram must be a square (n, n) matrix, got shape {gram.shape}")
+    rhs = as_real_array(rhs, "rhs", nonempty=False, copy=False)
+    if rhs.shape != (n,):
+        raise ValueError(f"rhs must have shape (n,) = ({n},) to match gram {gram.shape}, got {rhs.shape}")
     try:
         return scipy.linalg.solve(gram, rhs, assume_a="pos", check_finite=False)
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
@@ -70,10 +88,24 @@ def pair_gram(i: np.ndarray, a: np.ndarray, b: np.ndarray, G: np.ndarray) -> np.
     -------
     ndarray, shape (n, n)
     """
+    # cheap entry checks (this runs in every polish round): types, shapes, index ranges,
+    # and finiteness of the block of G actually used
+    G = as_real_array(G, "G", ndim=2, finite=False, copy=False)
+    N = G.shape[0]
+    if G.shape != (N, N):
+        raise ValueError(f"G must be a square (N, N) Gram matrix, got shape {G.shape}")
+    i = as_index_array(i, "i", high=N)
+    a = as_index_array(a, "a")
+    b = as_index_array(b, "b")
+    if not i.shape == a.shape == b.shape:
+        raise ValueError(f"i, a and b must have the same length n, got shapes {i.shape}, {a.shape} and {b.shape}")
+    block = G[np.ix_(i, i)]
+    if not np.isfinite(block).all():
+        raise ValueError("G must be finite (no NaN or inf) on the samples i it is indexed by")
     coef = (
         (a[:, None] == a[None, :]).astype(float)
         - (a[:, None] == b[None, :])
         - (b[:, None] == a[None, :])
         + (b[:, None] == b[None, :])
     )
-    return coef * G[np.ix_(i, i)]
+    return coef * block

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from theory._validation import as_index_array, as_int, as_real_array
 from theory.margin._certificate import KKTCertificate, kkt_certificate
 from theory.margin._clarabel import solve_clarabel
 from theory.margin._farkas import DenseFarkas, dense_farkas
@@ -112,8 +113,10 @@ class DenseRows(ConstraintRows):
     """
 
     def __init__(self, A: np.ndarray, B: np.ndarray | None = None):
+        A = as_real_array(A, "A", ndim=2, copy=False)
         self.A = A
-        self.B = np.zeros((0, A.shape[1])) if B is None else B
+        self.B = (np.zeros((0, A.shape[1])) if B is None
+                  else as_real_array(B, "B", shape=(None, A.shape[1]), nonempty=False, copy=False))
         self.n_ineq, self.n_eq = A.shape[0], self.B.shape[0]
 
     def values(self, w):
@@ -169,8 +172,13 @@ class GramRows(DenseRows):
     """
 
     def __init__(self, K: np.ndarray, features: np.ndarray | None = None):
+        K = as_real_array(K, "K", ndim=2, copy=False)
+        if K.shape != (K.shape[0], K.shape[0]):
+            raise ValueError(f"K must be a square (n, n) Gram matrix, got shape {K.shape}")
         self.K = K
-        if features is None:
+        if features is not None:
+            features = as_real_array(features, "features", shape=(K.shape[0], None), copy=False)
+        else:
             evals, U = np.linalg.eigh(K)
             keep = evals > K.shape[0] * np.finfo(float).eps * max(float(evals[-1]), 0.0)
             features = U[:, keep] * np.sqrt(evals[keep])
@@ -204,13 +212,28 @@ class PairRows(ConstraintRows):
     """
 
     def __init__(self, X: np.ndarray, ineq: tuple, n_classes: int, eq: tuple | None = None):
-        self.X = X
-        self.ineq = tuple(np.asarray(t, dtype=np.int64) for t in ineq)
+        self.X = as_real_array(X, "X", ndim=2, copy=False)
+        self.n_classes = as_int(n_classes, "n_classes", low=2)
+        self.ineq = self._generators(ineq, "ineq")
         empty = np.zeros(0, dtype=np.int64)
-        self.eq = (empty, empty, empty) if eq is None else tuple(np.asarray(t, dtype=np.int64) for t in eq)
-        self.n_classes = int(n_classes)
+        self.eq = (empty, empty, empty) if eq is None else self._generators(eq, "eq")
         self.n_ineq, self.n_eq = self.ineq[0].size, self.eq[0].size
         self._G = None
+
+    def _generators(self, gens: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``gens`` as three int64 arrays (i, a, b) of one length, indices in range."""
+        if not isinstance(gens, (tuple, list)) or len(gens) != 3:
+            raise TypeError(
+                f"{name} must be a tuple of three integer arrays (i, a, b), got {str(gens)[:60]!r} "
+                f"of type {type(gens).__name__}"
+            )
+        N, K = self.X.shape[0], self.n_classes
+        i = as_index_array(gens[0], f"{name}[0] (sample indices i)", high=N)
+        a = as_index_array(gens[1], f"{name}[1] (classes a)", high=K)
+        b = as_index_array(gens[2], f"{name}[2] (classes b)", high=K)
+        if not i.shape == a.shape == b.shape:
+            raise ValueError(f"{name} must hold three arrays of one length, got shapes {i.shape}, {a.shape}, {b.shape}")
+        return i, a, b
 
     @property
     def G(self) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from theory._validation import as_choice, as_real_array, check_memory
+from theory._validation import as_bool, as_bool_array, as_choice, as_int, as_real_array, as_text, as_tolerance, check_memory
 from theory.margin._certificate import ACCEPT_KKT_TOL, ACTIVE_SLACK, KKTCertificate
 from theory.margin._linalg import power_of_two_scale
 from theory.margin._rows import ConstraintRows, DenseRows, GramRows
@@ -95,7 +95,11 @@ def polish_active_set(rows: ConstraintRows, active: np.ndarray, *, max_rounds: i
         ``lam`` clipped at 0 (entries above :math:`-10^{-9}\max|\mu|`); None if the working
         set cycles, the rounds run out, or the equalities are not met.
     """
-    active = np.asarray(active, dtype=bool).copy()
+    if not isinstance(rows, ConstraintRows):
+        raise TypeError(f"rows must be a theory.margin.ConstraintRows (e.g. DenseRows), got {type(rows).__name__}")
+    active = as_bool_array(active, "active", shape=(rows.n_ineq,)).copy()
+    max_rounds = as_int(max_rounds, "max_rounds", low=1)
+    tol = as_tolerance(tol, "tol")
     seen: set[bytes] = set()
     for k in range(1, max_rounds + 1):
         if not active.any():
@@ -156,6 +160,9 @@ def solve_margin(rows: ConstraintRows, *, what: str = "the max-margin QP", polis
     """
     if not isinstance(rows, ConstraintRows):
         raise TypeError(f"rows must be a theory.margin.ConstraintRows (e.g. DenseRows), got {type(rows).__name__}")
+    what = as_text(what, "what")
+    polish = as_bool(polish, "polish")
+    accept_tol = as_tolerance(accept_tol, "accept_tol")
     size = rows.row_scale()
     s = power_of_two_scale(size)
     rs = rows.scaled(1.0 / s) if s != 1.0 else rows
@@ -173,6 +180,8 @@ def solve_margin(rows: ConstraintRows, *, what: str = "the max-margin QP", polis
         )
     if status not in ("optimal", "optimal_inaccurate"):
         raise MarginSolverError(f"Clarabel returned status {status!r} on {what}")
+    if not (np.isfinite(w_raw).all() and np.isfinite(lam_raw).all() and np.isfinite(beta_raw).all()):
+        raise MarginSolverError(f"Clarabel returned a point with NaN or inf entries on {what} (status {status!r})")
     notes = []
     if s != 1.0:
         notes.append(f"rows divided by 2^{int(np.log2(s))} before solving")

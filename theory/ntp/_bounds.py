@@ -52,7 +52,7 @@ def genie_bound(data: NTPData, R: Any, *, W_star: Any = None) -> float | np.ndar
     ----------
     data : NTPData
     R : float or array_like
-        Ray parameter(s).
+        Ray parameter(s), >= 0.
     W_star : array_like, shape (V, d), optional
         Precomputed :math:`W^\star`; computed with :func:`finite_component` if omitted.
 
@@ -64,6 +64,9 @@ def genie_bound(data: NTPData, R: Any, *, W_star: Any = None) -> float | np.ndar
     Ws = finite_component(data).W if W_star is None else check_W(W_star, data, "W_star")
     M = np.sqrt(2.0) * np.max(np.linalg.norm(data.H, axis=1))
     # as_real for scalars: as_real_array misses NaN in a 0-d array (theory._validation)
-    R = as_real(R, "R") if np.ndim(R) == 0 else as_real_array(R, "R")
+    R = as_real(R, "R", low=0.0) if np.ndim(R) == 0 else as_real_array(R, "R")
+    if np.any(R < 0):
+        # margins >= 1 give exp(-R * margin) <= exp(-R) only for R >= 0
+        raise ValueError(f"R must be >= 0 (the bound uses margins >= 1, valid on R >= 0), got min(R) = {float(np.min(R))!r}")
     out = data.V * np.exp(np.linalg.norm(Ws) * M - R)
     return float(out) if np.ndim(out) == 0 else out

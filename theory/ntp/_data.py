@@ -189,11 +189,15 @@ class NTPData:
         if abs(pi.sum() - 1.0) > SUM_TOL:
             raise ValueError(f"pi must sum to 1 (tolerance {SUM_TOL:g}); it sums to {float(pi.sum())!r}")
         if self.contexts is not None:
+            if isinstance(self.contexts, (str, bytes)):
+                raise TypeError(f"contexts must be a sequence of m = {m} labels, got the string {self.contexts!r}")
             contexts = tuple(self.contexts)
             if len(contexts) != m:
                 raise ValueError(f"contexts must have length m = {m}, got {len(contexts)}")
             object.__setattr__(self, "contexts", contexts)
         if self.vocabulary is not None:
+            if isinstance(self.vocabulary, (str, bytes)):
+                raise TypeError(f"vocabulary must be a sequence of V = {V} labels, got the string {self.vocabulary!r}")
             vocabulary = tuple(self.vocabulary)
             if len(vocabulary) != V:
                 raise ValueError(f"vocabulary must have length V = {V}, got {len(vocabulary)}")

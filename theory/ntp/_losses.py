@@ -9,7 +9,7 @@ import numpy as np
 import scipy.special
 
 from theory._validation import as_real_array
-from theory.ntp._data import NTPData
+from theory.ntp._data import SUM_TOL, NTPData
 
 __all__ = [
     "entropy_from_arrays",
@@ -44,7 +44,7 @@ def entropy_from_arrays(P: Any, pi: Any) -> float:
     Parameters
     ----------
     P : array_like, shape (m, V)
-        Nonnegative, finite.
+        Nonnegative, finite, rows summing to 1 (within :data:`theory.ntp.SUM_TOL`).
     pi : array_like, shape (m,)
         Nonnegative, finite weights.
 
@@ -59,6 +59,11 @@ def entropy_from_arrays(P: Any, pi: Any) -> float:
     if np.any(P < 0):
         j, v = (int(i) for i in np.argwhere(P < 0)[0])
         raise ValueError(f"P must be nonnegative; P[{j}, {v}] = {float(P[j, v])!r}")
+    sums = P.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOL)
+    if off.size:
+        j = int(off[0])
+        raise ValueError(f"rows of P must sum to 1 (tolerance {SUM_TOL:g}); row {j} of P sums to {float(sums[j])!r}")
     if np.any(pi < 0):
         j = int(np.flatnonzero(pi < 0)[0])
         raise ValueError(f"pi must be nonnegative; pi[{j}] = {float(pi[j])!r}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from theory._validation import as_real_array
+from theory._validation import as_probability_rows, as_real_array
 from theory.margin import solve_clarabel
 from theory.ntp_svm._problem import SDP_OPTIONS, support_arg
 
@@ -180,7 +180,7 @@ def sparse_plus_low_rank(logits: Any, P: Any, reference: Any = None) -> LogitSpl
     logits : array_like, shape (m, V)
         Logit matrix (rows = contexts), e.g. ``H @ W.T``.
     P : array_like, shape (m, V), or object with attribute ``P``
-        Next-token probabilities (supports and log-odds).
+        Next-token probabilities (supports and log-odds): rows nonnegative, summing to 1.
     reference : {None, "centered", "nuclear"} or array_like (m, V), optional
         Max-margin logits to compare ``L_perp`` with: the centred support matrix, the
         nuclear-norm solution (:func:`nuclear_norm_max_margin_logits`, an SDP), or a given
@@ -190,10 +190,7 @@ def sparse_plus_low_rank(logits: Any, P: Any, reference: Any = None) -> LogitSpl
     -------
     LogitSplit
     """
-    Pm = np.asarray(P.P if hasattr(P, "P") else P)
-    Pm = as_real_array(Pm, "P", ndim=2)
-    if (Pm < 0).any():
-        raise ValueError("P must be nonnegative")
+    Pm = as_probability_rows(P.P if hasattr(P, "P") else P, "P", ndim=2)
     S = support_arg(Pm, "P")
     L = as_real_array(logits, "logits", ndim=2)
     if L.shape != S.shape:

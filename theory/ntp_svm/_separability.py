@@ -10,7 +10,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.sparse
 
-from theory._validation import check_memory
+from theory._validation import as_probability_rows, as_real_array, check_memory
 from theory.margin import involved_rows, power_of_two_scale, support_farkas
 from theory.ntp_svm._logits import centered_support_matrix
 from theory.ntp_svm._problem import Problem, anchored, as_problem, reduce_rank
@@ -264,11 +264,35 @@ def nonseparable_error(sep: SeparabilityResult) -> ValueError:
 
 @dataclass(frozen=True)
 class SupportData:
-    """Minimal data object (H, P, pi) accepted by this module; see :func:`nonseparable_instance`."""
+    """Minimal data object (H, P, pi) accepted by this module; see :func:`nonseparable_instance`.
+
+    Unlike :class:`theory.ntp.NTPData` it allows full-support rows and zero ``pi`` entries
+    (only the supports matter to the separability check), but the arrays are checked.
+
+    Attributes
+    ----------
+    H : ndarray, shape (m, d)
+        Context embeddings, finite.
+    P : ndarray, shape (m, V)
+        Next-token distributions (rows nonnegative, summing to 1).
+    pi : ndarray, shape (m,)
+        Context distribution (nonnegative, summing to 1).
+    """
 
     H: np.ndarray
     P: np.ndarray
     pi: np.ndarray
+
+    def __post_init__(self) -> None:
+        H = as_real_array(self.H, "H", ndim=2)
+        P = as_probability_rows(self.P, "P", ndim=2)
+        if P.shape[0] != H.shape[0]:
+            raise ValueError(f"P must have shape (m, V) with m = {H.shape[0]} rows like H, got {P.shape}")
+        pi = as_probability_rows(self.pi, "pi", ndim=1)
+        if pi.shape != (H.shape[0],):
+            raise ValueError(f"pi must have shape (m,) = ({H.shape[0]},) to match H, got {pi.shape}")
+        for name, value in (("H", H), ("P", P), ("pi", pi)):
+            object.__setattr__(self, name, value)
 
 
 def nonseparable_instance() -> SupportData:

@@ -12,7 +12,7 @@ from theory.transfer._common import validate_rho
 from theory.transfer._instances import Instance, check_instance, instance2_parts, instance2_row
 from theory.transfer._learners import tv_rows
 
-__all__ = ["expected_missing_mass", "expected_risk_ce_ful", "expected_risk_ce_sgl", "expected_risk_ce_ptl", "expected_risk_sel_ptl_instance2", "unseen_probability", "mean_abs_dev_binomial", "binom_support"]
+__all__ = ["expected_missing_mass", "expected_risk_ce_ful", "expected_risk_ce_sgl", "expected_risk_ce_ptl", "expected_risk_sel_ptl_instance2", "unseen_probability", "mean_abs_dev_binomial", "mean_abs_dev_binomial_at_mean", "binom_support", "binom_window"]
 
 
 def unseen_probability(rho: np.ndarray, n: int) -> np.ndarray:
@@ -83,16 +83,21 @@ def expected_risk_ce_ful(instance: Instance, n: int) -> float:
     return float(np.sum(instance.rho * unseen_probability(instance.rho, n) * tvu))
 
 
-def binom_support(n: int, p: float, width: float = 12.0) -> np.ndarray:
-    """Integers k in [0, n] where the Bin(n, p) pmf is not negligible (< 1e-30 left out)."""
+def binom_window(n: int, p: float, width: float = 12.0) -> tuple[int, int]:
+    """``(lo, hi)``: the integers in [0, n] where the Bin(n, p) pmf is not negligible
+    (``width`` standard deviations plus 10 on each side; < 1e-30 left out at 12)."""
     if p <= 0.0:
-        return np.array([0])
+        return 0, 0
     if p >= 1.0:
-        return np.array([n])
+        return n, n
     mean = n * p
     sd = math.sqrt(n * p * (1.0 - p))
-    lo = max(0, int(math.floor(mean - width * sd - 10)))
-    hi = min(n, int(math.ceil(mean + width * sd + 10)))
+    return max(0, int(math.floor(mean - width * sd - 10))), min(n, int(math.ceil(mean + width * sd + 10)))
+
+
+def binom_support(n: int, p: float, width: float = 12.0) -> np.ndarray:
+    """Integers k in [0, n] where the Bin(n, p) pmf is not negligible (< 1e-30 left out)."""
+    lo, hi = binom_window(n, p, width)
     return np.arange(lo, hi + 1)
 
 
@@ -102,9 +107,19 @@ def binom_support(n: int, p: float, width: float = 12.0) -> np.ndarray:
 MAX_LIGHT_LABELS = 300
 
 #: Most binomial terms :func:`expected_risk_ce_sgl` evaluates before refusing. Its cost
-#: grows like sqrt(n) terms, each a binomial CDF whose cost also grows with n (measured:
-#: 12 us per term at n = 1e6, 85 us at 1e9): 2e5 terms is at most ~15 s.
-MAX_TERMS_CE_SGL = 200_000
+#: grows like sqrt(n) terms, each two binomial pmfs of constant cost (measured ~0.4 us
+#: per term on an idle core, ~2 us on the loaded 2-core test machine, at any n; the
+#: former CDF form cost 12 us at n = 1e6 and 85-500 us at 1e9): 3e7 terms is ~10-60 s,
+#: e.g. Instance 0 with S = A = 10 up to n of about 1e13.
+MAX_TERMS_CE_SGL = 30_000_000
+
+#: Terms per chunk of :func:`expected_risk_ce_sgl` (its memory is a few arrays of this
+#: length, whatever n).
+CHUNK_CE_SGL = 1 << 17
+
+#: Time per term used in the refusal message of :func:`expected_risk_ce_sgl` (the loaded
+#: machine's figure above, so that the estimate errs long).
+SECONDS_PER_TERM_CE_SGL = 2e-6
 
 #: Most (vectorised) terms :func:`expected_risk_ce_ptl` evaluates before refusing; its
 #: cost grows like n (measured ~1.2 us per term: 2e7 terms is about 25 s).
@@ -113,11 +128,7 @@ MAX_TERMS_CE_PTL = 20_000_000
 
 def _support_size(n: int, p: float, width: float = 12.0) -> int:
     """Number of points of :func:`binom_support` (without building it)."""
-    if p <= 0.0 or p >= 1.0:
-        return 1
-    mean, sd = n * p, math.sqrt(n * p * (1.0 - p))
-    lo = max(0, int(math.floor(mean - width * sd - 10)))
-    hi = min(n, int(math.ceil(mean + width * sd + 10)))
+    lo, hi = binom_window(n, p, width)
     return hi - lo + 1
 
 
@@ -144,6 +155,34 @@ def mean_abs_dev_binomial(M: np.ndarray, r: float, t: np.ndarray) -> np.ndarray:
     F1 = np.where(k >= 1, stats.binom.cdf(k - 1, Mpos - 1, r), 0.0)
     out = M * r - t + 2.0 * (t * F - M * r * F1)
     return np.where(M > 0, out, t)
+
+
+def mean_abs_dev_binomial_at_mean(M: np.ndarray, r: float) -> np.ndarray:
+    r""":math:`\mathbb E|X - Mr|` for :math:`X\sim\mathrm{Bin}(M, r)`, elementwise (de Moivre).
+
+    .. math:: \mathbb E|X-Mr| = 2\nu(1-r)\binom{M}{\nu}r^\nu(1-r)^{M-\nu},\qquad
+              \nu=\lfloor Mr\rfloor+1,
+
+    one binomial pmf per entry, so the cost does not grow with M, and no cancellation
+    (the CDF form of :func:`mean_abs_dev_binomial` at t = Mr subtracts two terms of size
+    ~Mr/2 to get ~sqrt(M): measured 1e-11 relative error at M = 1e6, 4e-9 at 1e8, against
+    ~1e-15 here, both checked with mpmath). If Mr rounds to just below an integer k, ν = k
+    instead of k + 1 gives the same value (the two expressions agree when Mr = k).
+
+    Parameters
+    ----------
+    M : array_like of int, any shape
+        Trials, >= 0.
+    r : float
+        Success probability in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape of ``M``
+    """
+    M = np.asarray(M, dtype=np.float64)
+    nu = np.floor(M * r) + 1.0
+    return 2.0 * nu * (1.0 - r) * stats.binom.pmf(nu, M, r)
 
 
 def _row_classes(instance: Instance) -> list[tuple[float, np.ndarray, int]]:
@@ -177,11 +216,14 @@ def expected_risk_ce_sgl(instance: Instance, n: int) -> float:
           + \sum_{m\ge1}\mathrm{Bin}(m; n, \rho(s))\,\frac1{2m}\sum_a
             \mathbb E\big|\mathrm{Bin}(m, \pi^*(a|s)) - m\pi^*(a|s)\big|\Big],
 
-    with the binomial mean absolute deviation in closed form through binomial
-    CDFs. Sums over m are truncated at 12 standard deviations (left-out mass below
-    1e-30); identical rows and equal label masses are evaluated once. The cost grows
-    like :math:`\sqrt{n}`; requests above :data:`MAX_TERMS_CE_SGL` binomial terms (for
-    Instance 0 with S = A = 10, n above about 2e8) are refused with a ``ValueError``.
+    with the binomial mean absolute deviation at the mean in de Moivre's closed form
+    (:func:`mean_abs_dev_binomial_at_mean`, one pmf). Sums over m are truncated at 12
+    standard deviations (left-out mass below 1e-30) and run in chunks of
+    :data:`CHUNK_CE_SGL` terms, so memory does not grow with n; identical rows and equal
+    label masses are evaluated once. The time grows like :math:`\sqrt{n}` (each term has
+    a constant cost); requests above :data:`MAX_TERMS_CE_SGL` terms (for Instance 0 with
+    S = A = 10, n above about 1e13) are refused with a ``ValueError`` that gives the
+    number of terms and a time estimate.
 
     Parameters
     ----------
@@ -198,21 +240,30 @@ def expected_risk_ce_sgl(instance: Instance, n: int) -> float:
     A = instance.A
     classes = _row_classes(instance)
     terms = sum(_support_size(n, rho_s) * np.unique(row[row > 0]).size for rho_s, row, _ in classes if rho_s > 0)
-    _refuse_costly("expected_risk_ce_sgl", n, terms, MAX_TERMS_CE_SGL,
-                   "estimate it with sims.transfer.simulate_risk, or for a near-uniform teacher use "
-                   "theory.transfer.mle_risk_normal_approx")
+    if terms > MAX_TERMS_CE_SGL:
+        raise ValueError(
+            f"expected_risk_ce_sgl at n = {n} would sum about {terms:.3g} binomial terms, about "
+            f"{terms * SECONDS_PER_TERM_CE_SGL:.3g} s at {SECONDS_PER_TERM_CE_SGL * 1e6:g} us per term (more than the "
+            f"{MAX_TERMS_CE_SGL:.0e} terms allowed; the time grows like sqrt(n)): estimate it with "
+            "sims.transfer.simulate_risk, or for a near-uniform teacher use theory.transfer.mle_risk_normal_approx"
+        )
     total = 0.0
     for rho_s, row, mult in classes:
         if rho_s == 0.0:
             continue
-        p0, ms, w = _input_count_law(n, rho_s)
+        p0 = float(unseen_probability(np.array([rho_s]), n)[0])
         contrib = p0 * 0.5 * float(np.abs(row - 1.0 / A).sum())
-        if ms.size:
+        if n >= 1:
             values, label_mult = np.unique(row[row > 0], return_counts=True)
-            mad = np.zeros(ms.shape[0])
-            for v, k in zip(values, label_mult):
-                mad += k * mean_abs_dev_binomial(ms, float(v), ms * float(v))
-            contrib += float(w @ (mad / (2.0 * ms)))
+            lo, hi = binom_window(n, rho_s)
+            parts = []
+            for start in range(max(lo, 1), hi + 1, CHUNK_CE_SGL):
+                ms = np.arange(start, min(hi, start + CHUNK_CE_SGL - 1) + 1, dtype=np.float64)
+                mad = np.zeros(ms.size)
+                for v, k in zip(values, label_mult):
+                    mad += k * mean_abs_dev_binomial_at_mean(ms, float(v))
+                parts.append(float(stats.binom.pmf(ms, n, rho_s) @ (mad / (2.0 * ms))))
+            contrib += math.fsum(parts)
         total += mult * rho_s * contrib
     return total
 

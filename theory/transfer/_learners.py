@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._validation import as_real_array
+from theory._validation import as_probability_rows
 from theory.transfer._common import scalar_or_array, validate_counts, validate_learner, validate_pi_star, validate_rho
 
 __all__ = ["estimate", "estimate_counts", "tv_rows", "tv_risk", "tv_to_uniform"]
@@ -97,7 +97,7 @@ def tv_risk(pi_hat, pi_star, rho):
     Parameters
     ----------
     pi_hat : array_like, shape (S, A) or (R, S, A)
-        Estimated policy (a batch of R of them); finite.
+        Estimated policy (a batch of R of them): rows nonnegative, summing to 1.
     pi_star : array_like, shape (S, A)
         Teacher policy.
     rho : array_like, shape (S,)
@@ -114,7 +114,7 @@ def tv_risk(pi_hat, pi_star, rho):
             f"pi_star must have shape (S, A) with S = len(rho) = {rho.shape[0]}, got "
             f"{pi_star.shape}"
         )
-    pi_hat = as_real_array(pi_hat, "pi_hat")
+    pi_hat = as_probability_rows(pi_hat, "pi_hat")
     if pi_hat.ndim not in (2, 3) or pi_hat.shape[-2:] != pi_star.shape:
         raise ValueError(
             f"pi_hat must have shape (S, A) = {pi_star.shape} or (R, S, A), got {pi_hat.shape}"

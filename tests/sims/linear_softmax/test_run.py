@@ -655,15 +655,15 @@ def test_default_references_skip_w_star_when_F_is_too_large():
 
 
 def test_default_references_skip_an_expensive_dense_w_star():
-    """rank H < m: W* is the dense SVD solve; above W_STAR_MAX_FLOPS references="auto" skips it."""
+    """rank H < m: W* is the dense solve; above W_STAR_MAX_FLOPS references="auto" skips it."""
     data = _random_ntp(60, 10, 8, 3, seed=5)  # rank H = 10 < m = 60: dense path, 120 generators
-    n_gen, V, r = 120, 8, 10
+    n_gen, V, r = 120, 8, 10  # N = 120 >= V r = 80: the SVD of the generators, N (V r)^2 flops
     cheap = gd.run(data, 3, 0.1, W_mm=np.zeros((8, 10)), progress=False)
-    assert cheap.info["references"]["W_star"] == "theory.ntp.finite_component"  # 1.2e6 flops
+    assert cheap.info["references"]["W_star"] == "theory.ntp.finite_component"  # 7.7e5 flops
     old = _references.W_STAR_MAX_FLOPS
     try:
-        _references.W_STAR_MAX_FLOPS = n_gen**2 * V * r - 1  # just below this problem's estimate
+        _references.W_STAR_MAX_FLOPS = n_gen * (V * r) ** 2 - 1  # just below this problem's estimate
         tr = gd.run(data, 3, 0.1, W_mm=np.zeros((8, 10)), progress=False)
     finally:
         _references.W_STAR_MAX_FLOPS = old
-    assert tr.info["references"]["W_star"].startswith("skipped: the dense W* solve needs ~1.2e+06 flops")
+    assert tr.info["references"]["W_star"].startswith("skipped: the dense W* solve needs ~7.7e+05 flops")
