@@ -35,6 +35,15 @@ _LOG_WHY = ("an order-level exponent: a ln(1/eps) (or ln(1/gamma)) factor hidden
             "over one decade by log10(ln 100 / ln 10) = 0.30")
 
 
+def _latest(store, experiment: str):
+    """:func:`latest_runs`, with a stored result of an older format (fields renamed or added) as Missing."""
+    try:
+        return latest_runs(store, experiment)
+    except (TypeError, ValueError) as exc:
+        return Missing(f"the latest {experiment} sweep is of an older result format ({exc}); "
+                       f"rerun `ibl run {experiment}`")
+
+
 def _usable(res) -> np.ndarray:
     """m* values that are measurements: finite, not censored at the smallest width, budget not capped."""
     return np.isfinite(res.m_star) & ~np.asarray(res.censored, bool) & ~np.asarray(res.budget_capped, bool)
@@ -59,7 +68,7 @@ def _fit_ok(x, y) -> bool:
 def _eps_exponent(kind: str):
     """Slope of log m* against log(1/eps), per dataset, pooled."""
     def measure(store):
-        got = latest_runs(store, _W)
+        got = _latest(store, _W)
         if isinstance(got, Missing):
             return got
         manifest, runs = got
@@ -91,7 +100,7 @@ def _eps_exponent(kind: str):
 def _gamma_exponent(kind: str):
     """Slope of log m* against log(1/gamma) over the cluster gaps, one fit per eps, pooled."""
     def measure(store):
-        got = latest_runs(store, _W)
+        got = _latest(store, _W)
         if isinstance(got, Missing):
             return got
         manifest, runs = got
@@ -136,7 +145,7 @@ def _order_slope_gamma(order, inputs):
 
 def _crossover(store):
     """Fraction of (dataset, eps) pairs whose m*_soft vs m*_hard ordering is on the predicted side."""
-    got = latest_runs(store, _W)
+    got = _latest(store, _W)
     if isinstance(got, Missing):
         return got
     manifest, runs = got
@@ -173,7 +182,7 @@ def _crossover(store):
 
 def _lazy(store):
     """max over runs and widths of sqrt(m) max_{s,t} ||w_s(t) - w_s(0)|| / (4 lambda / gamma)."""
-    got = latest_runs(store, _W)
+    got = _latest(store, _W)
     if isinstance(got, Missing):
         return got
     manifest, runs = got
@@ -186,7 +195,7 @@ def _lazy(store):
 
 def _calibration(store):
     """Mean test-accuracy gap soft - hard per protocol of the region map (teacher, tau, noise, length)."""
-    got = latest_runs(store, _A)
+    got = _latest(store, _A)
     if isinstance(got, Missing):
         return got
     manifest, runs = got

@@ -106,6 +106,8 @@ def margin_predictor(X, y, n_features, seed, *, solver_options: dict | None = No
     """
     X, y, _ = check_ntk_data(X, y)
     K = as_int(n_features, "n_features", low=1)
+    if solver_options is not None and not isinstance(solver_options, dict):
+        raise TypeError(f"solver_options must be a dict of Clarabel settings or None, got {solver_options!r}")
     rng = as_generator(seed)
     n, d = X.shape
     bad = contradictory_pairs(X, y)
