@@ -21,8 +21,17 @@ from sims.experiments.softhard import (
     trivial_loss,
     width_points,
 )
-from theory.fitting import loglog_slope
 from theory.ntk import circle_sectors, crossover_gamma, first_layer_kernel
+
+
+#: What the full protocol measured (the committed claims table has the current numbers).
+_FULL_PROTOCOL_FINDING = (
+    "measured on the full default protocol (circle k = 1..4 and two clusters, gap 0.05..1.6, widths 2..512, 5 seeds, "
+    "eps 0.1..0.01, T = 1/(gamma_2^2 eps) capped at 4e4; m* interpolated, censored and capped points dropped): the "
+    "pooled 1/eps slope is 0.174 +- 0.005 (95% CI; per dataset 0.11..0.50, window 1/eps in [10, 100]) and the 1/gamma "
+    "slope over gamma 0.031..0.403 (factor 13) is 0.02 +- 0.03, not 1 and 2. The average loss at T(eps) is flat in "
+    "the width above 4 neurons (optimisation-limited; the widths fit the n = 64 targets once m d >~ n), so m* is the "
+    "width-2-to-4 cliff for every eps and gamma: the O(1/(gamma^2 eps)) bound is sufficient, not binding here")
 
 
 def test_kernel_teacher_is_the_unit_margin_max_margin_function():
@@ -203,30 +212,23 @@ def test_accuracy_point_tiny():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "measured on the full default protocol (k = 1..4, widths 4..512, 5 seeds, eps 0.2..0.02, T = 1/(gamma_2^2 eps) "
-    "capped at 4e4): m*_soft sits at the grid floor for k = 1 and jumps by grid steps elsewhere; the 1/eps slope "
-    "for k = 2 is 0.36 with 95% CI [-0.23, 0.95], excluding 1; see figures/softhard_width numbers"))
-def test_soft_requirement_exponents_full_protocol():
-    # spec §9.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps (per k) and 2 in 1/gamma_2 (per eps), each inside the
-    # 95% CI of the least-squares fit over every finite m* (at least 3 points; the window is all eps / all k)
-    cfg = make_config(get_experiment("softhard_width"))
-    # the sweep's generators (SeedSequence(cfg.seed, spawn_key=(index,))), so these are the stored full-mode runs
-    res = [run_width(p, np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(i,))))
-           for i, p in enumerate(width_points(cfg)) if p.kind == "soft"]
-    fits = 0
-    for r in res:
-        ok = np.isfinite(r.m_star)
-        if ok.sum() >= 3 and np.unique(r.m_star[ok]).size > 1:
-            f = loglog_slope(1.0 / r.eps[ok], r.m_star[ok])
-            assert f.ci_low <= 1.0 <= f.ci_high
-            fits += 1
-    for j in range(len(cfg.eps)):
-        m = np.array([r.m_star[j] for r in res])
-        g = np.array([1.0 / r.gamma2 for r in res])
-        ok = np.isfinite(m)
-        if ok.sum() >= 3 and np.unique(m[ok]).size > 1:
-            f = loglog_slope(g[ok], m[ok])
-            assert f.ci_low <= 2.0 <= f.ci_high
-            fits += 1
-    assert fits >= 3
+@pytest.mark.xfail(strict=True, reason=_FULL_PROTOCOL_FINDING)
+def test_soft_requirement_exponents_full_protocol(tmp_path):
+    # spec §9.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps and 2 in 1/gamma. Measured exactly as the claim records
+    # m25.soft.eps_exponent / m25.soft.gamma_exponent do (usable m* only: finite, uncensored, budget not capped;
+    # per-dataset fits pooled by inverse variance, 95% CI), on a fresh full-mode sweep; the tolerance 0.3 of the
+    # records is the tilt a hidden ln(1/eps) factor gives a slope over one decade (sims/claims/soft_labels.py)
+    from sims.claims import claim_status
+    from sims.claims.soft_labels import CLAIMS
+    from sims.store import ResultStore
+    from sims.sweep import run_experiment
+
+    store = ResultStore(tmp_path / "store")
+    run_experiment("softhard_width", store=store, progress=False)
+    by = {c.id: c for c in CLAIMS}
+    for cid in ("m25.soft.eps_exponent", "m25.soft.gamma_exponent"):
+        c = by[cid]
+        m = c.measure(store)
+        assert not hasattr(m, "reason"), f"{cid}: {m.reason}"
+        status = claim_status(c, m, c.predict(m.inputs))
+        assert status.category == "reproduced", f"{cid}: {status}"
