@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.ticker
 import numpy as np
 
 from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
@@ -95,7 +96,8 @@ def make(store):
     manifest, runs = load_runs(store, "softhard_width")
     runs = sorted(runs, key=lambda r: (r.point.family, r.point.k, r.point.gap, r.point.kind))
     datasets = sorted({(r.point.family, r.point.k, r.point.gap) for r in runs})
-    colour = {d: f"C{i % 10}" for i, d in enumerate(datasets)}
+    cmap = plt.get_cmap("tab10" if len(datasets) <= 10 else "tab20")
+    colour = {d: cmap(i % cmap.N) for i, d in enumerate(datasets)}
     ls = {"soft": "-", "hard": "--"}
     fig, axes = plt.subplots(2, 2, figsize=(11.0, 8.0))
     (a1, a2), (a3, a4) = axes
@@ -143,6 +145,9 @@ def make(store):
         for j, x in enumerate(gx):
             a2.axvline(x, color=f"C{j % 10}", ls=":", lw=1.2)
         a2.set_xlim(hi, lo)
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if lo <= t <= hi]
+        a2.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        a2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         a2.set_title(r"two clusters; dotted: crossover $\gamma_\times(\varepsilon)$ (soft wins left of it)",
                      fontsize="small")
         a2.legend(fontsize="xx-small", ncol=2)
