@@ -56,7 +56,7 @@ def _label(point) -> str:
 def _pool(fits):
     """Inverse-variance mean of slopes (label, SlopeFit): (value, 95% half-width)."""
     se = np.array([max(f.stderr, 1e-12) for _, f in fits])  # from: floor against a zero-residual 3-point fit
-    w = 1.0 / se ** 2
+    w = 1 / se ** 2
     value = float(np.sum(w * np.array([f.slope for _, f in fits])) / np.sum(w))
     return value, float(_Z95 / math.sqrt(np.sum(w)))
 
@@ -76,7 +76,7 @@ def _eps_exponent(kind: str):
         fits, used, skipped = [], [], []
         for r in sel:
             ok = _usable(r.result)
-            x, y = 1.0 / r.result.eps[ok], r.result.m_star[ok]
+            x, y = 1 / r.result.eps[ok], r.result.m_star[ok]
             if _fit_ok(x, y):
                 fits.append((_label(r.point), loglog_slope(x, y)))
                 used.append(r)
@@ -90,7 +90,7 @@ def _eps_exponent(kind: str):
         hi = max(f.window[1] for _, f in fits)
         return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
                            horizon=float(max(int(r.result.budgets.max()) for r in used)),
-                           inputs={"eps_low": 1.0 / hi, "eps_high": 1.0 / lo},
+                           inputs={"eps_low": 1 / hi, "eps_high": 1 / lo},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                            note=f"1/eps window [{lo:.3g}, {hi:.3g}]; skipped: {', '.join(skipped) or 'none'}",
                            **provenance(manifest, used))
@@ -113,7 +113,7 @@ def _gamma_exponent(kind: str):
             ok = np.array([_usable(r.result)[j] for r in sel])
             m = np.array([r.result.m_star[j] for r in sel])
             if _fit_ok(g[ok], m[ok]):
-                fits.append((f"eps={e:g}", loglog_slope(1.0 / g[ok], m[ok])))
+                fits.append((f"eps={e:g}", loglog_slope(1 / g[ok], m[ok])))
             else:
                 cens = sum(bool(r.result.censored[j]) for r in sel)
                 nan = sum(not np.isfinite(r.result.m_star[j]) for r in sel)
@@ -135,12 +135,12 @@ def _gamma_exponent(kind: str):
 def _order_slope_eps(order, inputs):
     """Log-log slope in 1/eps of a theory order over the measured eps window (gamma fixed)."""
     e = np.geomspace(inputs["eps_low"], inputs["eps_high"], 8)
-    return loglog_slope(1.0 / e, order(0.1, e)).slope  # from: any fixed gamma in (0, 1] (it cancels)
+    return loglog_slope(1 / e, order(0.1, e)).slope  # from: any fixed gamma in (0, 1] (it cancels)
 
 
 def _order_slope_gamma(order, inputs):
     g = np.geomspace(inputs["gamma_low"], inputs["gamma_high"], 8)
-    return loglog_slope(1.0 / g, order(g, 0.05)).slope  # from: any fixed eps in (0, 1) (it cancels)
+    return loglog_slope(1 / g, order(g, 0.05)).slope  # from: any fixed eps in (0, 1) (it cancels)
 
 
 def _crossover(store):
@@ -173,7 +173,7 @@ def _crossover(store):
     if not total:
         return Missing("no (dataset, eps) pair with an ordered m*_soft, m*_hard")
     agree = sum(a for a, _ in sides.values())
-    per = tuple((f"{k} ({n} pairs)", a / n, 0.0) for k, (a, n) in sides.items() if n)
+    per = tuple((f"{k} ({n} pairs)", a / n, 0) for k, (a, n) in sides.items() if n)
     return Measurement(value=agree / total, uncertainty=0, uncertainty_kind="exact (count over pairs)",
                        horizon=float(_STEPS), per_seed=per,
                        note=f"{agree}/{total} pairs on the predicted side; {undecided} undecided (equal or both "
