@@ -1,118 +1,169 @@
 r"""Neuron requirements of soft- and hard-label GD ([M25]; spec ``soft_vs_hard_labels.md`` §8-9).
 
-Left: :math:`m^*(\varepsilon)`, the smallest width whose median average loss over the
-prescribed :math:`T(\varepsilon)` is :math:`\le\varepsilon`, against ε (axis reversed, so
-1/ε grows to the right), one colour per circle difficulty k, soft (solid) and hard
-(dashed); a missing point means no width of the grid reached ε. Middle: the same
-values against the kernel margin :math:`\gamma_2` (axis reversed), one line per ε,
-with the predicted soft/hard crossover :math:`\gamma_\times(\varepsilon)`
-(:func:`theory.ntk.crossover_gamma`, C_soft = C_hard = 1) as dotted verticals when it lies
-in the plotted range. Right: lazy movement
-:math:`\sqrt m\max_{s,t\le T}\|w_s(t)-w_s(0)\|` (max over seeds) against width, with the
-[JT20] bound :math:`4\lambda/\gamma` quoted in the title (it is orders of magnitude above).
+Top left: :math:`m^*(\varepsilon)`, the smallest width (interpolated log-log between grid
+widths) whose median average loss over the prescribed :math:`T(\varepsilon)` is
+:math:`\le\varepsilon`, against ε (axis reversed, so 1/ε grows to the right), one colour
+per dataset, soft (solid) and hard (dashed); a triangle marks a censored value (ε already
+met at the smallest width: only :math:`m^*\le m_{min}` is known), a cross a budget cut
+by ``steps_max``; a missing point means no width reached ε. Top right: the γ sweep on two
+clusters: :math:`m^*` against the NTK margin γ (axis reversed, 1/γ grows to the right),
+one colour per ε, with the predicted soft/hard crossover :math:`\gamma_\times(\varepsilon)`
+(:func:`theory.ntk.crossover_gamma`, C_soft = C_hard = 1) as dotted verticals on the
+same axes and the fitted 1/γ slopes in the legend (where 3 usable points exist). Bottom
+left: the median average loss at the smallest ε's budget against width, with the ε
+levels: flat above a few neurons (the optimisation term dominates), which is why m* sits
+near the grid floor. Bottom right: lazy movement :math:`\sqrt m\max_{s,t\le T}\|w_s(t)-w_s(0)\|`
+(max over seeds) against width, with the [JT20] bound :math:`4\lambda/\gamma` in the title.
 
 Numbers (``paper/numbers/softhard_width.json``): log-log slopes
-(:func:`theory.fitting.loglog_slope`, 95% CI) of :math:`m^*` in 1/ε per (k, loss), over
-the ε window where :math:`m^*` is finite (at least 3 points), and in :math:`1/\gamma_2`
-and :math:`1/\gamma` per ε (over the k where it is finite); the [M25] orders are 1 and 2
-for soft; the hard slopes are reported, not predicted. Lazy movement against the bound.
+(:func:`theory.fitting.loglog_slope`, 95% CI) of :math:`m^*` in 1/ε per (dataset, loss)
+and in 1/γ per (ε, loss) on the cluster sweep, over the usable points only (finite, not
+censored, budget not capped; at least 3); the [M25] orders are 1 and 2 for soft; the
+hard slopes are reported, not predicted. Lazy movement against the bound.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.ticker
 import numpy as np
 
 from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
 from theory.fitting import loglog_slope
 from theory.ntk import crossover_gamma
 
-DESCRIPTION = "Soft- vs hard-label neuron requirements m*(eps, gamma) and lazy movement"
+DESCRIPTION = "Soft- vs hard-label neuron requirements m*(eps, gamma), the gamma sweep and lazy movement"
 EXPERIMENTS = ("softhard_width",)
 
 
-def _slope(x, y) -> dict | None:
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(y) & (y > 0) & np.isfinite(x) & (x > 0)
-    if ok.sum() < 3 or np.unique(y[ok]).size < 2:
+def _usable(res) -> np.ndarray:
+    return np.isfinite(res.m_star) & ~np.asarray(res.censored, bool) & ~np.asarray(res.budget_capped, bool)
+
+
+def _slope(x, y, ok) -> dict | None:
+    x, y = np.asarray(x, dtype=np.float64)[ok], np.asarray(y, dtype=np.float64)[ok]
+    if x.size < 3 or np.unique(y).size < 2:
         return None
-    return loglog_slope(x[ok], y[ok]).as_dict()
+    return loglog_slope(x, y).as_dict()
+
+
+def _label(p) -> str:
+    return f"k={p.k}" if p.family == "circle" else f"gap={p.gap:g}"
 
 
 def fit_numbers(runs) -> dict:
-    """Slopes of m* in 1/eps per (k, kind) and in 1/gamma per (eps, kind); lazy movement vs bound."""
-    out = {"eps_slopes": {}, "gamma2_slopes": {}, "gamma_slopes": {}, "lazy": {}}
+    """Slopes of m* in 1/eps per (dataset, kind) and in 1/gamma per (eps, kind); lazy movement vs bound."""
+    out = {"eps_slopes": {}, "gamma_slopes": {}, "gamma2_slopes": {}, "lazy": {}, "usable": {}}
     for r in runs:
-        res = r.result
-        out["eps_slopes"][f"{r.point.kind}/k={r.point.k}"] = _slope(1.0 / res.eps, res.m_star)
-        out["lazy"][f"{r.point.kind}/k={r.point.k}"] = {
-            "max_measured": float(np.max(res.lazy_max)), "bound_4lambda_over_gamma": float(np.min(res.lazy_bound)),
-            "gamma": res.gamma, "gamma2": res.gamma2}
+        res, key = r.result, f"{r.point.kind}/{r.point.family}/{_label(r.point)}"
+        out["eps_slopes"][key] = _slope(1.0 / res.eps, res.m_star, _usable(res))
+        out["usable"][key] = {"m_star": [None if not np.isfinite(v) else float(v) for v in res.m_star],
+                              "censored": [bool(c) for c in res.censored],
+                              "budget_capped": [bool(c) for c in res.budget_capped],
+                              "budgets": [int(t) for t in res.budgets], "trivial_loss": res.trivial_loss,
+                              "gamma": res.gamma, "gamma2": res.gamma2}
+        out["lazy"][key] = {"max_measured": float(np.max(res.lazy_max)),
+                            "bound_4lambda_over_gamma": float(np.min(res.lazy_bound))}
     for kind in ("soft", "hard"):
-        sel = sorted((r for r in runs if r.point.kind == kind), key=lambda r: r.point.k)
-        if not sel:
+        sel = [r for r in runs if r.point.kind == kind and r.point.family == "clusters"]
+        if len(sel) < 3:
             continue
         for j, e in enumerate(sel[0].result.eps):
+            ok = np.array([_usable(r.result)[j] for r in sel])
             m = [r.result.m_star[j] for r in sel]
-            out["gamma2_slopes"][f"{kind}/eps={e:g}"] = _slope([1.0 / r.result.gamma2 for r in sel], m)
-            out["gamma_slopes"][f"{kind}/eps={e:g}"] = _slope([1.0 / r.result.gamma for r in sel], m)
-    out["m_star"] = {f"{r.point.kind}/k={r.point.k}": [None if not np.isfinite(v) else float(v)
-                                                       for v in r.result.m_star] for r in runs}
+            out["gamma_slopes"][f"{kind}/eps={e:g}"] = _slope([1.0 / r.result.gamma for r in sel], m, ok)
+            out["gamma2_slopes"][f"{kind}/eps={e:g}"] = _slope([1.0 / r.result.gamma2 for r in sel], m, ok)
+        g = [r.result.gamma for r in sel]
+        out["gamma_span"] = {"min": float(min(g)), "max": float(max(g)), "ratio": float(max(g) / min(g))}
     out["predicted"] = {"soft_eps_slope": 1.0, "soft_gamma_slope": 2.0,
                         "hard_order": "ln(1/eps)/gamma^4 (an upper bound, [M25])"}
     return out
 
 
+def _marks(ax, res, colour):
+    cen = np.asarray(res.censored, bool)
+    cap = np.asarray(res.budget_capped, bool) & np.isfinite(res.m_star)
+    if cen.any():
+        ax.plot(res.eps[cen], res.m_star[cen], "v", color=colour, ms=7, mfc="none")
+    if cap.any():
+        ax.plot(res.eps[cap], res.m_star[cap], "x", color=colour, ms=7)
+
+
 def make(store):
-    """Three panels and the fitted numbers."""
+    """Four panels and the fitted numbers."""
     style()
     manifest, runs = load_runs(store, "softhard_width")
-    runs = sorted(runs, key=lambda r: (r.point.k, r.point.kind))
-    ks = sorted({r.point.k for r in runs})
-    colour = {k: f"C{i % 10}" for i, k in enumerate(ks)}
+    runs = sorted(runs, key=lambda r: (r.point.family, r.point.k, r.point.gap, r.point.kind))
+    datasets = sorted({(r.point.family, r.point.k, r.point.gap) for r in runs})
+    cmap = plt.get_cmap("tab10" if len(datasets) <= 10 else "tab20")
+    colour = {d: cmap(i % cmap.N) for i, d in enumerate(datasets)}
     ls = {"soft": "-", "hard": "--"}
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(12.0, 3.8))
+    fig, axes = plt.subplots(2, 2, figsize=(11.0, 8.0))
+    (a1, a2), (a3, a4) = axes
     for r in runs:
-        res, k, kind = r.result, r.point.k, r.point.kind
-        tag(a1.loglog(res.eps, res.m_star, ls[kind], marker="o", color=colour[k], label=f"{kind}, k={k}")[0],
+        res, p = r.result, r.point
+        c = colour[(p.family, p.k, p.gap)]
+        tag(a1.loglog(res.eps, res.m_star, ls[p.kind], marker="o", ms=4, color=c, label=f"{p.kind}, {_label(p)}")[0],
             r, "result.m_star", "result.eps")
-        tag(a3.loglog(res.widths, res.lazy_max, ls[kind], marker=".", color=colour[k], label=f"{kind}, k={k}")[0],
+        _marks(a1, res, c)
+        tag(a4.loglog(res.widths, res.lazy_max, ls[p.kind], marker=".", color=c, label=f"{p.kind}, {_label(p)}")[0],
             r, "result.lazy_max", "result.widths")
+        med = np.median(res.avg_loss, axis=0)[:, -1]
+        a3.loglog(res.widths, med, ls[p.kind], marker=".", color=c)
     a1.invert_xaxis()
     a1.set_xlabel(r"target $\varepsilon$ (1/$\varepsilon$ grows $\rightarrow$)")
-    a1.set_ylabel(r"$m^*(\varepsilon)$ (median over seeds)")
-    a1.legend(fontsize="x-small", ncol=2)
-    # cross-section of the values tagged on the left: m* against gamma_2, one line per eps
+    a1.set_ylabel(r"$m^*(\varepsilon)$ (median over seeds, interpolated)")
+    a1.set_title(r"$\triangledown$ censored ($m^*\leq m_{min}$), $\times$ budget capped", fontsize="small")
+    a1.legend(fontsize="xx-small", ncol=2)
     eps = runs[0].result.eps
-    g2_all = []
-    for kind in ("soft", "hard"):
-        sel = [r for r in runs if r.point.kind == kind]
-        g2 = np.array([r.result.gamma2 for r in sel])
-        g2_all += list(g2)
-        for j, e in enumerate(eps):
-            a2.loglog(g2, [r.result.m_star[j] for r in sel], ls[kind], marker="o", color=f"C{j % 10}",
-                      label=rf"{kind}, $\varepsilon$={e:g}")
-    lo, hi = min(g2_all) / 1.2, max(g2_all) * 1.2
     for j, e in enumerate(eps):
-        gx = crossover_gamma(e)
-        if lo <= gx <= hi:
-            a2.axvline(gx, color=f"C{j % 10}", ls=":", lw=1)
-    a2.set_xlim(hi, lo)
-    a2.set_xlabel(r"kernel margin $\gamma_2$ (1/$\gamma$ grows $\rightarrow$)")
-    gmin = float(np.min(crossover_gamma(eps)))
-    a2.set_title(rf"predicted crossover $\gamma_\times(\varepsilon)\geq${gmin:.2g}: soft side", fontsize="small")
-    a2.legend(fontsize="xx-small", ncol=2)
-    bound = min(float(np.min(r.result.lazy_bound)) for r in runs)
+        a3.axhline(e, color="grey", ls=":", lw=0.8)
     a3.set_xlabel("width m")
-    a3.set_ylabel(r"$\sqrt{m}\,\max_{s,t}\|w_s(t)-w_s(0)\|$")
-    a3.set_title(rf"[JT20] bound $4\lambda/\gamma\geq${bound:.3g}", fontsize="small")
-    fig.suptitle("Soft- vs hard-label neuron requirements on the circle, y = sign(sin k theta)", fontsize="small")
+    a3.set_ylabel(rf"median avg. loss at $T(\varepsilon={eps[-1]:g})$")
+    a3.set_title(r"dotted: the targets $\varepsilon$", fontsize="small")
+    # the gamma sweep (two clusters): m* against gamma, one colour per eps, crossover on the same axes
+    numbers = fit_numbers(runs)
+    clusters = [r for r in runs if r.point.family == "clusters"]
+    if clusters:
+        g_all = []
+        for kind in ("soft", "hard"):
+            sel = sorted((r for r in clusters if r.point.kind == kind), key=lambda r: r.result.gamma)
+            g = np.array([r.result.gamma for r in sel])
+            g_all += list(g)
+            for j, e in enumerate(eps):
+                fit = numbers["gamma_slopes"].get(f"{kind}/eps={e:g}")
+                slope = "" if fit is None else f", slope {fit['slope']:.2f}"
+                m = np.array([r.result.m_star[j] for r in sel])
+                a2.loglog(g, m, ls[kind], marker="o", ms=4, color=f"C{j % 10}",
+                          label=rf"{kind}, $\varepsilon$={e:g}{slope}")
+                cen = np.array([bool(r.result.censored[j]) for r in sel])
+                if cen.any():
+                    a2.plot(g[cen], m[cen], "v", color=f"C{j % 10}", ms=7, mfc="none")
+        gx = [float(crossover_gamma(e)) for e in eps]
+        lo, hi = min(g_all + gx) / 1.3, min(1.0, max(g_all + gx) * 1.3)
+        for j, x in enumerate(gx):
+            a2.axvline(x, color=f"C{j % 10}", ls=":", lw=1.2)
+        a2.set_xlim(hi, lo)
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if lo <= t <= hi]
+        a2.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        a2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        a2.set_title(r"two clusters; dotted: crossover $\gamma_\times(\varepsilon)$ (soft wins left of it)",
+                     fontsize="small")
+        a2.legend(fontsize="xx-small", ncol=2)
+    a2.set_xlabel(r"NTK margin $\gamma$ (1/$\gamma$ grows $\rightarrow$)")
+    a2.set_ylabel(r"$m^*$")
+    bound = min(float(np.min(r.result.lazy_bound)) for r in runs)
+    a4.set_xlabel("width m")
+    a4.set_ylabel(r"$\sqrt{m}\,\max_{s,t}\|w_s(t)-w_s(0)\|$")
+    a4.set_title(rf"[JT20] bound $4\lambda/\gamma\geq${bound:.3g}", fontsize="small")
+    fig.suptitle("Soft- vs hard-label neuron requirements: circle y = sign(sin k theta) and two clusters",
+                 fontsize="small")
     integer_log_axis(a1, "y")
     integer_log_axis(a2, "y")
     integer_log_axis(a3, "x")
+    integer_log_axis(a4, "x")
     fig.tight_layout()
-    numbers = fit_numbers(runs)
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
     return fig, numbers

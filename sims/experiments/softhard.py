@@ -4,15 +4,23 @@ Two experiments on the [JT20] model of :mod:`sims.twolayer` (only W trained, fix
 standard initialisation, full-batch GD, η = 1):
 
 * ``softhard_width`` (neuron requirements and lazy movement, spec §8-9 items 5, 8, 9):
-  for each difficulty k of the circle data and each loss (soft, hard), one
+  for each dataset (circle difficulty k; two clusters of gap g, the γ sweep whose
+  :math:`\gamma_2` spans more than a decade) and each loss (soft, hard), one
   seeds × widths ensemble (:func:`sims.twolayer.run_ensemble`, one fused call) is run
   for the largest budget; the prescribed budgets :math:`T(\varepsilon)` of the smaller
   ones are checkpoints of the same runs, since ``avg_loss`` at step t is
-  :math:`\frac1t\sum_{u<t}L(W_u)`. :math:`m^*(\varepsilon)` is the smallest width of the
-  grid whose median (over seeds) average loss at :math:`T(\varepsilon)` is
-  :math:`\le\varepsilon` (NaN if none). Also stored: :math:`\sqrt m\max_s\|w_s(t)-w_s(0)\|`
-  (max over the checkpoints :math:`t\le T`) and the [JT20] bound :math:`4\lambda/\gamma`
-  (:func:`theory.ntk.jt_width_bound`) with γ from :func:`theory.ntk.ntk_margin`.
+  :math:`\frac1t\sum_{u<t}L(W_u)`. :math:`m^*(\varepsilon)` is the smallest width whose
+  median (over seeds) average loss at :math:`T(\varepsilon)` is :math:`\le\varepsilon`,
+  interpolated log-log between the two grid widths around the crossing (NaN if none);
+  a value at the smallest width is *censored* (only :math:`m^*\le m_{min}` is known) and
+  a budget cut by ``steps_max`` is *capped*; fits of exponents use neither. Also stored:
+  the last-iterate loss at :math:`T_{max}` (the converged variant of spec §8.4), the
+  loss of f ≡ 0 (the scale of ε), :math:`\|W_T-W_0\|_F`,
+  :math:`\sqrt m\max_s\|w_s(t)-w_s(0)\|` (max over the checkpoints :math:`t\le T`) and the
+  [JT20] bound :math:`4\lambda/\gamma` (:func:`theory.ntk.jt_width_bound`) with γ from
+  :func:`theory.ntk.ntk_margin`. Settings: the soft teacher (``"kernel"``,
+  ``"program"``, ``"network"``), the student initialisation (standard / coupled) and
+  projected GD (:math:`R=c'/\gamma_2`, default none).
 * ``softhard_accuracy`` (the motivating experiment and where the claim holds, spec §7,
   §9 item 10): test accuracy (against the clean ground truth) against width, soft and
   hard, on the circle with growing k and on ``load_digits`` pairs, for each teacher
@@ -25,7 +33,9 @@ digits: :func:`theory.ntk.digits_pair` (centred, bias 1, scaled into the unit ba
 random half for training (the run's seed) and the other half for testing; the figure
 orders pairs by their :math:`\gamma_2`.
 
-Teachers ([open]): ``"kernel"`` is the max-margin function of the first-layer kernel
+Teachers ([open]): ``"program"`` (width sweep) is the predictor of the random-feature
+margin program, :math:`g=h/\gamma_K` (:func:`theory.ntk.margin_predictor`, spec §8.2);
+``"kernel"`` is the max-margin function of the first-layer kernel
 :math:`K_1` (functional margin 1, RKHS norm :math:`1/\gamma_2`; spec §7(b), §8.2):
 :math:`g(x)=\sum_iq_iy_iK_1(x_i,x)/\gamma_2^2` with q the kernel SVM's normalised dual
 (:func:`theory.ntk.kernel_margin`); ``"network"`` is a wide [JT20] net trained on the
@@ -40,7 +50,21 @@ Budgets ([open]): :math:`T(\varepsilon)=\min(T_{max},\lceil c_T/(\gamma_2^2\vare
 (the theory's :math:`T\propto1/(\gamma^2\varepsilon)`, spec §7(b)), with
 :math:`c_T` = ``budget_constant`` (default 1) and :math:`\gamma_2` (not the random-
 feature γ) because it is deterministic and is the inverse norm of the kernel teacher.
-Widths: powers of 2 from 4; seeds: 5 (quick: 3). No projection (R = ∞).
+Widths: powers of 2 from 2; seeds: 5 (quick: 3). No projection by default
+(R = ∞, the first of the spec's R ∈ {∞, c'/γ}; ``project_constant`` = c' > 0 sets
+:math:`R=c'/\gamma_2`, the kernel teacher's RKHS norm times c'). Standard
+initialisation by default (spec §8.3; coupled is a setting).
+
+Protocol findings (the measured numbers are in ``paper/numbers/softhard_width.json`` and
+the claims table): at :math:`T(\varepsilon)=c_T/(\gamma_2^2\varepsilon)` the average soft
+loss carries a width-independent optimisation term (the convex-GD bound
+:math:`\|W^*-W_0\|^2/(2\eta T)` with :math:`\|W^*-W_0\|\approx1/\gamma_2` is
+:math:`\varepsilon/(2c_T)`), and a width-m net can fit the n training targets once
+md ≳ n, so the width only matters at the smallest widths of the grid. The hard-label
+budget of [JT20] is :math:`T\propto\lambda^2/\varepsilon` with
+:math:`\lambda\propto\ln(1/\varepsilon)/\gamma`, larger by :math:`\ln^2(1/\varepsilon)`
+than the common :math:`T(\varepsilon)` used here for both losses; ``budget_constant``
+scales both.
 """
 
 from __future__ import annotations
@@ -51,9 +75,9 @@ import numpy as np
 
 from sims import twolayer
 from sims.experiment import Experiment, Interval, Options, Settings, Tuple, register, setting
-from theory._validation import as_choice, as_int
+from theory._validation import as_choice, as_int, as_real_array
 from theory.ntk import (circle_sectors, digits_pair, first_layer_kernel, flip_labels, jt_width_bound, kernel_margin,
-                        ntk_margin)
+                        margin_predictor, ntk_margin, two_clusters)
 
 __all__ = [
     "AccuracyConfig",
@@ -70,7 +94,10 @@ __all__ = [
     "neuron_requirement",
     "run_accuracy",
     "run_width",
+    "trivial_loss",
+    "width_dataset",
     "width_points",
+    "width_teacher",
 ]
 
 _KIND = Options(str, ("soft", "hard"))
@@ -149,7 +176,7 @@ def budgets(gamma2: float, eps, constant: float, steps_max: int) -> np.ndarray:
     return np.minimum(steps_max, np.maximum(1, np.ceil(constant / (gamma2 ** 2 * e)))).astype(np.int64)
 
 
-def neuron_requirement(widths, avg_loss, eps) -> np.ndarray:
+def neuron_requirement(widths, avg_loss, eps, *, interpolate: bool = False):
     r""":math:`m^*(\varepsilon_j)`: the smallest width whose median over seeds of ``avg_loss[:, w, j]`` is <= ε_j.
 
     Parameters
@@ -157,16 +184,39 @@ def neuron_requirement(widths, avg_loss, eps) -> np.ndarray:
     widths : array_like, shape (n_w,), increasing
     avg_loss : array_like, shape (n_seeds, n_w, n_eps)
     eps : array_like, shape (n_eps,)
+    interpolate : bool
+        Also return the requirement between grid widths: with :math:`L(m)` the median
+        loss, i the first grid width with :math:`L\le\varepsilon` and i - 1 the last one
+        above, :math:`\log m^*` is interpolated linearly in :math:`\log L` between them
+        (a grid step is a factor 2; a slope over one decade of ε would otherwise move by
+        3 grid steps only).
 
     Returns
     -------
-    ndarray, shape (n_eps,)
-        Widths as floats; NaN where no width of the grid reaches ε_j.
+    m_star : ndarray, shape (n_eps,)
+        Grid widths as floats (``interpolate=False``), NaN where no width reaches ε_j.
+    (m_star, m_star_grid, censored) : when ``interpolate``
+        Interpolated and grid values, and whether ε_j is reached at the smallest width
+        (then :math:`m^*\le` ``widths[0]``: an upper bound, not a measurement).
     """
     med = np.median(np.asarray(avg_loss, dtype=np.float64), axis=0)
-    ok = med <= np.asarray(eps, dtype=np.float64)[None, :]
+    e = np.asarray(eps, dtype=np.float64)
+    ok = med <= e[None, :]
     w = np.asarray(widths, dtype=np.float64)
-    return np.array([w[np.argmax(ok[:, j])] if ok[:, j].any() else np.nan for j in range(ok.shape[1])])
+    grid = np.array([w[np.argmax(ok[:, j])] if ok[:, j].any() else np.nan for j in range(ok.shape[1])])
+    if not interpolate:
+        return grid
+    inter = grid.copy()
+    censored = ok[0, :].copy()
+    for j in range(ok.shape[1]):
+        if not ok[:, j].any() or censored[j]:
+            continue
+        i = int(np.argmax(ok[:, j]))
+        lo, hi = med[i - 1, j], med[i, j]
+        if hi > 0 and lo > hi:  # L falls across the step: interpolate log m in log L
+            t = (np.log(lo) - np.log(e[j])) / (np.log(lo) - np.log(hi))
+            inter[j] = float(np.exp(np.log(w[i - 1]) + t * (np.log(w[i]) - np.log(w[i - 1]))))
+    return inter, grid, censored
 
 
 def _teacher(kind_teacher, X, y, point, seed):
@@ -184,25 +234,68 @@ def _test_logits(teacher_obj, Xt):
 
 # ---------------------------------------------------------------- neuron requirements
 
+_FAMILY_W = Options(str, ("circle", "clusters"))
+_TEACHER_W = Options(str, ("kernel", "program", "network"))
+_INIT = Options(str, ("standard", "coupled"))
+
+
+def width_dataset(family: str, k: int, gap: float, n: int, data_seed: int):
+    r"""Training set of one neuron-requirement point, shapes (n, d), (n,).
+
+    ``"circle"``: :func:`theory.ntk.circle_sectors` (n, k, even placement, bias 1, d = 3);
+    ``"clusters"``: :func:`theory.ntk.two_clusters` (n, gap, ``data_seed``, d = 2; the
+    slab passes through the origin, so no bias coordinate is needed).
+    """
+    family = as_choice(family, "family", ("circle", "clusters"))
+    if family == "circle":
+        return circle_sectors(n, k, placement="even")
+    return two_clusters(n, gap, data_seed, d=2)
+
+
+def trivial_loss(kind: str, teacher_probabilities=None) -> float:
+    r"""Loss of the zero predictor f ≡ 0: ln 2 (hard) or :math:`\frac1n\sum_i\mathrm{KL}(p_i\|\frac12)` (soft).
+
+    The scale an ε must be compared with: a target ε at or above it is met without learning.
+    """
+    if as_choice(kind, "kind", ("soft", "hard")) == "hard":
+        return float(np.log(2.0))
+    p = as_real_array(teacher_probabilities, "teacher_probabilities", ndim=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(p > 0, p * np.log(2.0 * p), 0.0) + np.where(p < 1, (1 - p) * np.log(2.0 * (1 - p)), 0.0)
+    return float(np.mean(kl))
+
+
 @dataclass(frozen=True)
 class WidthPoint(Settings):
-    """One difficulty and one loss: a seeds x widths ensemble up to the largest budget."""
+    """One dataset, one loss and one protocol: a seeds x widths ensemble up to the largest budget."""
 
+    family: str = setting("circle", _FAMILY_W, "data: circle sectors (difficulty k) or two clusters (gap)")
     k: int = setting(2, _POS_INT, "circle difficulty: y = sign(sin k theta)")
-    kind: str = setting("soft", _KIND, "loss: KL to the kernel teacher (soft) or logistic (hard)")
-    n: int = setting(64, Interval(int, 2, None), "training points (even placement)")
-    widths: tuple = setting((4, 8, 16, 32, 64, 128, 256, 512), Tuple(_POS_INT, length=(2, None)), "width grid")
+    gap: float = setting(0.2, Interval(float, 0.0, 2.0, closed="right"), "clusters: slab width around e_1^perp")
+    data_seed: int = setting(0, Interval(int, 0, None), "clusters: seed of the sample")
+    kind: str = setting("soft", _KIND, "loss: KL to the teacher (soft) or logistic on the labels (hard)")
+    teacher: str = setting("kernel", _TEACHER_W, "soft targets: kernel max-margin function, margin-program "
+                                                "predictor, or wide trained network")
+    init: str = setting("standard", _INIT, "student initialisation (coupled: f(.; W0) = 0, even widths)")
+    project_constant: float = setting(0.0, Interval(float, 0.0, None), "projected GD radius R = c'/gamma_2 "
+                                                                       "(0: plain GD, R = inf)")
+    n: int = setting(64, Interval(int, 2, None), "training points")
+    widths: tuple = setting((2, 4, 8, 16, 32, 64, 128, 256, 512), Tuple(_POS_INT, length=(2, None)), "width grid")
     n_seeds: int = setting(5, _POS_INT, "initialisation seeds (median over them)")
-    eps: tuple = setting((0.2, 0.1, 0.05, 0.02), Tuple(_EPS, length=(2, None)), "loss targets")
+    eps: tuple = setting((0.1, 0.05, 0.02, 0.01), Tuple(_EPS, length=(2, None)), "loss targets")
     budget_constant: float = setting(1.0, _POS_REAL, "c_T in T(eps) = c_T / (gamma_2^2 eps)")
     steps_max: int = setting(40_000, _POS_INT, "cap on T(eps)")
     temperature: float = setting(1.0, _POS_REAL, "teacher temperature tau (soft)")
-    n_features: int = setting(20_000, _POS_INT, "random features K of the NTK margin gamma")
+    n_features: int = setting(20_000, _POS_INT, "random features K of the NTK margin gamma (and program teacher)")
     delta: float = setting(0.1, Interval(float, 0.0, 1.0 / 3.0, closed="neither"), "delta of [JT20] lambda")
+    teacher_width: int = setting(4096, _POS_INT, "width of the network teacher")
+    teacher_steps: int = setting(3000, _POS_INT, "GD steps of the network teacher")
 
     def check(self) -> None:
         if list(self.widths) != sorted(set(self.widths)):
             raise ValueError(f"widths: expected strictly increasing widths, got {self.widths}")
+        if self.init == "coupled" and any(w % 2 for w in self.widths):
+            raise ValueError(f"widths: init='coupled' needs even widths (pairs of units), got {self.widths}")
 
 
 @dataclass(frozen=True)
@@ -217,10 +310,24 @@ class WidthResult:
     eps : ndarray, shape (n_eps,)
     budgets : ndarray of int64, shape (n_eps,)
         :math:`T(\varepsilon)`.
+    budget_capped : ndarray of bool, shape (n_eps,)
+        :math:`T(\varepsilon)` was cut to ``steps_max`` (the protocol :math:`T\propto1/(\gamma^2\varepsilon)` broken).
     avg_loss : ndarray, shape (n_seeds, n_w, n_eps)
         :math:`\frac1T\sum_{t<T}L(W_t)` at :math:`T=T(\varepsilon_j)`.
     m_star : ndarray, shape (n_eps,)
-        :func:`neuron_requirement` (NaN: not reached on the grid).
+        :func:`neuron_requirement` with log-log interpolation between grid widths (NaN: not reached).
+    m_star_grid : ndarray, shape (n_eps,)
+        The same on the grid (the smallest grid width that reaches ε).
+    censored : ndarray of bool, shape (n_eps,)
+        ε already reached at the smallest width: ``m_star`` is only an upper bound.
+    final_loss : ndarray, shape (n_seeds, n_w)
+        Last-iterate loss :math:`L(W_{T_{max}})` at the largest budget (the width's floor, if converged).
+    m_star_final : ndarray, shape (n_eps,)
+        :func:`neuron_requirement` on ``final_loss`` (interpolated).
+    trivial_loss : float
+        Loss of f ≡ 0 (:func:`trivial_loss`): ε above it is met without learning.
+    distance : ndarray, shape (n_seeds, n_w)
+        :math:`\|W_{T_{max}}-W_0\|_F`.
     lazy : ndarray, shape (n_seeds, n_w)
         :math:`\sqrt m\max_s\|w_s(t)-w_s(0)\|`, max over checkpoints :math:`t\le T_{max}`.
     lazy_max : ndarray, shape (n_w,)
@@ -231,6 +338,10 @@ class WidthResult:
         Training accuracy (clean labels) at :math:`T_{max}`.
     gamma, gamma_lower, gamma_upper, gamma2 : float
         NTK margin estimate and bounds (:func:`theory.ntk.ntk_margin`), kernel margin :math:`\gamma_2`.
+    teacher_margin : float
+        :math:`\min_iy_ig(x_i)` of the soft teacher (NaN for hard).
+    radius : float
+        Projection radius R (inf: plain GD).
     solvers : list of str
     """
 
@@ -238,8 +349,15 @@ class WidthResult:
     seeds: np.ndarray
     eps: np.ndarray
     budgets: np.ndarray
+    budget_capped: np.ndarray
     avg_loss: np.ndarray
     m_star: np.ndarray
+    m_star_grid: np.ndarray
+    censored: np.ndarray
+    final_loss: np.ndarray
+    m_star_final: np.ndarray
+    trivial_loss: float
+    distance: np.ndarray
     lazy: np.ndarray
     lazy_max: np.ndarray
     lazy_bound: np.ndarray
@@ -248,31 +366,69 @@ class WidthResult:
     gamma_lower: float
     gamma_upper: float
     gamma2: float
+    teacher_margin: float
+    radius: float
     solvers: list
 
 
+def width_teacher(point: WidthPoint, X, y, rng):
+    """The soft targets of a neuron-requirement point: ``(Teacher, description)``.
+
+    ``"kernel"``: :func:`fit_kernel_teacher`; ``"program"``: :func:`theory.ntk.margin_predictor`
+    (K = ``n_features``; draws its directions from ``rng``); ``"network"``:
+    :func:`sims.twolayer.wide_network_teacher` (seed from ``rng``).
+    """
+    if point.teacher == "kernel":
+        kt = fit_kernel_teacher(X, y)
+        return twolayer.kernel_teacher(kt, X, temperature=point.temperature), kt.solver
+    if point.teacher == "program":
+        pred = margin_predictor(X, y, point.n_features, rng)
+        return twolayer.kernel_teacher(pred, X, temperature=point.temperature), f"program {pred.solver}"
+    t = twolayer.wide_network_teacher(X, y, point.teacher_width, point.teacher_steps, 1.0,
+                                      seed=int(rng.integers(0, 2**31)), temperature=point.temperature)
+    return t, "wide-network"
+
+
 def run_width(point: WidthPoint, rng: np.random.Generator) -> WidthResult:
-    """One ensemble; ``rng`` draws the initialisation seeds and the random features."""
-    X, y = circle_sectors(point.n, point.k, placement="even")
-    kt = fit_kernel_teacher(X, y)
+    """One ensemble; ``rng`` draws the random features, the initialisation seeds and the teacher's randomness."""
+    X, y = width_dataset(point.family, point.k, point.gap, point.n, point.data_seed)
+    gamma2, _, ksolver = kernel_margin(X, y)
     margin = ntk_margin(X, y, point.n_features, rng)
-    T = budgets(kt.gamma2, point.eps, point.budget_constant, point.steps_max)
+    T = budgets(gamma2, point.eps, point.budget_constant, point.steps_max)
+    capped = T < np.ceil(point.budget_constant / (gamma2 ** 2 * np.asarray(point.eps)))
     seeds = [int(s) for s in rng.integers(0, 2**31, point.n_seeds)]
-    targets = twolayer.kernel_teacher(kt, X, temperature=point.temperature) if point.kind == "soft" else y
+    radius = point.project_constant / gamma2 if point.project_constant > 0 else None
+    if point.kind == "soft":
+        targets, tsolver = width_teacher(point, X, y, rng)
+        teacher_margin = float(np.min(y * targets.logits))
+        trivial = trivial_loss("soft", targets.probabilities)
+    else:
+        targets, tsolver, teacher_margin, trivial = y, "", float("nan"), trivial_loss("hard")
     record = np.unique(np.concatenate([np.geomspace(1, T.max(), 30).astype(np.int64), T]))
     ens = twolayer.run_ensemble(X, targets, list(point.widths), seeds, int(T.max()), 1.0, kind=point.kind,
-                                labels=y, record=record, progress=False)
+                                init=point.init, project_radius=radius, labels=y, record=record, progress=False)
     idx = np.searchsorted(ens.steps, T)
     avg = ens.stack("avg_loss")[:, :, idx]
+    final = ens.stack("loss")[:, :, -1]
     lazy = ens.stack("lazy").max(axis=2)
     lam = [jt_width_bound(margin.gamma, e, point.n, point.delta) for e in point.eps]
+    m_star, m_grid, censored = neuron_requirement(point.widths, avg, point.eps, interpolate=True)
+    m_final = neuron_requirement(point.widths, final[:, :, None] * np.ones(len(point.eps)), point.eps,
+                                 interpolate=True)[0]
     return WidthResult(
         widths=np.asarray(point.widths, dtype=np.int64),
         seeds=np.asarray(seeds, dtype=np.int64),
         eps=np.asarray(point.eps, dtype=np.float64),
         budgets=T,
+        budget_capped=np.asarray(capped, dtype=bool),
         avg_loss=avg,
-        m_star=neuron_requirement(point.widths, avg, point.eps),
+        m_star=m_star,
+        m_star_grid=m_grid,
+        censored=censored,
+        final_loss=final,
+        m_star_final=m_final,
+        trivial_loss=trivial,
+        distance=ens.stack("distance")[:, :, -1],
         lazy=lazy,
         lazy_max=lazy.max(axis=0),
         lazy_bound=np.array([b.movement for b in lam]),
@@ -280,49 +436,66 @@ def run_width(point: WidthPoint, rng: np.random.Generator) -> WidthResult:
         gamma=float(margin.gamma),
         gamma_lower=float(margin.lower),
         gamma_upper=float(margin.upper),
-        gamma2=float(kt.gamma2),
-        solvers=[str(margin.solver), kt.solver],
+        gamma2=float(gamma2),
+        teacher_margin=teacher_margin,
+        radius=float("inf") if radius is None else float(radius),
+        solvers=[str(margin.solver), ksolver, tsolver],
     )
 
 
 @dataclass(frozen=True)
 class WidthConfig(Settings):
-    """The grid of difficulties k x losses of ``softhard_width``."""
+    """The grid of ``softhard_width``: circle difficulties k and cluster gaps, x losses, one protocol."""
 
-    ks: tuple = setting((1, 2, 3, 4), Tuple(_POS_INT, length=(1, None)), "circle difficulties k")
+    ks: tuple = setting((1, 2, 3, 4), Tuple(_POS_INT, length=(0, None)), "circle difficulties k")
+    gaps: tuple = setting((0.05, 0.1, 0.2, 0.4, 0.8, 1.6), Tuple(Interval(float, 0.0, 2.0, closed="right"),
+                                                                  length=(0, None)),
+                          "two-cluster gaps (the gamma sweep: gamma_2 over more than a decade)")
+    data_seed: int = setting(0, Interval(int, 0, None), "seed of the cluster samples")
+    teacher: str = setting("kernel", _TEACHER_W, "soft targets: kernel, program or network teacher")
+    init: str = setting("standard", _INIT, "student initialisation")
+    project_constant: float = setting(0.0, Interval(float, 0.0, None), "projected GD: R = c'/gamma_2 (0: none)")
     n: int = setting(64, Interval(int, 2, None), "training points")
-    widths: tuple = setting((4, 8, 16, 32, 64, 128, 256, 512), Tuple(_POS_INT, length=(2, None)), "width grid")
+    widths: tuple = setting((2, 4, 8, 16, 32, 64, 128, 256, 512), Tuple(_POS_INT, length=(2, None)), "width grid")
     n_seeds: int = setting(5, _POS_INT, "seeds per ensemble")
-    eps: tuple = setting((0.2, 0.1, 0.05, 0.02), Tuple(_EPS, length=(2, None)), "loss targets")
+    eps: tuple = setting((0.1, 0.05, 0.02, 0.01), Tuple(_EPS, length=(2, None)), "loss targets")
     budget_constant: float = setting(1.0, _POS_REAL, "c_T in T(eps) = c_T / (gamma_2^2 eps)")
     steps_max: int = setting(40_000, _POS_INT, "cap on T(eps)")
     temperature: float = setting(1.0, _POS_REAL, "teacher temperature tau")
     n_features: int = setting(20_000, _POS_INT, "random features of the NTK margin")
+    teacher_width: int = setting(4096, _POS_INT, "network teacher width")
+    teacher_steps: int = setting(3000, _POS_INT, "network teacher steps")
     seed: int = setting(20261202, Interval(int, 0, None), "entropy of the runs' SeedSequence")
 
     def check(self) -> None:
         if list(self.widths) != sorted(set(self.widths)):
             raise ValueError(f"widths: expected strictly increasing widths, got {self.widths}")
+        if not self.ks and not self.gaps:
+            raise ValueError("ks and gaps: expected at least one circle difficulty or cluster gap, got none")
 
 
 def width_points(cfg: WidthConfig) -> list[WidthPoint]:
-    return [WidthPoint(k=k, kind=kind, n=cfg.n, widths=cfg.widths, n_seeds=cfg.n_seeds, eps=cfg.eps,
-                       budget_constant=cfg.budget_constant, steps_max=cfg.steps_max, temperature=cfg.temperature,
-                       n_features=cfg.n_features)
-            for k in cfg.ks for kind in ("soft", "hard")]
+    common = dict(teacher=cfg.teacher, init=cfg.init, project_constant=cfg.project_constant, n=cfg.n,
+                  widths=cfg.widths, n_seeds=cfg.n_seeds, eps=cfg.eps, budget_constant=cfg.budget_constant,
+                  steps_max=cfg.steps_max, temperature=cfg.temperature, n_features=cfg.n_features,
+                  teacher_width=cfg.teacher_width, teacher_steps=cfg.teacher_steps)
+    pts = [WidthPoint(family="circle", k=k, kind=kind, **common) for k in cfg.ks for kind in ("soft", "hard")]
+    pts += [WidthPoint(family="clusters", gap=g, data_seed=cfg.data_seed, kind=kind, **common)
+            for g in cfg.gaps for kind in ("soft", "hard")]
+    return pts
 
 
 register(
     Experiment(
         name="softhard_width",
-        description="Neuron requirement m*(eps) of soft- and hard-label GD on the circle, and lazy movement",
+        description="Neuron requirement m*(eps, gamma) of soft- and hard-label GD (circle, two clusters), lazy movement",
         config=WidthConfig,
         point=WidthPoint,
         result=WidthResult,
         points=width_points,
         run=run_width,
-        quick={"ks": (1, 2, 3), "widths": (4, 8, 16, 32, 64, 128), "n_seeds": 3, "eps": (0.4, 0.2, 0.1),
-               "steps_max": 12_000, "n_features": 5000},
+        quick={"ks": (1, 2), "gaps": (0.2, 0.8), "widths": (2, 4, 8, 16, 32, 64), "n_seeds": 3,
+               "eps": (0.1, 0.05, 0.02), "steps_max": 6000, "n_features": 5000},
         figures=("softhard_width",),
     )
 )
@@ -336,7 +509,10 @@ class AccuracyPoint(Settings):
 
     family: str = setting("circle", _FAMILY, "data family")
     difficulty: int = setting(2, _POS_INT, "circle k, or digit pair ab as the integer 10 a + b")
-    teacher: str = setting("network", _TEACHER, "kernel-limit (margin program) or wide trained network")
+    teacher: str = setting("network", _TEACHER, "kernel max-margin function of K_1 or wide trained network")
+    init: str = setting("standard", _INIT, "student initialisation (coupled: f(.; W0) = 0, even widths)")
+    project_constant: float = setting(0.0, Interval(float, 0.0, None), "projected GD radius R = c'/gamma_2 "
+                                                                       "(0: plain GD, R = inf)")
     temperature: float = setting(1.0, _POS_REAL, "teacher temperature tau")
     steps: int = setting(3000, _POS_INT, "GD steps of the students")
     label_noise: float = setting(0.0, Interval(float, 0.0, 0.5), "flip rate of the training labels")
@@ -346,6 +522,10 @@ class AccuracyPoint(Settings):
     n_seeds: int = setting(5, _POS_INT, "student seeds")
     teacher_width: int = setting(4096, _POS_INT, "width of the network teacher")
     teacher_steps: int = setting(3000, _POS_INT, "GD steps of the network teacher")
+
+    def check(self) -> None:
+        if self.init == "coupled" and any(w % 2 for w in self.widths):
+            raise ValueError(f"widths: init='coupled' needs even widths (pairs of units), got {self.widths}")
 
 
 @dataclass(frozen=True)
@@ -393,7 +573,8 @@ def run_accuracy(point: AccuracyPoint, rng: np.random.Generator) -> AccuracyResu
                                    point.label_noise)
     teacher, obj, gamma2 = _teacher(point.teacher, X, y, point, int(rng.integers(0, 2**31)))
     seeds = [int(s) for s in rng.integers(0, 2**31, point.n_seeds)]
-    common = dict(labels=y, record=[point.steps], progress=False)
+    radius = point.project_constant / gamma2 if point.project_constant > 0 else None
+    common = dict(labels=y, record=[point.steps], progress=False, init=point.init, project_radius=radius)
     soft = twolayer.run_ensemble(X, teacher, list(point.widths), seeds, point.steps, 1.0, kind="soft",
                                  temperature=1.0, **common)
     hard = twolayer.run_ensemble(X, y, list(point.widths), seeds, point.steps, 1.0, kind="hard", **common)
@@ -429,12 +610,15 @@ class AccuracyConfig(Settings):
     n_seeds: int = setting(5, _POS_INT, "student seeds")
     teacher_width: int = setting(4096, _POS_INT, "network teacher width")
     teacher_steps: int = setting(3000, _POS_INT, "network teacher steps")
+    init: str = setting("standard", _INIT, "student initialisation")
+    project_constant: float = setting(0.0, Interval(float, 0.0, None), "projected GD: R = c'/gamma_2 (0: none)")
     seed: int = setting(20261203, Interval(int, 0, None), "entropy of the runs' SeedSequence")
 
 
 def accuracy_points(cfg: AccuracyConfig) -> list[AccuracyPoint]:
     base = dict(n_train=cfg.n_train, n_test=cfg.n_test, widths=cfg.widths, n_seeds=cfg.n_seeds,
-                teacher_width=cfg.teacher_width, teacher_steps=cfg.teacher_steps)
+                teacher_width=cfg.teacher_width, teacher_steps=cfg.teacher_steps, init=cfg.init,
+                project_constant=cfg.project_constant)
     first = dict(teacher=cfg.teachers[0], temperature=cfg.temperatures[0], steps=cfg.steps[-1],
                  label_noise=cfg.label_noise[0])
     pts = [AccuracyPoint(family="circle", difficulty=k, **first, **base) for k in cfg.ks]

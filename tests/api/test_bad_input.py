@@ -259,6 +259,8 @@ valid("theory.ntk.uniform_dual_mc", K.uniform_dual_mc, X, YPM, 50, 0,
 valid("theory.ntk.solve_margin_program", K.solve_margin_program,
       np.array([[1, 0, 1, 0], [0, 1, 0, 1]], dtype=float), np.array([0.5, 0.5]), X * YPM[:, None],
       none_ok=("solver_options",), range={"solver": ["nope"], "w": [np.array([0.5, -0.5])]})
+valid("theory.ntk.margin_predictor", K.margin_predictor, X, YPM, 20, 0, none_ok=("solver_options",),
+      range={"n_features": [0, -1], "y": [np.array([1, 2, 3, 4])]}, huge={"n_features": 10**15})
 valid("theory.ntk.primal_value", K.primal_value, np.ones((2, 4)), np.array([0.5, 0.5]), X * YPM[:, None], np.zeros((2, 2)))
 valid("theory.ntk.dual_value", K.dual_value, np.ones((2, 4)), np.array([0.5, 0.5]), X * YPM[:, None], np.full(4, 0.25))
 valid("theory.ntk.project_simplex", K.project_simplex, np.array([0.2, 0.5, 0.9]))
@@ -424,7 +426,7 @@ NOT_WALKED = {
     "theory.ntp_svm.nonseparable_instance", "sims.engine.blas_controller", "sims.engine.blas_threads",
     "sims.store.default_store_path", "sims.paper.claim_keys", "sims.paper.declared_keys",
     # result containers built by the solvers
-    "theory.ntp.DataSubspace", "theory.ntp.FiniteComponent",
+    "theory.ntp.DataSubspace", "theory.ntp.FiniteComponent", "theory.ntk.MarginPredictor",
     "theory.ntp_svm.NTPMaxMarginResult", "theory.ntp_svm.FarkasCertificate",
     "theory.ntp_svm.SeparabilityResult", "theory.ntp_svm.NuclearMaxMarginResult",
     "theory.ntp_svm.LogitSplit",

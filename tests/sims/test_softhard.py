@@ -18,10 +18,20 @@ from sims.experiments.softhard import (
     neuron_requirement,
     run_accuracy,
     run_width,
+    trivial_loss,
     width_points,
 )
-from theory.fitting import loglog_slope
 from theory.ntk import circle_sectors, crossover_gamma, first_layer_kernel
+
+
+#: What the full protocol measured (the committed claims table has the current numbers).
+_FULL_PROTOCOL_FINDING = (
+    "measured on the full default protocol (circle k = 1..4 and two clusters, gap 0.05..1.6, widths 2..512, 5 seeds, "
+    "eps 0.1..0.01, T = 1/(gamma_2^2 eps) capped at 4e4; m* interpolated, censored and capped points dropped): the "
+    "pooled 1/eps slope is 0.174 +- 0.005 (95% CI; per dataset 0.11..0.50, window 1/eps in [10, 100]) and the 1/gamma "
+    "slope over gamma 0.031..0.403 (factor 13) is 0.02 +- 0.03, not 1 and 2. The average loss at T(eps) is flat in "
+    "the width above 4 neurons (optimisation-limited; the widths fit the n = 64 targets once m d >~ n), so m* is the "
+    "width-2-to-4 cliff for every eps and gamma: the O(1/(gamma^2 eps)) bound is sufficient, not binding here")
 
 
 def test_kernel_teacher_is_the_unit_margin_max_margin_function():
@@ -51,10 +61,42 @@ def test_neuron_requirement_against_a_loop(rng):
     loss = rng.uniform(0.0, 1.0, (5, 4, 3))
     eps = np.array([0.3, 0.5, 0.01])
     got = neuron_requirement(widths, loss, eps)
+    inter, grid, censored = neuron_requirement(widths, loss, eps, interpolate=True)
+    np.testing.assert_equal(grid, got)
     for j, e in enumerate(eps):
-        ok = [w for i, w in enumerate(widths) if np.median(loss[:, i, j]) <= e]
-        want = ok[0] if ok else np.nan
+        med = [np.median(loss[:, i, j]) for i in range(len(widths))]
+        ok = [i for i in range(len(widths)) if med[i] <= e]
+        want = widths[ok[0]] if ok else np.nan
         np.testing.assert_equal(got[j], want)
+        assert censored[j] == (bool(ok) and ok[0] == 0)
+        if ok and ok[0] > 0 and med[ok[0] - 1] > med[ok[0]]:
+            # the straight line through (log m, log L) of the two grid widths around the crossing hits log eps
+            i = ok[0]
+            slope = (np.log(med[i]) - np.log(med[i - 1])) / (np.log(widths[i]) - np.log(widths[i - 1]))
+            assert np.log(med[i - 1]) + slope * (np.log(inter[j]) - np.log(widths[i - 1])) == pytest.approx(
+                np.log(e), abs=1e-12)
+            assert widths[i - 1] < inter[j] <= widths[i]
+
+
+def test_interpolated_requirement_of_a_power_law_is_exact():
+    # median loss L(m) = 4 / m exactly on the grid: m*(eps) = 4 / eps by log-log interpolation (exact for a power law)
+    widths = np.array([2, 4, 8, 16, 32, 64])
+    eps = np.array([0.5, 0.3, 0.2, 0.1])
+    loss = np.broadcast_to((4.0 / widths)[None, :, None], (3, 6, 4))
+    inter, grid, censored = neuron_requirement(widths, loss, eps, interpolate=True)
+    np.testing.assert_allclose(inter, 4.0 / eps, rtol=1e-12)
+    np.testing.assert_array_equal(grid, [8, 16, 32, 64])
+    assert not censored.any()
+    assert neuron_requirement(widths, 0.1 * loss[:, :, :1], [0.9], interpolate=True)[2].tolist() == [True]
+
+
+def test_trivial_loss():
+    assert trivial_loss("hard") == pytest.approx(np.log(2.0), rel=1e-15)
+    assert trivial_loss("soft", np.full(5, 0.5)) == 0.0
+    # KL(Ber(1) || Ber(1/2)) = ln 2; KL(Ber(p) || Ber(1/2)) = ln 2 - H(p)
+    assert trivial_loss("soft", np.array([1.0, 0.0])) == pytest.approx(np.log(2.0), rel=1e-15)
+    p = 0.8
+    assert trivial_loss("soft", np.array([p])) == pytest.approx(np.log(2) + p * np.log(p) + (1 - p) * np.log(1 - p))
 
 
 def test_dataset_noise_and_clean_test_labels():
@@ -69,6 +111,31 @@ def test_dataset_noise_and_clean_test_labels():
     Xd, yd, Xdt, ydt, _ = make_dataset("digits", 38, 0, 0, 0)
     assert Xd.shape[1] == 65 and np.max(np.linalg.norm(Xd, axis=1)) <= 1.0 + 1e-12
     assert set(np.unique(yd)) == {-1.0, 1.0} and len(yd) + len(ydt) > 300
+
+
+def test_projected_coupled_point_with_network_teacher():
+    # the settings of spec §8.3 in one small point: coupled init, projection R = c'/gamma_2, a network teacher
+    p = WidthPoint(family="clusters", gap=0.4, kind="soft", teacher="network", init="coupled", project_constant=0.5,
+                   n=24, widths=(2, 8), n_seeds=2, eps=(0.2, 0.1), steps_max=300, n_features=500,
+                   teacher_width=64, teacher_steps=200)
+    res = run_width(p, np.random.default_rng(1))
+    assert res.radius == pytest.approx(0.5 / res.gamma2, rel=1e-15)
+    # every member stays in the ball ||W - W0||_F <= R (the kernel's projection; rounding only)
+    assert np.all(res.distance <= res.radius * (1 + 1e-12))
+    # the ball binds: unprojected GD from the same start moves further (R is about 1/gamma_2 / 2)
+    free = run_width(dataclasses.replace(p, project_constant=0.0), np.random.default_rng(1))
+    assert np.max(free.distance) > res.radius
+    assert np.isfinite(res.teacher_margin) and res.trivial_loss > 0
+    with pytest.raises(ValueError, match="even"):
+        WidthPoint(init="coupled", widths=(3, 4))
+
+
+def test_margin_program_teacher_point():
+    p = WidthPoint(k=1, kind="soft", teacher="program", n=16, widths=(2, 4), n_seeds=1, eps=(0.3, 0.2),
+                   steps_max=100, n_features=400)
+    res = run_width(p, np.random.default_rng(2))
+    # the program teacher is scaled to functional margin 1 on the training set (theory.ntk.margin_predictor)
+    assert res.teacher_margin == pytest.approx(1.0, abs=1e-12)
 
 
 def test_bad_settings_are_rejected():
@@ -99,7 +166,7 @@ def test_width_quick_soft_needs_no_more_neurons_than_hard(quick_k1):
     assert np.isfinite(s).any()
     # cheap version of the exponent check: m* cannot fall as eps falls (eps are decreasing; slope >= 0 in 1/eps)
     for m in (s, h):
-        assert np.all(np.diff(m) >= 0)
+        assert np.all(m[1:] >= m[:-1])
 
 
 def test_width_quick_lazy_movement_below_jt_bound(quick_k1):
@@ -121,9 +188,13 @@ def test_width_quick_losses_are_the_members_average_losses(quick_k1):
         traj = twolayer.run(X, targets, int(res.widths[j]), int(res.budgets[0]), 1.0, kind=kind,
                             seed=int(res.seeds[i]), labels=y, record=[int(res.budgets[0])])
         assert traj.avg_loss[-1] == pytest.approx(res.avg_loss[i, j, 0], rel=1e-12)
-        # average losses fall with the budget at every width (the [JT20] average-risk rate lambda^2/(eta T))
+        # average losses fall with the budget at every width (the [JT20] average-risk rate lambda^2/(eta T));
+        # budgets cut to steps_max are equal (flagged budget_capped), so compare the distinct ones
         med = np.median(res.avg_loss, axis=0)
-        assert np.all(np.diff(med, axis=1) < 0)
+        distinct = np.sort(np.unique(res.budgets, return_index=True)[1])
+        assert np.all(np.diff(med[:, distinct], axis=1) < 0)
+        cap = make_config(get_experiment("softhard_width"), quick=True).steps_max
+        assert res.budget_capped.tolist() == (res.budgets == cap).tolist()
 
 
 def test_accuracy_point_tiny():
@@ -141,30 +212,23 @@ def test_accuracy_point_tiny():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "measured on the full default protocol (k = 1..4, widths 4..512, 5 seeds, eps 0.2..0.02, T = 1/(gamma_2^2 eps) "
-    "capped at 4e4): m*_soft sits at the grid floor for k = 1 and jumps by grid steps elsewhere; the 1/eps slope "
-    "for k = 2 is 0.36 with 95% CI [-0.23, 0.95], excluding 1; see figures/softhard_width numbers"))
-def test_soft_requirement_exponents_full_protocol():
-    # spec §9.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps (per k) and 2 in 1/gamma_2 (per eps), each inside the
-    # 95% CI of the least-squares fit over every finite m* (at least 3 points; the window is all eps / all k)
-    cfg = make_config(get_experiment("softhard_width"))
-    # the sweep's generators (SeedSequence(cfg.seed, spawn_key=(index,))), so these are the stored full-mode runs
-    res = [run_width(p, np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(i,))))
-           for i, p in enumerate(width_points(cfg)) if p.kind == "soft"]
-    fits = 0
-    for r in res:
-        ok = np.isfinite(r.m_star)
-        if ok.sum() >= 3 and np.unique(r.m_star[ok]).size > 1:
-            f = loglog_slope(1.0 / r.eps[ok], r.m_star[ok])
-            assert f.ci_low <= 1.0 <= f.ci_high
-            fits += 1
-    for j in range(len(cfg.eps)):
-        m = np.array([r.m_star[j] for r in res])
-        g = np.array([1.0 / r.gamma2 for r in res])
-        ok = np.isfinite(m)
-        if ok.sum() >= 3 and np.unique(m[ok]).size > 1:
-            f = loglog_slope(g[ok], m[ok])
-            assert f.ci_low <= 2.0 <= f.ci_high
-            fits += 1
-    assert fits >= 3
+@pytest.mark.xfail(strict=True, reason=_FULL_PROTOCOL_FINDING)
+def test_soft_requirement_exponents_full_protocol(tmp_path):
+    # spec §9.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps and 2 in 1/gamma. Measured exactly as the claim records
+    # m25.soft.eps_exponent / m25.soft.gamma_exponent do (usable m* only: finite, uncensored, budget not capped;
+    # per-dataset fits pooled by inverse variance, 95% CI), on a fresh full-mode sweep; the tolerance 0.3 of the
+    # records is the tilt a hidden ln(1/eps) factor gives a slope over one decade (sims/claims/soft_labels.py)
+    from sims.claims import claim_status
+    from sims.claims.soft_labels import CLAIMS
+    from sims.store import ResultStore
+    from sims.sweep import run_experiment
+
+    store = ResultStore(tmp_path / "store")
+    run_experiment("softhard_width", store=store, progress=False)
+    by = {c.id: c for c in CLAIMS}
+    for cid in ("m25.soft.eps_exponent", "m25.soft.gamma_exponent"):
+        c = by[cid]
+        m = c.measure(store)
+        assert not hasattr(m, "reason"), f"{cid}: {m.reason}"
+        status = claim_status(c, m, c.predict(m.inputs))
+        assert status.category == "reproduced", f"{cid}: {status}"

@@ -10,6 +10,7 @@ two-layer model; spec ``soft_vs_hard_labels.md``). Topic files, re-exported here
   :func:`solve_margin_program`, :func:`primal_value`, :func:`dual_value`;
 * ``_arrangement``: the arcs of :math:`\{x_i^\perp\}` in d = 2 (:func:`arc_cells_2d`);
 * ``_margin``: :func:`ntk_margin`, :class:`NTKMarginResult`, :func:`uniform_dual_mc`;
+* ``_predictor``: :func:`margin_predictor`, the kernel-limit teacher from the margin program's primal;
 * ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`initial_output_bound`, :func:`soft_label_neurons`,
   :func:`hard_label_neurons`, :func:`crossover_gamma`, :func:`crossover_eps`;
 * :mod:`theory.ntk.data`: datasets with a controllable γ.
@@ -31,6 +32,7 @@ from theory.ntk._margin import (
     random_feature_error,
     uniform_dual_mc,
 )
+from theory.ntk._predictor import MarginPredictor, margin_predictor
 from theory.ntk._program import (
     CLARABEL_SOCP_OPTIONS,
     FIRST_ORDER_OPTIONS,
@@ -71,6 +73,7 @@ __all__ = [
     "arc_cells_2d", "half_line_cells_1d",
     "NTKMarginResult", "ntk_margin", "check_ntk_data", "contradictory_pairs", "kernel_margin",
     "linear_margin", "random_feature_error", "uniform_dual_mc",
+    "MarginPredictor", "margin_predictor",
     "CLARABEL_SOCP_OPTIONS", "FIRST_ORDER_OPTIONS", "MARGIN_SOLVERS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
     "project_simplex", "random_feature_patterns", "unique_patterns",
     "JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
