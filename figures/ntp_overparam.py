@@ -84,7 +84,7 @@ def make_methods(manifest, panels, title: str):
         tag(ax[2].semilogx(k[pos], met.cos_mm_corrected[pos], color=c, ls="--")[0], run,
             "result.metrics.cos_mm_corrected", "result.steps")
         tag(ax[3].loglog(*_positive(k, met.dist_F), color=c)[0], run, "result.metrics.dist_F", "result.steps")
-        if res.E_norm is not None:  # GD: the predicted E/k regime of the finite part (paper/ntp_w_tilde.md)
+        if res.E_norm is not None:  # GD: the E/k regime (paper, Sec. 'The 1/k correction of the finite part')
             late = k >= 1.0 / (run.point.lr * res.mu_F)
             if late.any():
                 ax[3].loglog(k[late], res.E_norm / (k[late] * res.W_star_norm), color=c, ls=":", lw=1.2,

@@ -1,4 +1,5 @@
-r"""The second-order term :math:`\tilde W` of GD on NTP data (beyond [T24]; ``paper/ntp_w_tilde.md``).
+r"""The second-order term :math:`\tilde W` of GD on NTP data (beyond [T24];
+paper, Sec. 'Beyond the paper: the second-order term of NTP training').
 
 One column per instance of the ``ntp_w_tilde`` experiment. Top: the determined residual
 :math:`\|P_{\mathcal A}(W_k-W^\star-\log(k)W^{mm})-\tilde W_{\mathcal A}\|` (solid) and the

@@ -51,7 +51,7 @@ implements the next term, the NTP analogue of Soudry et al.'s :math:`\tilde w` (
   :math:`\nu=1` (and more generally when a forcing rate :math:`\kappa_{jv}-1` equals an
   eigenvalue :math:`\nu` of :math:`\Gamma\Lambda`) the remainder is
   :math:`k^{-\nu}(c_1\log k+c_0)`: :attr:`NTPSecondOrder.log_power` = 1 and
-  :math:`c_1` = :attr:`NTPSecondOrder.log_coefficient` (``paper/ntp_w_tilde.md``, "Resonance").
+  :math:`c_1` = :attr:`NTPSecondOrder.log_coefficient` (paper, Sec. 'Resonance: when a log k factor appears').
 
 Conditions (checked; :class:`ValueError` otherwise): NTP-compatible and NTP-separable data;
 strict complementarity (every tight pair has :math:`\lambda_{jv}>0`); linearly independent
@@ -322,7 +322,7 @@ def quasi_static_correction(data: NTPData, W: Any, k: Any, *, subspace: DataSubs
     r"""The 1/k correction of the finite part at the current off-support masses.
 
     The F-part of the GD step balances the curvature of CE on F against the push of every
-    off-support pair at its current mass (``paper/ntp_w_tilde.md``, "The 1/k correction"):
+    off-support pair at its current mass (paper, Sec. 'The quasi-static balance at the current masses'):
 
     .. math:: k\,(P_FW_k-W^\star)\approx E(W_k)=k\,\mathcal H_F^{-1}P_F\sum_j\hat\pi_j
               \sum_{v\notin\mathcal S_j}\mathbb S_v(W_k\bar h_j)\,(\hat p_j-e_v)\bar h_j^\top,
@@ -389,7 +389,8 @@ def quasi_static_correction(data: NTPData, W: Any, k: Any, *, subspace: DataSubs
 def _resonance(data: NTPData, sub: DataSubspace, mm: NTPMaxMarginResult, j, v, lam, A, gram, chol, lr: float,
                nu: float, u: np.ndarray, margins: np.ndarray, nonactive: np.ndarray, W_t: np.ndarray,
                E: np.ndarray | None) -> tuple[int, float]:
-    r"""``(log_power, log_coefficient)`` of the rate-:math:`\nu` mode (``paper/ntp_w_tilde.md``, "Resonance").
+    r"""``(log_power, log_coefficient)`` of the rate-:math:`\nu` mode
+    (paper, Sec. 'Resonance: when a log k factor appears').
 
     In :math:`\tau=\log k` the active deviations obey, to first order,
     :math:`d\delta/d\tau=-\Gamma\Lambda\delta+\sum_r h_r e^{-r\tau}`. The rate-1 forcing is

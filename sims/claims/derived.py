@@ -1,4 +1,5 @@
-"""Our own derivations: the second-order term W~ of GD on NTP data (``paper/ntp_w_tilde.md``,
+"""Our own derivations: the second-order term W~ of GD on NTP data
+(paper, Sec. 'Beyond the paper: the second-order term of NTP training',
 :func:`theory.ntp_asymptotics.ntp_w_tilde`) and its 1/k correction E.
 
 Experiments ``ntp_w_tilde`` (four instances) and ``ntp_overparam_seeds`` (GD on App. A.2
@@ -68,7 +69,8 @@ def _wt_measure(panel):
     """Log-log slope of the determined residual over the run's last decade.
 
     Allowance in ``inputs["nonlinear"]``: in log time each mode of the active deviations
-    obeys d delta/d tau = -mu (1 - e^-delta) (paper/ntp_w_tilde.md, "Rate"), whose decay
+    obeys d delta/d tau = -mu (1 - e^-delta)
+    (paper, Sec. 'Beyond the paper: the second-order term of NTP training', subsection 'Rate'), whose decay
     rate is at least mu e^-|delta|; so the fitted slope may exceed -nu by at most
     nu (1 - e^-|delta|), |delta| = max |log mass ratio| at the window's start.
     """
@@ -217,13 +219,17 @@ def _reach_seeds(inputs):
                     f"needs k ~ {needed:.3g} (its allowance decaying at the theory's rate)")
 
 
+#: The paper's section of the derivation, cited by the claims' sources.
+_SECTION = "paper, Sec. 'Beyond the paper: the second-order term of NTP training'"
+
+
 def _claims() -> list[Claim]:
     out = []
     for panel, _, _ in INSTANCES:
         if panel in _RESONANT:
             out.append(Claim(
                 id=f"ours.w_tilde.{panel}.log_coefficient",
-                source="derived here (paper/ntp_w_tilde.md, Resonance; theory.ntp_asymptotics)",
+                source="derived here (paper, Sec. 'Resonance: when a log k factor appears'; theory.ntp_asymptotics)",
                 statement=f"{panel}: nu = 1 is resonant, so k * (determined residual) grows like c1 log k, c1 from "
                           "the rate-1 forcing on the time-shift mode of Gamma Lambda",
                 experiment="ntp_w_tilde", quantity="slope of k^nu * result.determined_residual vs log k, last decade",
@@ -236,7 +242,7 @@ def _claims() -> list[Claim]:
                 produce="ibl run ntp_w_tilde", max_horizon=_FULL))
         else:
             out.append(Claim(
-                id=f"ours.w_tilde.{panel}.rate", source="derived here (paper/ntp_w_tilde.md; theory.ntp_asymptotics)",
+                id=f"ours.w_tilde.{panel}.rate", source=f"derived here ({_SECTION}; theory.ntp_asymptotics)",
                 statement=f"{panel}: the determined part of W_k - W* - log(k) W^mm - W~ decays at least like k^-nu "
                           "(no resonance: no log k factor)",
                 experiment="ntp_w_tilde", quantity="log-log slope of result.determined_residual, last decade",
@@ -248,7 +254,7 @@ def _claims() -> list[Claim]:
                 horizon=_FULL, horizon_unit="k", seeds="fixed instance; W_0 from the sweep seed",
                 produce="ibl run ntp_w_tilde", reach=_reach_nu, max_horizon=_FULL))
         out.append(Claim(
-            id=f"ours.w_tilde.{panel}.mass_ratio", source="derived here (paper/ntp_w_tilde.md)",
+            id=f"ours.w_tilde.{panel}.mass_ratio", source=f"derived here ({_SECTION})",
             statement=f"{panel}: k eta pi_j S_v(W_k h_j) -> lambda_jv on the active pairs (log ratio -> 0)",
             experiment="ntp_w_tilde", quantity="max |log result.mass_ratio_{min,max}| at the last checkpoint",
             predict=lambda inputs: 0,
@@ -259,7 +265,7 @@ def _claims() -> list[Claim]:
             produce="ibl run ntp_w_tilde", reach=_reach_nu, max_horizon=_FULL))
     seeds = f"data seeds {SeedsConfig().data_seeds[0]}..{SeedsConfig().data_seeds[-1]} (informative ones)"
     out.append(Claim(
-        id="ours.E_balance.a2", source="derived here (paper/ntp_w_tilde.md, the 1/k correction)",
+        id="ours.E_balance.a2", source="derived here (paper, Sec. 'The quasi-static balance at the current masses')",
         statement="on App. A.2 draws (GD), k (P_F W_k - W*) equals the quasi-static balance E(W_k) of the current "
                   "off-support masses, within its next-order terms",
         experiment="ntp_overparam_seeds",
@@ -272,7 +278,8 @@ def _claims() -> list[Claim]:
         horizon=SeedsConfig().steps, horizon_unit="k", seeds=seeds, produce="ibl run ntp_overparam_seeds",
         reach=_reach_seeds, max_horizon=SeedsConfig().steps))
     out.append(Claim(
-        id="ours.E_over_k.a2", source="derived here (theory.ntp_asymptotics: P_F W_k = W* + E/k + o(1/k))",
+        id="ours.E_over_k.a2",
+        source="derived here (paper, Sec. 'The 1/k correction of the finite part'; theory.ntp_asymptotics)",
         statement="on App. A.2 draws (GD), k ||P_F W_k - W*|| -> ||E|| (E at the limit masses lambda)",
         experiment="ntp_overparam_seeds",
         quantity="max over informative seeds of |k ||D_k|| / ||E|| - 1| / allowance, last checkpoint",

@@ -1,7 +1,7 @@
 r"""The second-order term of GD on NTP data: :math:`W_k-W^\star-\log(k)W^{mm}\to\tilde W`.
 
 Beyond [T24]: :func:`theory.ntp_asymptotics.ntp_w_tilde` predicts the bounded correction
-:math:`\tilde W` (derivation in ``paper/ntp_w_tilde.md``), the limit
+:math:`\tilde W` (derivation: paper, Sec. 'Beyond the paper: the second-order term of NTP training'), the limit
 :math:`k\,\eta\hat\pi_j\mathbb S_v(W_k\bar h_j)\to\lambda_{jv}` of the active pairs, and the
 rate :math:`k^{-\nu}` at which the determined part converges. Four instances, one run each
 (GD, constant step, checkpoints log-spaced):

@@ -107,7 +107,7 @@ def test_spanning_instance_residual_rate_and_masses():
     fit = loglog_slope(k, det, window=(1e4, 1e6))
     # linearised dynamics in log k give slope -nu = -1/3. Above: each mode obeys
     # d delta/d tau = -mu (1 - e^-delta), rate >= mu e^-|delta|, so the slope exceeds -nu by at most
-    # nu (1 - e^-|delta|) at the window's start (paper/ntp_w_tilde.md, "Resonance"). Below: only the
+    # nu (1 - e^-|delta|) at the window's start (paper, Sec. 'Resonance: when a log k factor appears'). Below: only the
     # faster mode (eigenvalue 1) can steepen it, weighted by k^-(1 - nu) <= 2e-3 at 1e4, i.e. by
     # less than 0.01. Measured -0.290 .. -0.329 over 5 initialisations.
     nonlinear = res.rate_exponent * -np.expm1(-np.abs(np.log(res.mass_ratio(tr.W_records, k)[np.searchsorted(k, 1e4)])).max())
@@ -266,7 +266,7 @@ def test_one_hot_rate_exponent_matches_soudry_predictions():
 def test_gamma_lambda_always_has_the_time_shift_eigenvalue_one():
     """Gamma lambda = 1 (W^mm = sum lambda_a A_a has margin 1 on every active pair), so Gamma Lambda has
     the eigenvector 1 with eigenvalue 1: a shift of log k. With the rate-1 forcing of the 1/k terms
-    this is the resonance behind log_power (paper/ntp_w_tilde.md, "Resonance")."""
+    this is the resonance behind log_power (paper, Sec. 'Resonance: when a log k factor appears')."""
     for data, lr in ((_orthonormal(), 0.5), (_nonspanning(), 0.5), (NTPData.toy_2d(0), 2.0)):
         res = ntp_w_tilde(data, lr)
         np.testing.assert_allclose(res._gram @ res.multipliers, 1.0, rtol=1e-6)  # solver accuracy
