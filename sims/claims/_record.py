@@ -23,6 +23,8 @@ Statuses (:data:`STATUSES`):
 * ``reproduced only at a longer horizon``: it does not at the claim's horizon, but does
   at the longest horizon stored (the status says which);
 * ``reproduced on some seeds``: per-seed values agree on some seeds only (it says which);
+* ``reproduced on some settings``: the same, when the per-item values are not seeds but
+  datasets, targets or protocols (:attr:`Measurement.per_seed_kind`);
 * ``deviates``: it does not agree; the status gives the distance to the accepted set;
 * ``refuted``: the distance exceeds :data:`REFUTE_FACTOR` times the allowance
   (tolerance + uncertainty);
@@ -67,11 +69,15 @@ __all__ = [
 REPRODUCED = "reproduced"
 LONGER = "reproduced only at a longer horizon"
 SOME_SEEDS = "reproduced on some seeds"
+SOME_SETTINGS = "reproduced on some settings"
 DEVIATES = "deviates"
 REFUTED = "refuted"
 OUT_OF_REACH = "out of reach at our scale"
 NOT_MEASURED = "not measured"
-STATUSES = (REPRODUCED, LONGER, SOME_SEEDS, DEVIATES, REFUTED, OUT_OF_REACH, NOT_MEASURED)
+STATUSES = (REPRODUCED, LONGER, SOME_SEEDS, SOME_SETTINGS, DEVIATES, REFUTED, OUT_OF_REACH, NOT_MEASURED)
+
+#: What a measurement's ``per_seed`` items can be (:attr:`Measurement.per_seed_kind`).
+PER_SEED_KINDS = ("seeds", "settings")
 
 #: "equal": |value - prediction| <= tol; "at_least": value >= prediction - tol;
 #: "at_most": value <= prediction + tol.
@@ -152,6 +158,9 @@ class Measurement:
         ``(horizon, value, uncertainty)`` at the longest stored horizon, when longer.
     per_seed : tuple
         ``(label, value, uncertainty)`` per seed (or per data instance); empty when one.
+    per_seed_kind : str
+        What the ``per_seed`` items are: ``"seeds"`` (default) or ``"settings"`` (datasets,
+        targets, protocols); it names the partial status.
     seeds : tuple of str
     run_keys : tuple of str
     sweep_key : str
@@ -169,6 +178,7 @@ class Measurement:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     later: tuple | None = None
     per_seed: tuple = ()
+    per_seed_kind: str = "seeds"
     seeds: tuple = ()
     run_keys: tuple = ()
     sweep_key: str = ""
@@ -178,6 +188,7 @@ class Measurement:
 
     def __post_init__(self):
         as_real(self.uncertainty, "Measurement.uncertainty", low=0.0)
+        as_choice(self.per_seed_kind, "Measurement.per_seed_kind", PER_SEED_KINDS)
 
     def to_dict(self) -> dict:
         return {
@@ -186,6 +197,7 @@ class Measurement:
             "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
             "later": None if self.later is None else [_num(x) for x in self.later],
             "per_seed": [[str(s), _num(v), _num(u)] for s, v, u in self.per_seed],
+            "per_seed_kind": self.per_seed_kind,
             "seeds": list(self.seeds), "run_keys": list(self.run_keys), "sweep_key": self.sweep_key,
             "quick": bool(self.quick), "digests": list(self.digests), "note": self.note,
         }
@@ -198,6 +210,7 @@ class Measurement:
             inputs=dict(d.get("inputs", {})),
             later=None if d.get("later") is None else tuple(_unnum(x) for x in d["later"]),
             per_seed=tuple((s, _unnum(v), _unnum(u)) for s, v, u in d.get("per_seed", [])),
+            per_seed_kind=d.get("per_seed_kind", "seeds"),
             seeds=tuple(d.get("seeds", ())), run_keys=tuple(d.get("run_keys", ())),
             sweep_key=d.get("sweep_key", ""), quick=bool(d.get("quick", False)),
             digests=tuple(d.get("digests", ())), note=d.get("note", ""),
@@ -373,7 +386,8 @@ def claim_status(claim: Claim, measurement: "Measurement | Missing | None", pred
             if len(ok) < len(m.per_seed):
                 bad = [s for s, v, u in m.per_seed if s not in ok]
                 if ok:
-                    return Status(SOME_SEEDS, f"on {', '.join(ok)}; not on {', '.join(bad)}")
+                    return Status(SOME_SEEDS if m.per_seed_kind == "seeds" else SOME_SETTINGS,
+                                  f"on {', '.join(ok)}; not on {', '.join(bad)}")
                 # every seed misses although the pooled value agrees: report the seeds
                 return Status(DEVIATES, f"pooled value agrees, but no single seed does ({', '.join(bad)})")
         where = f"at {unit} = {format_number(m.horizon)} < {format_number(claim.horizon)}" if short else ""

@@ -1,4 +1,5 @@
-r"""Claims of [M25] and [JT20] on soft- vs hard-label training (``spec/soft_vs_hard_labels.md`` §9).
+r"""Claims of [M25] and [JT20] on soft- vs hard-label training (paper, Sec. 'Soft- versus hard-label
+training of two-layer ReLU networks'; checks S.5, S.8-S.10 of the appendix 'Checks').
 
 Measured on the full-mode ``softhard_width`` sweep (circle k = 1..4, the two-cluster γ
 sweep) and ``softhard_accuracy`` (the calibration map). Exponents are log-log slopes
@@ -6,10 +7,10 @@ sweep) and ``softhard_accuracy`` (the calibration map). Exponents are log-log sl
 measurement: finite, not censored at the smallest width, budget not capped (see
 :mod:`sims.experiments.softhard`). Several datasets (or targets ε) give one fit each;
 the claim's value pools them by inverse-variance weighting (the per-dataset fits are
-the rows' ``per_seed`` entries). The [M25] constants are [open]: the crossover uses
+the rows' ``per_seed`` entries, of kind "settings"). [M25] give no constants; our choice: the crossover uses
 :math:`C_{soft}=C_{hard}=1` (:func:`theory.ntk.crossover_gamma`). The hard-label rows are
 reported with the status the rule gives; the hard order is an upper bound of one analysis
-(spec §6), not a prediction of the exponent.
+(paper, Sec. 'Theorems as implemented' of the soft/hard section), not a prediction of the exponent.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def _eps_exponent(kind: str):
                            horizon=float(max(int(r.result.budgets.max()) for r in used)),
                            inputs={"eps_low": 1 / hi, "eps_high": 1 / lo},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
+                           per_seed_kind="settings",
                            note=f"1/eps window [{lo:.3g}, {hi:.3g}]; skipped: {', '.join(skipped) or 'none'}",
                            **provenance(manifest, used))
     return measure
@@ -127,6 +129,7 @@ def _gamma_exponent(kind: str):
         return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
                            horizon=float(_STEPS), inputs={"gamma_low": float(g.min()), "gamma_high": float(g.max())},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
+                           per_seed_kind="settings",
                            note=f"{span}; " + ("; ".join(reasons) or "every eps fitted"),
                            **provenance(manifest, sel))
     return measure
@@ -175,7 +178,7 @@ def _crossover(store):
     agree = sum(a for a, _ in sides.values())
     per = tuple((f"{k} ({n} pairs)", a / n, 0) for k, (a, n) in sides.items() if n)
     return Measurement(value=agree / total, uncertainty=0, uncertainty_kind="exact (count over pairs)",
-                       horizon=float(_STEPS), per_seed=per,
+                       horizon=float(_STEPS), per_seed=per, per_seed_kind="settings",
                        note=f"{agree}/{total} pairs on the predicted side; {undecided} undecided (equal or both "
                             f"censored); C_soft = C_hard = 1", **provenance(manifest, used))
 
@@ -214,7 +217,8 @@ def _calibration(store):
     allg = np.concatenate(gaps)
     return Measurement(value=float(allg.mean()), uncertainty=_Z95 * float(allg.std(ddof=1) / math.sqrt(allg.size)),
                        uncertainty_kind="1.96 x stderr over seeds and protocols", horizon=float(_ACC_STEPS),
-                       per_seed=tuple(per), note=f"circle k = {k_map}; gap averaged over widths per seed",
+                       per_seed=tuple(per), per_seed_kind="settings",
+                       note=f"circle k = {k_map}; gap averaged over widths per seed",
                        **provenance(manifest, sel))
 
 
@@ -223,56 +227,58 @@ def _claims() -> list[Claim]:
     run_a = f"ibl run {_A}"
     seeds = "5 initialisation seeds per ensemble (median), sweep seed of the config"
     return [
-        Claim(id="m25.soft.eps_exponent", source="[M25] abstract: O(1/(gamma^2 eps)) neurons (soft); spec §9 check 8",
+        Claim(id="m25.soft.eps_exponent", source="[M25] abstract: O(1/(gamma^2 eps)) neurons (soft); check S.8",
               statement="soft labels: m*(eps) grows like 1/eps (log-log slope 1)",
               experiment=_W, quantity="pooled log-log slope of result.m_star in 1/eps (usable points)",
               predict=lambda inputs: _order_slope_eps(soft_label_neurons, inputs),
               prediction_source="theory.ntk.soft_label_neurons (slope over the measured eps window)",
               measure=_eps_exponent("soft"), comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY),
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
-        Claim(id="m25.soft.gamma_exponent", source="[M25] abstract: O(1/(gamma^2 eps)) neurons (soft); spec §9 check 8",
+        Claim(id="m25.soft.gamma_exponent", source="[M25] abstract: O(1/(gamma^2 eps)) neurons (soft); check S.8",
               statement="soft labels: m* grows like 1/gamma^2 over the two-cluster gamma sweep (slope 2)",
               experiment=_W, quantity="pooled log-log slope of result.m_star in 1/result.gamma, per eps",
               predict=lambda inputs: _order_slope_gamma(soft_label_neurons, inputs),
               prediction_source="theory.ntk.soft_label_neurons (slope in 1/gamma)",
               measure=_gamma_exponent("soft"), comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY),
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
-        Claim(id="m25.hard.eps_exponent", source="[M25] abstract: O(ln(1/eps)/gamma^4) (hard; an upper bound, spec §6)",
+        Claim(id="m25.hard.eps_exponent",
+              source="[M25] abstract: O(ln(1/eps)/gamma^4) (hard; an upper bound, check S.8)",
               statement="hard labels: m*(eps) grows at most like ln(1/eps) (reported, not asserted)",
               experiment=_W, quantity="pooled log-log slope of result.m_star in 1/eps (usable points)",
               predict=lambda inputs: _order_slope_eps(hard_label_neurons, inputs),
               prediction_source="theory.ntk.hard_label_neurons (slope of ln(1/eps) over the window)",
               measure=_eps_exponent("hard"), comparison="at_most", tolerance=Tolerance(0.3, _LOG_WHY),
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
-        Claim(id="m25.hard.gamma_exponent", source="[M25] abstract: O(ln(1/eps)/gamma^4) (hard; an upper bound, spec §6)",
+        Claim(id="m25.hard.gamma_exponent",
+              source="[M25] abstract: O(ln(1/eps)/gamma^4) (hard; an upper bound, check S.8)",
               statement="hard labels: the 1/gamma exponent of m* is at most 4 (reported, not asserted; 2 by [MOSW22])",
               experiment=_W, quantity="pooled log-log slope of result.m_star in 1/result.gamma, per eps",
               predict=lambda inputs: _order_slope_gamma(hard_label_neurons, inputs),
               prediction_source="theory.ntk.hard_label_neurons (slope in 1/gamma)",
               measure=_gamma_exponent("hard"), comparison="at_most", tolerance=Tolerance(0.3, _LOG_WHY),
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
-        Claim(id="m25.crossover.ordering", source="[M25] abstract (soft better when gamma <= eps); spec §9 check 9",
+        Claim(id="m25.crossover.ordering", source="[M25] abstract (soft better when gamma <= eps); check S.9",
               statement="m*_soft < m*_hard exactly when gamma < gamma_x(eps) = sqrt(eps ln(1/eps)) (C_soft = C_hard = 1)",
               experiment=_W, quantity="fraction of (dataset, eps) pairs ordered on the predicted side",
               predict=lambda inputs: 1,
-              prediction_source="theory.ntk.crossover_gamma gives each pair's side; spec §9 check 9: all pairs",
+              prediction_source="theory.ntk.crossover_gamma gives each pair's side; check S.9: all pairs",
               measure=_crossover, comparison="at_least",
               tolerance=Tolerance(0, "every pair: the ordering is a deterministic function of the stored m*"),
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
-        Claim(id="jt20.lazy_movement", source="[JT20] Thm 2.2 (spec §5, §9 check 5) [unverified constants]",
+        Claim(id="jt20.lazy_movement", source="[JT20] Thm 2.2 (check S.5; constants not confirmed in the source)",
               statement="sqrt(m) max_{s,t<T} ||w_s(t) - w_s(0)|| <= 4 lambda / gamma at every width",
               experiment=_W, quantity="max over runs of result.lazy_max / min(result.lazy_bound)",
               predict=lambda inputs: 1,
-              prediction_source="theory.ntk.jt_width_bound movement 4 lambda/gamma (ratio 1; spec §9 check 5)",
+              prediction_source="theory.ntk.jt_width_bound movement 4 lambda/gamma (ratio 1; check S.5)",
               measure=_lazy, comparison="at_most",
               tolerance=Tolerance(0, "the theorem's bound, no slack (it is proven only for m >= M ~ 1e15)"),
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
-        Claim(id="m25.calibration.soft_beats_hard", source="[M25] abstract claim 1; spec §7(a), §9 check 10",
+        Claim(id="m25.calibration.soft_beats_hard", source="[M25] abstract claim 1; check S.10",
               statement="soft-label students are at least as accurate as hard-label ones, per protocol "
                         "(teacher, temperature, label noise, length)",
               experiment=_A, quantity="mean over widths and seeds of soft_accuracy - hard_accuracy, per protocol",
               predict=lambda inputs: 0,
-              prediction_source="spec §9 check 10 (soft >= hard: a gap >= 0)",
+              prediction_source="check S.10 (soft >= hard: a gap >= 0)",
               measure=_calibration, comparison="at_least",
               tolerance=Tolerance(0, "[M25]: soft >= hard with no slack; the uncertainty is the seed spread"),
               horizon=_ACC_STEPS, horizon_unit="T", seeds="5 student seeds per protocol (paired soft/hard)",

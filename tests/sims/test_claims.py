@@ -49,12 +49,29 @@ def test_every_status_is_reachable():
         claim_status(c, _m(1.05), 1.0).category,
         claim_status(c, _m(1.5, later=(1000.0, 1.02, 0.0)), 1.0).category,
         claim_status(c, _m(1.0, per_seed=(("s0", 1.0, 0.0), ("s1", 2.0, 0.0))), 1.0).category,
+        claim_status(c, _m(1.0, per_seed=(("a", 1.0, 0.0), ("b", 2.0, 0.0)), per_seed_kind="settings"), 1.0).category,
         claim_status(c, _m(1.25), 1.0).category,
         claim_status(c, _m(5.0), 1.0).category,
         claim_status(_claim(reach=lambda i: (1e9, "needs 1e9"), max_horizon=1e6), _m(1.0), 1.0).category,
         claim_status(c, Missing("no run"), 1.0).category,
     }
     assert seen == set(STATUSES)
+
+
+
+def test_partial_agreement_names_what_the_items_are():
+    """Per-item values that are datasets or protocols give "on some settings", never "on some seeds"."""
+    c = _claim()
+    items = (("teacher=ntk", 1.0, 0.0), ("teacher=margin", 2.0, 0.0))
+    st = claim_status(c, _m(1.0, per_seed=items, per_seed_kind="settings"), 1.0)
+    assert st.category == "reproduced on some settings" and "seeds" not in str(st)
+    assert st.detail == "on teacher=ntk; not on teacher=margin"
+    assert claim_status(c, _m(1.0, per_seed=items), 1.0).category == "reproduced on some seeds"
+    m = _m(1.0, per_seed=items, per_seed_kind="settings")
+    assert Measurement.from_dict(m.to_dict()) == m
+    assert Measurement.from_dict({k: v for k, v in m.to_dict().items() if k != "per_seed_kind"}).per_seed_kind == "seeds"
+    with pytest.raises(ValueError, match="per_seed_kind"):
+        _m(1.0, per_seed_kind="protocols")
 
 
 def test_boundaries_of_the_equal_rule():
