@@ -139,8 +139,9 @@ def _panel(name: str) -> Callable:
     return lambda r: getattr(r.point, "panel", None) == name
 
 
-def _fig(key, figure, path, style, what, panel: str | None = None) -> Spec:
-    return Spec(key, style, what, figure=figure, path=path, select=_panel(panel) if panel else None)
+def _fig(key, figure, path, style, what, panel: str | None = None, select=None) -> Spec:
+    return Spec(key, style, what, figure=figure, path=path,
+                select=select if select is not None else (_panel(panel) if panel else None))
 
 
 def _runs(key, experiment, get, style, what, panel: str | None = None, select=None) -> Spec:
@@ -189,6 +190,34 @@ def _a2_seed(data_seed: int, what: str) -> Callable[[], Any]:
         mu, e = _second_order(data_seed, 0.5)
         return {"mu_F": mu, "relax": 1.0 / (0.5 * mu), "E": e}[what]
     return call
+
+
+def _m_star_count(which: str) -> Callable[[Any], int]:
+    """Count over runs of the (dataset, eps) points of m* that are ``which`` (the figure's classes)."""
+    def count(runs) -> int:
+        import numpy as np
+
+        total = 0
+        for r in runs:
+            m = np.asarray(r.result.m_star, dtype=np.float64)
+            cen = np.asarray(r.result.censored, bool)
+            cap = np.asarray(r.result.budget_capped, bool)
+            found = np.isfinite(m)
+            total += int({"points": np.ones_like(found), "usable": found & ~cen & ~cap, "censored": cen,
+                          "capped": cap & found, "unreached": ~found}[which].sum())
+        return total
+    return count
+
+
+#: The classes of m* points (sims.experiments.softhard): all, usable for a fit, censored at the
+#: smallest width, with a budget capped by steps_max (m* found), and not reached at any width.
+_M_STAR_COUNTS = (
+    ("points", _m_star_count("points"), "in all"),
+    ("usable", _m_star_count("usable"), "usable for a fit (finite, uncensored, budget not capped)"),
+    ("censored", _m_star_count("censored"), "censored at the smallest width"),
+    ("capped", _m_star_count("capped"), "with m* found under a budget capped by steps_max"),
+    ("unreached", _m_star_count("unreached"), "where no width of the grid reaches eps"),
+)
 
 
 def _specs() -> list[Spec]:
@@ -344,17 +373,41 @@ def _specs() -> list[Spec]:
         _runs("sh.acc.configs", "softhard_accuracy", lambda r: len(r), "int", "accuracy configurations run"),
     ]
     for k in (1, 2, 3):
-        sel = (lambda kk: (lambda r: r.point.k == kk and r.point.kind == "hard"))(k)
+        sel = (lambda kk: (lambda r: r.point.family == "circle" and r.point.k == kk and r.point.kind == "hard"))(k)
         s += [
             _runs(f"sh.k{k}.gamma", "softhard_width", lambda r: r[0].result.gamma, "sig2",
                   f"k = {k}: random-feature NTK margin gamma", select=sel),
             _runs(f"sh.k{k}.gamma2", "softhard_width", lambda r: r[0].result.gamma2, "sig2",
                   f"k = {k}: kernel margin gamma_2", select=sel),
-            _fig(f"sh.k{k}.lazy", "softhard_width", f"lazy.hard/k={k}.max_measured", "sig3",
+            _fig(f"sh.k{k}.lazy", "softhard_width", f"lazy.hard/circle/k={k}.max_measured", "sig3",
                  f"k = {k}, hard labels: measured sqrt(m) max_s ||w_s(t) - w_s(0)||"),
-            _fig(f"sh.k{k}.lazy_bound", "softhard_width", f"lazy.hard/k={k}.bound_4lambda_over_gamma", "sig2",
+            _fig(f"sh.k{k}.lazy_bound", "softhard_width", f"lazy.hard/circle/k={k}.bound_4lambda_over_gamma", "sig2",
                  f"k = {k}, hard labels: the [JT20] bound 4 lambda / gamma"),
         ]
+    clusters = (lambda r: r.point.family == "clusters" and r.point.kind == "soft")
+    s += [
+        _runs("sh.width.teacher", "softhard_width", lambda r: r[0].point.teacher, "text",
+              "soft teacher of the width runs"),
+        _runs("sh.width.targets", "softhard_width", lambda r: len(r[0].result.eps), "int",
+              "targets eps per dataset of the width runs"),
+        _runs("sh.width.eps_min", "softhard_width", lambda r: float(min(r[0].result.eps)), "sig2",
+              "smallest target eps of the width runs"),
+        _runs("sh.width.eps_max", "softhard_width", lambda r: float(max(r[0].result.eps)), "sig2",
+              "largest target eps of the width runs"),
+        _runs("sh.gap.datasets", "softhard_width", lambda r: len(r), "int",
+              "two-cluster datasets of the gamma sweep", select=clusters),
+        _fig("sh.gap.gamma_min", "softhard_width", "gamma_span.min", "sig2",
+             "smallest random-feature NTK margin gamma of the two-cluster sweep", select=clusters),
+        _fig("sh.gap.gamma_max", "softhard_width", "gamma_span.max", "sig2",
+             "largest gamma of the two-cluster sweep", select=clusters),
+        _fig("sh.gap.gamma_ratio", "softhard_width", "gamma_span.ratio", "sig2",
+             "largest over smallest gamma of the two-cluster sweep", select=clusters),
+    ]
+    for kind in ("soft", "hard"):
+        sel = (lambda kk: (lambda r: r.point.kind == kk))(kind)
+        for what, count, text in _M_STAR_COUNTS:
+            s.append(_runs(f"sh.{kind}.{what}", "softhard_width", count, "int",
+                           f"{kind} labels: (dataset, eps) points of the width runs {text}", select=sel))
     s += [
         _fig("sh.acc.soft_some", "softhard_accuracy", "soft_wins_somewhere", "int",
              "configurations where soft labels win at some width (count)"),
@@ -514,7 +567,7 @@ def _claim_numbers(ctx: _Context, measurements: dict) -> list[PaperNumber]:
     out = []
     for row in rows:
         c, m = row.claim, row.measurement
-        slope = "slope" in c.quantity.lower()
+        slope = "log-log slope" in c.quantity.lower()  # a fitted exponent (a slope against log k is a constant)
         styles = {"value": "slope" if slope else "sig3", "uncertainty": "sig2",
                   "prediction": "slope" if slope else "sig3", "horizon": "sci", "status": "text"}
         measured = hasattr(m, "value")
