@@ -68,7 +68,8 @@ def format_value(value: Any, style: str) -> str:
     Parameters
     ----------
     value : float, int, str or None
-        None, NaN and inf print as "n/a" (numeric styles); ``"text"`` takes a string.
+        None prints as "n/a" (every style, e.g. a setting read from a store that lacks its
+        experiment); NaN and inf print as "n/a" (numeric styles); ``"text"`` otherwise takes a string.
     style : str
 
     Returns
@@ -77,12 +78,12 @@ def format_value(value: Any, style: str) -> str:
         E.g. ``format_value(-0.50064, "slope") == r"\ensuremath{-0.501}"``.
     """
     style = as_choice(style, "style", STYLES)
+    if value is None:
+        return "n/a"
     if style == "text":
         if not isinstance(value, str):
             raise TypeError(f"value must be a string for style 'text', got {type(value).__name__}: {value!r}")
         return latex_escape(value)
-    if value is None:
-        return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
         raise TypeError(f"value must be a number (or None) for style {style!r}, got {type(value).__name__}: "
                         f"{value!r}")

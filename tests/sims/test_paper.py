@@ -111,6 +111,7 @@ def test_reference_check_finds_dangling_targets(tmp_path):
     (1e5, "sci", r"\ensuremath{10^{5}}"),
     (64000, "int", r"\ensuremath{64\,000}"),
     (None, "sig3", "n/a"),
+    (None, "text", "n/a"),  # a text setting of an experiment the store lacks
     (float("inf"), "sig3", "n/a"),
     ("reproduced only at a longer horizon", "text", "reproduced only at a longer horizon"),
     ("a_b & 5%", "text", r"a\_b \& 5\%"),
