@@ -207,7 +207,7 @@ def main(argv=None):
     frac = rows[-1]["gflops"] / dgemm
     # 1e6 GD steps of the [T24] App. A.2 set-up (record: default ~200 checkpoints)
     a2 = make_data(50, 60, 10)
-    a2.H = a2.H * np.sqrt(60)  # N(0, 1) entries, as in the spec's reference simulation
+    a2.H = a2.H * np.sqrt(60)  # N(0, 1) entries, as in the reference setting of the checks N.k
     gd.run(a2, 2, 0.5, references=False, progress=False)
     t0 = time.perf_counter()
     tr = gd.run(a2, 1_000_000, 0.5, references=False, progress=False)

@@ -1,4 +1,4 @@
-r"""Test accuracy of soft- and hard-label students against width ([M25]'s claim; spec §7, §9 item 10).
+r"""Test accuracy of soft- and hard-label students against width ([M25]'s claim; check S.10).
 
 Left: the motivating sweep: mean test accuracy over seeds against width, soft (solid)
 and hard (dashed), for the circle with growing k and for ``load_digits`` pairs (the

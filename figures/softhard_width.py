@@ -1,4 +1,4 @@
-r"""Neuron requirements of soft- and hard-label GD ([M25]; spec ``soft_vs_hard_labels.md`` §8-9).
+r"""Neuron requirements of soft- and hard-label GD ([M25]; checks S.8-S.9).
 
 Top left: :math:`m^*(\varepsilon)`, the smallest width (interpolated log-log between grid
 widths) whose median average loss over the prescribed :math:`T(\varepsilon)` is

@@ -45,8 +45,8 @@ over the S*A cells in chunks, then :func:`theory.transfer.estimate` and
 :func:`theory.transfer.tv_risk`); it gives the same law with different random
 numbers and is used by the tests to cross-check the kernel.
 
-References: [ZZ23] Zhao and Zhu, ICLR 2024, arXiv 2310.07838; spec
-``shared/spec/finite_domain_transfer.md``.
+References: [ZZ23] Zhao and Zhu, ICLR 2024, arXiv 2310.07838; the math:
+paper, Sec. 'Knowledge transfer over finite domains'.
 
 Examples
 --------

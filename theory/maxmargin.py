@@ -17,7 +17,7 @@ Implements the one-hot side of the max-margin theory:
 Both SVMs are solved by the shared convex-margin pipeline :func:`theory.margin.solve_margin`:
 rescaling of X by a power of two when its largest row norm is far from 1 (so the answer
 does not depend on the data's scale), cvxpy + Clarabel (named explicitly, tight
-tolerances), **polish** on the active set (numerics spec §1) and a KKT certificate;
+tolerances), **polish** on the active set (paper, Sec. 'Numerics and solvers') and a KKT certificate;
 a point whose certificate fails is never returned (``theory.margin.MarginSolverError``).
 """
 
@@ -479,7 +479,7 @@ def binary_w_tilde(X: Any, y: Any, lr: float, w0: Any = None) -> WTildeResult:
 
     Notes
     -----
-    Derivation sketch [derived, matching [S18] §3]: inserting
+    Derivation sketch (derived here, matching [S18] §3): inserting
     :math:`w(t)=\hat w\log t+\tilde w+r(t)` in the GD update, the support-vector terms of
     the gradient are :math:`\eta e^{-y_sx_s^\top\tilde w}y_sx_s/t` and must equal
     :math:`\hat w/t=\sum_s\alpha_sy_sx_s/t`; non-support vectors contribute
@@ -536,9 +536,9 @@ def multiclass_w_tilde(X: Any, y: Any, lr: float, K: int | None = None, W0: Any 
         \eta\,\exp(-\langle g_{ik},\tilde W\rangle)=\alpha_{ik}\quad\text{for every support
         pair }(i,k),
 
-    with :math:`\alpha` the multiclass SVM multipliers. [derived: [S18] state Thm 7 for the
+    with :math:`\alpha` the multiclass SVM multipliers. (derived here: [S18] state Thm 7 for the
     direction and a bounded residual; the explicit :math:`\tilde W` is the Kesler analogue of
-    their binary equation.]
+    their binary equation.)
 
     Parameters
     ----------
@@ -635,7 +635,7 @@ def soudry_predictions(G: np.ndarray, alpha: np.ndarray, W_hat: np.ndarray, W_ti
                        lr_eff: float) -> dict:
     r"""Leading constants and the residual rate of GD on separable one-hot data ([S18] asymptotics).
 
-    [derived] Inserting :math:`W_k=\hat W\log k+\tilde W` into the loss, the direction, the
+    (derived here) Inserting :math:`W_k=\hat W\log k+\tilde W` into the loss, the direction, the
     margin and the norm, with :math:`\eta_\Sigma e^{-\langle g_s,\tilde W\rangle}=\alpha_s` on the
     support constraints and :math:`\hat W=\sum_s\alpha_sg_s`:
 

@@ -5,7 +5,7 @@ data: :math:`P_F(W_k)\to W^\star` and :math:`P_\perp(W_k)/\log k\to W^{mm}`. Thi
 implements the next term, the NTP analogue of Soudry et al.'s :math:`\tilde w` ([S18] Thm
 3; :func:`theory.maxmargin.multiclass_w_tilde` is the one-hot case). The derivation is in
 ``paper/sections/ntp_w_tilde.tex`` (section "Beyond the paper" of ``paper/main.tex``)
-[derived: this package; not in [T24]]; in short:
+(derived here: this package; not in [T24]); in short:
 
 * Off-support probabilities of the active pairs decay like :math:`1/k` with a known
   constant,

@@ -110,7 +110,7 @@ class Tolerance:
     value : float
         Absolute tolerance (``relative=False``) or a fraction of ``|prediction|``.
     why : str
-        One line: where the tolerance comes from (a spec range, a rate, a solver accuracy).
+        One line: where the tolerance comes from (a check's range, a rate, a solver accuracy).
     relative : bool
     key : str
         Name of a measured bound in the measurement's ``inputs`` that multiplies ``value``.
@@ -240,14 +240,14 @@ class Status:
 
 @dataclass(frozen=True)
 class Claim:
-    r"""One claim of a paper, a spec check or one of our derivations.
+    r"""One claim of a paper, a check of the paper's appendix or one of our derivations.
 
     Attributes
     ----------
     id : str
         Stable identifier, ``family.short-name``.
     source : str
-        Paper and theorem / figure / equation, spec check, or "derived here (file)".
+        Paper and theorem / figure / equation, check label (N.k, T.k, S.k), or "derived here (section)".
     statement : str
         What is claimed, in one sentence.
     experiment : str

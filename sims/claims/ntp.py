@@ -1,7 +1,7 @@
 """Claims of Thrampoulidis (NeurIPS 2024) [T24] and the NTP checks N.k (the paper's appendix "Checks").
 
 Measured on the experiments' own instances (``ntp_overparam``: App. A.2 sizes, data seed 0;
-``ntp_toy``; ``ntp_text``), GD unless a row says otherwise. Spec thresholds (cosines,
+``ntp_toy``; ``ntp_text``), GD unless a row says otherwise. Thresholds of the checks N.k (cosines,
 distances) are the checks' numbers, quoted with their check; the references
 :math:`\\|W^{mm}\\|`, :math:`W^\\star` were computed by :mod:`theory` in the run
 (:func:`theory.ntp_svm.max_margin_direction`, :func:`theory.ntp.finite_component`).

@@ -30,7 +30,7 @@ iterate, for the arrow and heatmap figure.
 default, 1e6 steps): the pass rate of check N.7 / N.8's thresholds per horizon, and the
 first checkpoint after which each holds, on draws other than the figure's own.
 
-[open] choices: embedding scale 1 (spec §5 reference), ``data_seed`` = 0, 200
+Our choices: embedding scale 1 (the reference setting of the appendix 'Checks'), ``data_seed`` = 0, 200
 log-spaced checkpoints, W_0 = 0, Adam's eps = 1e-8 (PyTorch default); 20 data seeds
 (0..19: binomial resolution 1/20, Clopper-Pearson intervals in the claims).
 """

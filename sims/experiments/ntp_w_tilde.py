@@ -25,7 +25,7 @@ Full mode runs 1e7 steps (120 checkpoints, 17 per decade: per-decade slopes); ve
 stores the resonance (``log_power``, ``log_coefficient``); older runs lack them and
 read as 0 (no log factor).
 
-[open] choices: the three small instances and their seeds were picked (from a scan of
+Our choices: the three small instances and their seeds were picked (from a scan of
 seeds) to make :math:`\nu` large enough to be visible; step 0.5 except for the toy.
 """
 

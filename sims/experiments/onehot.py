@@ -13,8 +13,9 @@ on two fixed linearly separable data sets in the plane (d = 2):
   units of W: :math:`\hat W` = :func:`theory.maxmargin.multiclass_svm`,
   :math:`\tilde W` = :func:`theory.maxmargin.multiclass_w_tilde` with step :math:`\eta/n`.
 
-Theory checked (JMLR Thms 3, 5, 7 as numbered in the spec, §3, where the exact statements are
-marked [unverified]; notation of the panel's units, k = GD step):
+Theory checked (JMLR Thms 3, 5, 7 as numbered in paper, Sec. 'The one-hot anchor: max-margin limit of
+gradient descent'; the exact statements are not confirmed in the source; notation of the panel's units,
+k = GD step):
 
 .. math::
 
@@ -24,11 +25,11 @@ marked [unverified]; notation of the panel's units, k = GD step):
     1-\cos = O\Big(\frac1{\log^2 k}\Big);\qquad
     \frac1{\|\hat W\|}-\min_n\frac{\langle g_n, W_k\rangle}{\|W_k\|} = O\Big(\frac1{\log k}\Big).
 
-Leading constants [derived: insert :math:`W_k=\hat W\log k+\tilde W` and use the
+Leading constants (derived here: insert :math:`W_k=\hat W\log k+\tilde W` and use the
 :math:`\tilde W` equations :math:`\eta_\Sigma e^{-\langle g_s,\tilde W\rangle}=\alpha_s` on the
 support constraints s, :math:`\hat W=\sum_s\alpha_s g_s`, :math:`\langle g_s,\hat W\rangle=1`,
 :math:`\sum_s\alpha_s=\|\hat W\|^2`, with :math:`\eta_\Sigma=\eta_{\rm eff}/n` the step on the
-summed loss], stored under ``"predicted"``:
+summed loss), stored under ``"predicted"``:
 
 * loss: :math:`k\,\mathcal L(W_k)\to\|\hat W\|^2/\eta_{\rm eff}` (mean loss, step
   :math:`\eta_{\rm eff}` in the panel's units);
@@ -52,7 +53,7 @@ Here :math:`g_n` are the constraint generators (binary: :math:`y_nx_n`; multicla
 on the ray :math:`\hat W\log k+\tilde W` itself; the simulated metrics differ from them by at
 most :math:`2\|r_k\|/\|W_k\|` (direction) and :math:`2\max_n\|g_n\|\,\|r_k\|/\|W_k\|` (margin).
 
-Data [open] (fixed ``data_seed``; one independent stream per panel): ``n_per_class`` = 20
+Data, our choice (fixed ``data_seed``; one independent stream per panel): ``n_per_class`` = 20
 points per class from Gaussian clusters, N(sep·μ_c, noise² I), μ_c = ±e_1 (binary) or
 the K-th roots of unity (multiclass), sep = 3, noise = 1. A draw is accepted when
 
@@ -72,7 +73,7 @@ non-support margins close to 1 (exploratory draws of this generator without (3)-
 is too slow to see.
 The rates in k of loss, direction and margin do not depend on these choices.
 
-Step size [open]: ``lr`` :math:`=\eta=\,` ``lr_scale``:math:`/L` with ``lr_scale`` = 1, half the
+Step size (our choice): ``lr`` :math:`=\eta=\,` ``lr_scale``:math:`/L` with ``lr_scale`` = 1, half the
 stability limit 2/L of [S18] (:math:`\eta<2\beta^{-1}\sigma_{\max}^{-2}`), where
 :math:`L=\tfrac12\lambda_{\max}(\sum_n\pi_nx_nx_n^\top)` bounds the smoothness of the mean
 cross-entropy in W (the softmax Hessian has norm :math:`\le\tfrac12`;
@@ -83,7 +84,7 @@ this is the step :math:`2\eta` on w for the mean logistic loss, whose smoothness
 Horizon: full mode :math:`10^6` steps, quick mode :math:`10^5`; 200 log-spaced checkpoints.
 
 References: [S18] D. Soudry, E. Hoffer, M. S. Nacson, S. Gunasekar, N. Srebro, JMLR 19(70),
-2018, Thms 3, 5 (binary), 7 (multiclass); spec ``shared/spec/ntp_implicit_bias.md`` §3.
+2018, Thms 3, 5 (binary), 7 (multiclass); paper, Sec. 'The one-hot anchor: max-margin limit of gradient descent'.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-r"""Soft- vs hard-label training of two-layer ReLU nets ([M25]; spec ``soft_vs_hard_labels.md`` §7-9).
+r"""Soft- vs hard-label training of two-layer ReLU nets ([M25];
+paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks').
 
 Two experiments on the [JT20] model of :mod:`sims.twolayer` (only W trained, fixed signs,
 standard initialisation, full-batch GD, η = 1):
 
-* ``softhard_width`` (neuron requirements and lazy movement, spec §8-9 items 5, 8, 9):
+* ``softhard_width`` (neuron requirements and lazy movement, checks S.5, S.8, S.9):
   for each dataset (circle difficulty k; two clusters of gap g, the γ sweep whose
   :math:`\gamma_2` spans more than a decade) and each loss (soft, hard), one
   seeds × widths ensemble (:func:`sims.twolayer.run_ensemble`, one fused call) is run
@@ -14,46 +15,46 @@ standard initialisation, full-batch GD, η = 1):
   interpolated log-log between the two grid widths around the crossing (NaN if none);
   a value at the smallest width is *censored* (only :math:`m^*\le m_{min}` is known) and
   a budget cut by ``steps_max`` is *capped*; fits of exponents use neither. Also stored:
-  the last-iterate loss at :math:`T_{max}` (the converged variant of spec §8.4), the
+  the last-iterate loss at :math:`T_{max}` (the converged variant of check S.8), the
   loss of f ≡ 0 (the scale of ε), :math:`\|W_T-W_0\|_F`,
   :math:`\sqrt m\max_s\|w_s(t)-w_s(0)\|` (max over the checkpoints :math:`t\le T`) and the
   [JT20] bound :math:`4\lambda/\gamma` (:func:`theory.ntk.jt_width_bound`) with γ from
   :func:`theory.ntk.ntk_margin`. Settings: the soft teacher (``"kernel"``,
   ``"program"``, ``"network"``), the student initialisation (standard / coupled) and
   projected GD (:math:`R=c'/\gamma_2`, default none).
-* ``softhard_accuracy`` (the motivating experiment and where the claim holds, spec §7,
-  §9 item 10): test accuracy (against the clean ground truth) against width, soft and
+* ``softhard_accuracy`` (the motivating experiment and where the claim holds,
+  check S.10): test accuracy (against the clean ground truth) against width, soft and
   hard, on the circle with growing k and on ``load_digits`` pairs, for each teacher
   type, temperature, training length and label-noise rate in the config.
 
-Data ([open] choices): circle sectors ``theory.ntk.circle_sectors`` with bias b = 1
+Data (our choices): circle sectors ``theory.ntk.circle_sectors`` with bias b = 1
 (d = 3), ``placement="even"`` for the training set (a fixed sample, no point within
 π/n of a label boundary when 2k divides n) and uniform random test points;
 digits: :func:`theory.ntk.digits_pair` (centred, bias 1, scaled into the unit ball), a
 random half for training (the run's seed) and the other half for testing; the figure
 orders pairs by their :math:`\gamma_2`.
 
-Teachers ([open]): ``"program"`` (width sweep) is the predictor of the random-feature
-margin program, :math:`g=h/\gamma_K` (:func:`theory.ntk.margin_predictor`, spec §8.2);
+Teachers (our choices): ``"program"`` (width sweep) is the predictor of the random-feature
+margin program, :math:`g=h/\gamma_K` (:func:`theory.ntk.margin_predictor`);
 ``"kernel"`` is the max-margin function of the first-layer kernel
-:math:`K_1` (functional margin 1, RKHS norm :math:`1/\gamma_2`; spec §7(b), §8.2):
+:math:`K_1` (functional margin 1, RKHS norm :math:`1/\gamma_2`):
 :math:`g(x)=\sum_iq_iy_iK_1(x_i,x)/\gamma_2^2` with q the kernel SVM's normalised dual
 (:func:`theory.ntk.kernel_margin`); ``"network"`` is a wide [JT20] net trained on the
 (noisy) training labels (:func:`sims.twolayer.wide_network_teacher`, width 4096 and 3000
-steps by default as in spec §7(a)). Soft targets :math:`p=\sigma(g/\tau)`, τ = 1 by
+steps by default, as in [M25]'s experiment). Soft targets :math:`p=\sigma(g/\tau)`, τ = 1 by
 default. Label noise flips training labels only; the hard student and the network
 teacher see the flipped labels, the kernel teacher is fitted to them too (with noise the
 kernel SVM may be infeasible only for contradictory points, which the circle does not
 have).
 
-Budgets ([open]): :math:`T(\varepsilon)=\min(T_{max},\lceil c_T/(\gamma_2^2\varepsilon)\rceil)`
-(the theory's :math:`T\propto1/(\gamma^2\varepsilon)`, spec §7(b)), with
+Budgets (our choice): :math:`T(\varepsilon)=\min(T_{max},\lceil c_T/(\gamma_2^2\varepsilon)\rceil)`
+(the theory's :math:`T\propto1/(\gamma^2\varepsilon)`), with
 :math:`c_T` = ``budget_constant`` (default 1) and :math:`\gamma_2` (not the random-
 feature γ) because it is deterministic and is the inverse norm of the kernel teacher.
 Widths: powers of 2 from 2; seeds: 5 (quick: 3). No projection by default
-(R = ∞, the first of the spec's R ∈ {∞, c'/γ}; ``project_constant`` = c' > 0 sets
+(R = ∞, the first of the protocol's R ∈ {∞, c'/γ}; ``project_constant`` = c' > 0 sets
 :math:`R=c'/\gamma_2`, the kernel teacher's RKHS norm times c'). Standard
-initialisation by default (spec §8.3; coupled is a setting).
+initialisation by default (coupled is a setting).
 
 Protocol findings (the measured numbers are in ``paper/numbers/softhard_width.json`` and
 the claims table): at :math:`T(\varepsilon)=c_T/(\gamma_2^2\varepsilon)` the average soft
@@ -164,7 +165,7 @@ class KernelTeacher:
 
 
 def fit_kernel_teacher(X, y) -> KernelTeacher:
-    """The kernel-limit teacher of spec §8.2 (RKHS variant) on data (X, y)."""
+    """The kernel-limit teacher (RKHS variant; paper, Sec. 'Soft- versus hard-label training ...') on data (X, y)."""
     gamma2, q, how = kernel_margin(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))
     return KernelTeacher(np.asarray(X, dtype=np.float64), q / gamma2 ** 2 * np.asarray(y, dtype=np.float64),
                          gamma2, how)

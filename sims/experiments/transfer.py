@@ -5,12 +5,12 @@ all four learners evaluated on the same data (common random numbers), plus the
 exact expected risks and the theorem's lower-bound constant where they exist, so
 the figures read every curve from the store.
 
-Choices where the paper is silent ([open] in the spec, documented here):
+Choices where the paper is silent (our choices, documented here):
 
 * Figure 1: panel (a) (S, A) = (100, 25) with n on a linear grid 100..2500, panel
   (b) the 100-armed bandit (1, 100) with n on 20..500; 100 repeats per marker as in
   the paper. Panels (c) and (d) (grids not in the available source) are not drawn.
-* Figure 2: (S, A) = (10, 10) and (100, 100) for Instance 1 (the spec's reference
+* Figure 2: (S, A) = (10, 10) and (100, 100) for Instance 1 (the reference
   settings), (10, 11) and (50, 51) for Instances 2 and 3 (A odd as the construction
   wants). n runs over 13 log-spaced points 1e2..1e6; a point is kept only where the
   instance exists (:func:`theory.transfer.instance_exists`).
@@ -218,7 +218,7 @@ def fig2_fit_mask(kind: str, S: int, A: int, n) -> np.ndarray:
     n >= 1e3 (where the paper's fits start), and where the instance is already in its
     asymptotic shape: Instance 1 needs Thm 3.1's range (:func:`theory.transfer.lower_bound_holds`
     at level 1, n >= SA/4; 2.5e3 for (100, 100), below which the exact CE_sgl curve is not yet
-    a power law: its slope from 1e3 is -0.466); Instances 2 and 3 [open] need the light
+    a power law: its slope from 1e3 is -0.466); Instances 2 and 3 (our choice of n grid) need the light
     labels' total mass S(A-1)/(2(n+1)) <= 0.1, i.e. n >= 5 S (A-1), because pi* itself
     changes with n (for (50, 51) the exact CE_ful risk on Instance 3 has local slope about
     -0.9 at n = 2e3-1e4, n E TV rising from 8.8 to its limit (S-1) e^-1 (1-1/A) = 17.7).

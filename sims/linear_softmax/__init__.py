@@ -45,16 +45,16 @@ rule of Nacson et al. (AISTATS 2019) and Lyu-Li (``LossBasedLR``, without their
 backtracking): for one-hot data :math:`\mathcal H = 0` and it is exactly
 :math:`\eta/\mathcal L`; for NTP data the loss tends to the entropy
 :math:`\mathcal H > 0`, so the gap (KL form, computed stably) is used instead.
-[open] choice: no backtracking; the floor :math:`10^{-300}` only prevents a
+Our choice: no backtracking; the floor :math:`10^{-300}` only prevents a
 division by an underflowed gap (then the gradient is 0 too).
 
-Numerics (numerics spec section 2): float64; the residual is computed in the split
+Numerics (paper, Sec. 'Numerics and solvers'): float64; the residual is computed in the split
 form :math:`r_z = (q_z - p_z) - q_z\varepsilon/(1+\varepsilon)` on the support and
 :math:`e^{l_v - \mathrm{lse}_S}/(1+\varepsilon)` off it, so nothing collapses before
 logit gaps of ~700 (exp underflow); the loss gap is the KL divergence computed
 term by term plus :math:`\log(1+\varepsilon)`.
 
-Exact reductions (numerics spec section 2): GD and NGD only move W inside
+Exact reductions (paper, Sec. 'Numerics and solvers'): GD and NGD only move W inside
 :math:`\mathbb R^V \otimes \mathrm{rowspace}(H)`, so when rank(H) = r < d the engine
 works with the features :math:`X = H B` (m, r), B (d, r) an orthonormal basis of
 the row space (thin SVD), and maps back with :math:`W = W_r B^\top + W_{0,\perp}`,
@@ -74,7 +74,7 @@ update and, in the primal, the next logits GEMM of the same rows of W), with
 BLAS (``np.dot``) from m r V >= 2000. From 4e6 multiply-adds per step the
 phases are cut into at most 4 power-of-two chunks of >= 96 rows that run on
 numba threads while BLAS is held at one thread (one parallel layer, numerics
-spec section 2); ``threads=None`` uses the caller's numba thread count, never
+paper, Sec. 'Numerics and solvers'); ``threads=None`` uses the caller's numba thread count, never
 more. The chunking depends only on the problem size, so results are bitwise the same for
 any thread count (threaded BLAS is not: OpenBLAS dgemm changes bits with its
 thread count), and a resumed run reuses the stored kernel choice, so
@@ -89,8 +89,8 @@ chunk), ``_metrics``, ``_exp``, ``_constants``. One-hot data helpers, the entrop
 and the data fingerprint come from :mod:`theory.ntp`.
 
 References: [T24] Thrampoulidis, NeurIPS 2024, arXiv 2402.18551; [S18] Soudry et
-al., JMLR 2018; [N19] Nacson et al., AISTATS 2019; specs
-``shared/spec/ntp_implicit_bias.md`` and ``shared/spec/numerics_and_solvers.md``.
+al., JMLR 2018; [N19] Nacson et al., AISTATS 2019; the math: paper, Secs. 'Implicit bias of
+next-token prediction in linear models', 'The one-hot anchor ...' and 'Numerics and solvers'.
 
 Examples
 --------

@@ -55,7 +55,7 @@ def residual_block(Lt_c, inS_c, sup, pi_c, Rt, j0, mS, sS, sO, stat_c, gap_c, ne
     * in-support     r_z = pi_j [(q_z - p_z) - q_z eps / (1 + eps)]
     * out-of-support r_v = pi_j (E_v / s_S) / (1 + eps)
 
-    (numerics spec section 2), with eps / (1 + eps) = s_O / (s_S + s_O) and
+    (paper, Sec. 'Numerics and solvers'), with eps / (1 + eps) = s_O / (s_S + s_O) and
     pi_j / (s_S (1 + eps)) = pi_j / (s_S + s_O), s_O = eps s_S. Writes
     Rt[:, j0:j0+mc]; if ``need_gap`` also the per-context loss gap
     gap_c[jj] = pi_j KL(p_j || softmax(l_j)) computed as

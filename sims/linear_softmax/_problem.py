@@ -1,6 +1,6 @@
 r"""The prepared problem of the linear-softmax engine: features, layout, kernel choice (private).
 
-Exact reductions (numerics spec section 2): GD and NGD only move W inside
+Exact reductions (paper, Sec. 'Numerics and solvers'): GD and NGD only move W inside
 :math:`\mathbb R^V \otimes \mathrm{rowspace}(H)`, so when rank(H) = r < d the
 engine works with the features X = H B (m, r), B (d, r) an orthonormal basis
 of the row space (thin SVD). The kernel form (primal or dual), BLAS use,

@@ -46,7 +46,7 @@ def validate_settings(lr, method, schedule, power, lr_max, beta1, beta2, adam_ep
             "dtype=float32: weights, logits, residuals and gradients are stored in float32 "
             "(about 7 significant digits). The in-support residual is an O(1/k) difference of O(1) "
             "numbers, so float32 loses it after ~1e6 steps, leaks ~1e-7 per step into F-perp and "
-            "saturates the softmax at logit gaps ~17 (numerics spec section 2); use float64 for results.",
+            "saturates the softmax at logit gaps ~17 (paper, Sec. 'Numerics and solvers'); use float64 for results.",
             UserWarning, stacklevel=4)
     return dict(method=method, schedule=schedule, lr=lr, power=power, lr_max=lr_max, beta1=beta1,
                 beta2=beta2, adam_eps=adam_eps, dtype=dt.name, algorithm=algorithm)

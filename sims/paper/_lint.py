@@ -2,7 +2,7 @@ r"""Checks of the manuscript's sources that need no LaTeX: typed numbers, refere
 
 :func:`lint_numbers` finds decimal numbers typed in the prose of ``paper/**/*.tex`` (the
 generated files excluded): every result must be ``\IBL{key}``. Constants that belong to
-definitions or to the cited papers (a spec threshold, a value a paper reports) are listed
+definitions or to the cited papers (a check's threshold, a value a paper reports) are listed
 with their reason in :data:`ALLOWED_CONSTANTS`.
 
 :func:`check_references` finds ``\ref``-type targets without a ``\label`` and
@@ -36,20 +36,20 @@ def as_folder(value, name: str, *, must_exist: bool = True, holding: str = "") -
 
 #: Decimal constants the prose may type, each with why it is not a result of ours.
 ALLOWED_CONSTANTS: dict[str, str] = {
-    "0.95": "threshold of the NTP spec check on cos(W_k - W*, W^mm) at 1e4 steps; also the 95% confidence level",
-    "0.97": "threshold of the NTP spec check on cos(W_k - W*, W^mm) at 1e5 steps",
+    "0.95": "threshold of check N.7 on cos(W_k - W*, W^mm) at 1e4 steps; also the 95% confidence level",
+    "0.97": "threshold of check N.7 on cos(W_k - W*, W^mm) at 1e5 steps",
     "0.5": "the step size eta = 0.5 of [T24] App. A.2 (a setting)",
     "0.01": "step sizes of normalised GD and Adam in [T24] App. A.2 (a setting)",
-    "0.9": "Adam's beta_1 in [T24] App. A.2 (a setting); end of the spec's slope range [-1.15, -0.9]",
+    "0.9": "Adam's beta_1 in [T24] App. A.2 (a setting); end of check N.5's slope range [-1.15, -0.9]",
     "0.99": "Adam's beta_2 in [T24] App. A.2 (a setting)",
-    "1.15": "end of the NTP spec's accepted slope range [-1.15, -0.9]",
-    "0.56": "end of the transfer spec's accepted level-1 slope range [-0.56, -0.47]",
-    "0.47": "end of the transfer spec's accepted level-1 slope range [-0.56, -0.47]",
-    "0.03": "half-width of the transfer spec's slope tolerance (+-0.03)",
+    "1.15": "end of check N.5's accepted slope range [-1.15, -0.9]",
+    "0.56": "end of check T.3's accepted level-1 slope range [-0.56, -0.47]",
+    "0.47": "end of check T.3's accepted level-1 slope range [-0.56, -0.47]",
+    "0.03": "half-width of the slope tolerance of checks T.5, T.6, T.8 (+-0.03)",
     "0.1": "[JT20] example (gamma = 0.1, delta = 0.1): inputs of the width-bound formula",
-    "0.05": "delta = 0.05 of the transfer spec's high-probability check (a setting)",
-    "0.6": "pi* = (0.6, 0.3, 0.1): the input of the transfer spec's toy check (a definition)",
-    "0.3": "pi* = (0.6, 0.3, 0.1): the input of the transfer spec's toy check (a definition)",
+    "0.05": "delta = 0.05 of the high-probability check T.10 (a setting)",
+    "0.6": "pi* = (0.6, 0.3, 0.1): the input of the toy case of check T.1 (a definition)",
+    "0.3": "pi* = (0.6, 0.3, 0.1): the input of the toy case of check T.1 (a definition)",
     "0.52": "Instance 0 with |A| = 25: pi* puts 1/2 + 1/(2A) = 0.52 on one label (a definition)",
     "0.02": "Instance 0 with |A| = 25: pi* puts 1/(2A) = 0.02 on the others (a definition)",
     "0.532": "slope reported by [ZZ24], Fig. 2 (a value of the cited paper)",

@@ -1,13 +1,13 @@
 r"""Two-layer ReLU networks trained by (projected) gradient descent on hard or soft labels.
 
-The simulator of the fourth model family (spec ``soft_vs_hard_labels.md``,
+The simulator of the fourth model family (paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks',
 sections 2, 3 and 8): :math:`f(x; W) = m^{-1/2}\sum_s a_s\,\mathrm{relu}(\langle w_s, x\rangle)`
 with fixed signs a_s and only W trained, standard or coupled initialisation, full-
 batch GD or GD projected onto :math:`\|W - W_0\|_F \le R`, logistic loss on labels or
 KL to a teacher's probabilities (with temperature), and whole seeds-by-widths
 ensembles in one fused Numba/BLAS kernel.
 
-Threads (one parallel layer, numerics spec section 2): BLAS is held at one thread.
+Threads (one parallel layer, paper, Sec. 'Numerics and solvers'): BLAS is held at one thread.
 An ensemble's members are split into ``threads`` groups of similar total width, each
 group one fused kernel on its own thread with no synchronisation between steps. A
 lone network runs on one thread by default (its row chunks can run on numba

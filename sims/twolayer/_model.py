@@ -5,7 +5,7 @@ r"""The two-layer ReLU model, its initialisations and input checks.
     f(x; W) = \frac{1}{\sqrt m}\sum_{s=1}^m a_s\,\mathrm{relu}(\langle w_s, x\rangle),
     \qquad W \in \mathbb R^{m\times d}\ \text{(rows } w_s),\quad a_s \in \{-1, +1\}\ \text{fixed},
 
-the [JT] setting of spec ``soft_vs_hard_labels.md`` section 2: only W is trained,
+the [JT] setting of paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks': only W is trained,
 NTK scaling 1/sqrt(m), no bias, inputs with ||x|| <= 1, relu'(0) = 0.
 """
 
@@ -77,7 +77,7 @@ def init_two_layer(d, width, seed=0, init="standard") -> TwoLayerParams:
 
     W and a come from two independent streams spawned from ``seed``, filled row by
     row, so for one seed the network of width m is the first m units of the network
-    of width 2m (nested widths) [open: a package choice].
+    of width 2m (nested widths) (a package choice).
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def check_inputs(X, normalize=False):
 
     Returns ``(X, scale)``. Rows longer than 1 are refused unless ``normalize``;
     then X is divided by its largest row norm (one common factor, which keeps the
-    geometry) and ``scale`` is that factor (1.0 otherwise) [open: a package choice].
+    geometry) and ``scale`` is that factor (1.0 otherwise) (a package choice).
     """
     X, scale = as_unit_ball_inputs(X, normalize)
     return np.ascontiguousarray(X), scale

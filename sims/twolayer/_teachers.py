@@ -2,7 +2,7 @@ r"""Teachers: the soft targets p_i = sigma(g(x_i) / tau_T) of distillation runs.
 
 A teacher is held as its logits g(x_i) on the training points (plus, for a trained
 network, its parameters, to evaluate it elsewhere). Two sources
-(spec ``soft_vs_hard_labels.md`` section 8, item 2):
+(paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks'):
 
 * :func:`kernel_teacher`: the kernel-limit (NTK) teacher, from any predictor g,
   a callable or an object with ``decision_function`` / ``predict_logits``; this is
@@ -109,13 +109,14 @@ def kernel_teacher(predictor, X, *, temperature=1.0, scale=1.0, normalize=False)
         (e.g. a fitted scikit-learn kernel SVM on the first-layer NTK K_1) or
         ``predict_logits(X)``. A predictor from a :mod:`theory.ntk` margin solution
         (:math:`h(x) = \frac1K\sum_k\langle v_k^*, x\,1[\langle z_k, x\rangle > 0]\rangle`,
-        spec section 8) plugs in here once that module provides one.
+        the paper's soft/hard section) plugs in here once that module provides one.
     X : array_like, shape (n, d)
         Training inputs (||x|| <= 1, or ``normalize``).
     temperature : float
         tau_T > 0.
     scale : float
-        c > 0, e.g. 1/gamma so that y_i g(x_i) >= 1 (spec section 3).
+        c > 0, e.g. 1/gamma so that y_i g(x_i) >= 1 (paper, Sec. 'Soft- versus hard-label training of two-layer
+        ReLU networks').
 
     Returns
     -------

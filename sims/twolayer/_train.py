@@ -12,7 +12,7 @@ with :math:`L(W) = \frac1n\sum_i \ell(y_i f(x_i; W)/\tau)` (hard, logistic
 :math:`\ell(r) = \ln(1+e^{-r})`) or
 :math:`L(W) = \frac1n\sum_i \mathrm{KL}(\mathrm{Ber}(p_i)\,\|\,\mathrm{Ber}(\sigma(f(x_i;W)/\tau)))`
 (soft), and :math:`\nabla_{w_s} L = \frac{a_s}{\sqrt m}\sum_i \frac{\partial L}{\partial f_i}
-1[\langle w_s, x_i\rangle > 0]\,x_i` (spec ``soft_vs_hard_labels.md`` sections 2-3).
+1[\langle w_s, x_i\rangle > 0]\,x_i` (paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks').
 
 Cost per step: two GEMMs, W X^T and (mask * r a^T)^T X, i.e. 4 n d m flops (m = the
 total width of the ensemble), plus O(n m) element-wise work. Members of an ensemble

@@ -1,6 +1,6 @@
 """The NTP experiments (sims/experiments/ntp_gd.py) and their figures, at quick scale (1e4 steps).
 
-Thresholds come from the NTP spec (shared/spec/ntp_implicit_bias.md, section 5) and the
+Thresholds come from the checks N.k (paper, appendix 'Checks') and the
 theory of [T24]; the data instance is fixed (data_seed 0), so the runs are deterministic.
 """
 
@@ -45,7 +45,7 @@ def test_gd_gap_decreases_at_rate_one_over_k(overparam):
     from theory.fitting import loglog_slope
 
     fit = loglog_slope(k[k > 0], gap[k > 0], window=(1e3, 1e4))
-    # spec §5.5: slope in [-1.15, -0.9] (stated there for [1e4, 1e5]; measured -0.917 on [1e3, 1e4])
+    # check N.5: slope in [-1.15, -0.9] (stated there for [1e4, 1e5]; measured -0.917 on [1e3, 1e4])
     assert -1.15 <= fit.slope <= -0.9, fit
 
 
@@ -141,7 +141,7 @@ def test_text_experiment_and_figure(tmp_path):
     assert np.all(np.diff(gd_met["gap"]) < 0)  # eta = 0.5 < 2/L = 0.81: descent
     assert np.all(np.diff(gd_met["cos_mm_corrected"][1:]) > 0)  # [T24] Thm 2, measured 0.82 at 1e4
     assert gd_met["colsum_drift"].max() < 1e-10  # 1^T W_k constant under GD (rounding only)
-    # spec §5.10 on real text: normalised GD ends with the higher corrected cosine (0.88 vs 0.82)
+    # check N.10 on real text: normalised GD ends with the higher corrected cosine (0.88 vs 0.82)
     assert met["ngd"]["cos_mm_corrected"][-1] > gd_met["cos_mm_corrected"][-1]
     paths = make_figure("ntp_text", store=store, outdir=tmp_path / "paper" / "figures")
     assert all(p.exists() for p in paths)

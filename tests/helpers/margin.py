@@ -95,7 +95,7 @@ def random_ntp(m: int, d: int, V: int, S, seed: int, *, H=None):
 def orthonormal_ntp(m: int = 8, d: int = 10, V: int = 6, seed: int = 5):
     r"""NTP data with orthonormal embeddings (:math:`HH^\top=I`) and the closed form of :math:`W^{mm}`.
 
-    Spec §2 [derived]: the logits of :math:`W^{mm}` are the centred support matrix
+    Check N.2 (derived here): the logits of :math:`W^{mm}` are the centred support matrix
     :math:`\tilde S` (entries :math:`1-S_j/V` in-support, :math:`-S_j/V` off-support), so
     :math:`W^{mm}=\tilde S^\top H` and :math:`\|W^{mm}\|_F^2=\sum_jS_j(V-S_j)/V`.
     """

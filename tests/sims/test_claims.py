@@ -162,7 +162,7 @@ def _float_literals(path: Path):
 
 
 def test_no_typed_numbers_in_the_records():
-    """Float literals only in a Tolerance(...) or on a line that quotes its source ("# from:" / "spec")."""
+    """Float literals only in a Tolerance(...) or on a line that quotes its source ("# from:" / a check label)."""
     bad = []
     for path in sorted((ROOT / "sims" / "claims").glob("*.py")):
         for lineno, value, line in _float_literals(path):
@@ -181,7 +181,7 @@ def test_every_prediction_names_its_theory_or_spec_source():
 
 
 def test_sources_point_inside_the_repository():
-    """Sources cite papers, check labels (the paper's appendix "Checks") or repository files, not the spec."""
+    """Sources cite papers, check labels (the paper's appendix "Checks") or repository files, nothing outside."""
     for c in CLAIMS:
         for text in (c.source, c.prediction_source, c.tolerance.why):
             assert "spec" not in text and "[unverified" not in text and "[open]" not in text, (c.id, text)

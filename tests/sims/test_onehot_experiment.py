@@ -85,7 +85,8 @@ def test_data_svm_and_w_tilde(quick, panel):
     X, y, W_hat = np.asarray(res.X), np.asarray(res.y), np.asarray(res.W_hat)
     assert res.solvers == ["CLARABEL"]
     assert res.kkt_max_residual <= DEFAULT_KKT_TOL  # KKT certificate of theory.maxmargin
-    # a fresh solve on the stored data gives the stored SVM (Clarabel + active-set polish: ~1e-15, spec §1)
+    # a fresh solve on the stored data gives the stored SVM (Clarabel + active-set polish: ~1e-15, paper, Sec.
+    # 'Numerics and solvers')
     fresh = binary_svm(X, y).w if panel == "binary" else multiclass_svm(X, y, res.K).W
     assert np.linalg.norm(fresh - W_hat) <= 1e-10 * np.linalg.norm(W_hat)
     # data construction: rate rho = min(lambda_min(M), theta - 1, 1) >= 1/2, and the support
@@ -131,7 +132,7 @@ def test_loss_decays_like_one_over_k(quick, panel):
     loss = met["loss"]
     assert np.all(np.diff(loss) < 0)  # GD with eta = 1/L is a descent method
     fit = loglog_slope(k, loss, window=(1e4, 1e5))
-    # spec §5.5 window and range (measured -0.977 binary, -0.952 3-class)
+    # check N.5 window and range (measured -0.977 binary, -0.952 3-class)
     assert -1.15 <= fit.slope <= -0.9, fit
     # constant: k L(W_k) -> ||W_hat||^2 / eta; to first order the relative error is the
     # alpha-average of exp(-<g_s, r_k>) - 1, at most ~max_s ||g_s|| r_k; the factor 2 covers the

@@ -1,4 +1,5 @@
-"""The soft- vs hard-label experiments (``sims.experiments.softhard``) against the theory of spec §3-§9."""
+"""The soft- vs hard-label experiments (``sims.experiments.softhard``) against the theory of the
+paper's Sec. 'Soft- versus hard-label training of two-layer ReLU networks'."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ _FULL_PROTOCOL_FINDING = (
 
 
 def test_kernel_teacher_is_the_unit_margin_max_margin_function():
-    # spec §7(b): functional margin 1 on the training set (attained: support vectors) and RKHS norm 1/gamma_2
+    # the kernel teacher: functional margin 1 on the training set (attained: support vectors) and RKHS norm 1/gamma_2
     X, y = circle_sectors(48, 2, placement="even")
     kt = fit_kernel_teacher(X, y)
     m = y * kt(X)
@@ -114,7 +115,7 @@ def test_dataset_noise_and_clean_test_labels():
 
 
 def test_projected_coupled_point_with_network_teacher():
-    # the settings of spec §8.3 in one small point: coupled init, projection R = c'/gamma_2, a network teacher
+    # the protocol's settings in one small point: coupled init, projection R = c'/gamma_2, a network teacher
     p = WidthPoint(family="clusters", gap=0.4, kind="soft", teacher="network", init="coupled", project_constant=0.5,
                    n=24, widths=(2, 8), n_seeds=2, eps=(0.2, 0.1), steps_max=300, n_features=500,
                    teacher_width=64, teacher_steps=200)
@@ -157,7 +158,7 @@ def quick_k1():
 
 def test_width_quick_soft_needs_no_more_neurons_than_hard(quick_k1):
     soft, hard = quick_k1["soft"], quick_k1["hard"]
-    # the data are on the soft side of the predicted crossover gamma_x(eps) (spec §5 comparison) ...
+    # the data are on the soft side of the predicted crossover gamma_x(eps) (check S.9) ...
     assert soft.gamma < np.min(crossover_gamma(soft.eps))
     # ... so m*_soft <= m*_hard at every eps (NaN = not reached on the grid = +inf)
     s = np.where(np.isnan(soft.m_star), np.inf, soft.m_star)
@@ -214,7 +215,7 @@ def test_accuracy_point_tiny():
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=_FULL_PROTOCOL_FINDING)
 def test_soft_requirement_exponents_full_protocol(tmp_path):
-    # spec §9.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps and 2 in 1/gamma. Measured exactly as the claim records
+    # check S.8: soft m* ~ 1/(gamma^2 eps): slope 1 in 1/eps and 2 in 1/gamma. Measured exactly as the claim records
     # m25.soft.eps_exponent / m25.soft.gamma_exponent do (usable m* only: finite, uncensored, budget not capped;
     # per-dataset fits pooled by inverse variance, 95% CI), on a fresh full-mode sweep; the tolerance 0.3 of the
     # records is the tilt a hidden ln(1/eps) factor gives a slope over one decade (sims/claims/soft_labels.py)

@@ -175,7 +175,7 @@ def assert_mc_matches(est: ST.RiskEstimate, exact: float, bias: float = 0.0):
 
 @pytest.mark.parametrize("inst, n", [(T.instance0(100, 25), 100), (T.instance0(100, 25), 500), (T.instance3(10, 11, 1000), 1000)])
 def test_mc_matches_exact_ce_ful(inst, n):
-    # spec check 2 (Instance 0, n = 100 and 500) and check 6 (Instance 3)
+    # check T.2 (Instance 0, n = 100 and 500) and check T.6 (Instance 3)
     est = ST.simulate_risk(inst, "ce_ful", n, 4000, 21)
     assert_mc_matches(est, T.expected_risk_ce_ful(inst, n))
 
@@ -191,14 +191,14 @@ def test_mc_matches_exact_ce_ptl_and_ce_sgl(inst, n):
 
 
 def test_mc_matches_exact_ce_sgl_on_instance1():
-    # spec check 3: (10, 10) at n = 1e4; exact 0.037859, reference simulation 0.03791
+    # check T.3: (10, 10) at n = 1e4; exact 0.037859, reference simulation 0.03791
     inst = T.instance1(10, 10, 10**4)
     est = ST.simulate_risk(inst, "ce_sgl", 10**4, 4000, 23)
     assert_mc_matches(est, T.expected_risk_ce_sgl(inst, 10**4))
 
 
 def test_ce_ptl_plateaus_at_its_biased_limit():
-    """Spec check 1: on Instance 0 (100, 25) the risk approaches TV_inf from below; the
+    """Check T.1: on Instance 0 (100, 25) the risk approaches TV_inf from below; the
     deterministic bias at n = 1e5 is known exactly (limit - exact = 5.9e-5)."""
     inst = T.instance0(100, 25)
     n = 10**5
@@ -210,7 +210,7 @@ def test_ce_ptl_plateaus_at_its_biased_limit():
 
 
 def test_sel_ptl_matches_exact_and_limit_on_instance2():
-    """Spec check 5: n E TV of sel_ptl -> S K E[U/(U+K)] = 12.5156 for (10, 11)."""
+    """Check T.5: n E TV of sel_ptl -> S K E[U/(U+K)] = 12.5156 for (10, 11)."""
     S, A = 10, 11
     lim = T.sel_ptl_limit_instance2(S, A)
     for n in (10**3, 10**5):
@@ -223,7 +223,7 @@ def test_sel_ptl_matches_exact_and_limit_on_instance2():
 
 # ----------------------------------------------------------------------------- slopes
 def test_level1_slope_ce_sgl_instance1():
-    """Spec check 3: slope of ce_sgl on Instance 1 (10, 10), n in [1e3, 1e6] (7 points,
+    """Check T.3: slope of ce_sgl on Instance 1 (10, 10), n in [1e3, 1e6] (7 points,
     log-spaced), 4000 repeats each, must lie in [-0.56, -0.47] (exact: -0.5004)."""
     ns = np.unique(np.round(np.logspace(3, 6, 7)).astype(int))
     rng = np.random.default_rng(31)
@@ -259,7 +259,7 @@ def test_level3_slope_ce_ful_instance3():
 
 # ----------------------------------------------------------------------------- lower and upper bounds
 def test_risk_over_lower_bound_on_matching_instances():
-    """Spec check 4. Label-symmetric learners have the same risk at every vertex of the
+    """Check T.4. Label-symmetric learners have the same risk at every vertex of the
     proof's prior, so their risk is their Bayes risk and must exceed the constant:
     Thm 3.1 (level 1) covers ce_sgl on Instance 1; Thm 4.1 (levels <= 2) covers
     ce_sgl, ce_ptl and sel_ptl on Instance 2. Instance 3 is not a vertex of the
@@ -279,7 +279,7 @@ def test_risk_over_lower_bound_on_matching_instances():
 
 
 def test_high_probability_bounds_hold():
-    """Spec check 10: the Thm 3.2 bound (0.128) and the Thm 5.2 bound (0.0263) exceed the
+    """Check T.10: the Thm 3.2 bound (0.128) and the Thm 5.2 bound (0.0263) exceed the
     (1 - delta)-quantile of the simulated risk (reference: 95th percentile 0.0429)."""
     x = ST.sample_risks(T.instance1(10, 10, 10**4), ["ce_sgl"], 10**4, 20_000, 44)[:, 0]
     assert np.quantile(x, 0.95) <= T.upper_bound_mle_hp(10, 10, 1e4, 0.05)
@@ -293,7 +293,7 @@ def test_high_probability_bounds_hold():
 
 
 def test_instance0_ranking():
-    """Spec check 9: at n = 1e3 on Instance 0 (100, 25), ce_ful < sel_ptl < ce_ptl < ce_sgl,
+    """Check T.9: at n = 1e3 on Instance 0 (100, 25), ce_ful < sel_ptl < ce_ptl < ce_sgl,
     and ce_sgl crosses below ce_ptl before n = 2.5e3 (1000 repeats; the gaps are > 30 SE)."""
     inst = T.instance0(100, 25)
     r = ST.simulate_risks(inst, None, 1000, 1000, 51)
@@ -363,7 +363,7 @@ def test_simulate_risks_rejects_bad_learner_lists():
 # ----------------------------------------------------------------------------- slow tier
 @pytest.mark.slow
 def test_level1_slope_ce_sgl_instance1_large():
-    """Spec check 3 for (100, 100): n in [2.5e3, 1e6] (9 log-spaced points; from 1e3 the
+    """Check T.3 for (100, 100): n in [2.5e3, 1e6] (9 log-spaced points; from 1e3 the
     exact slope is -0.466, outside the window, as the curve is not yet a power law),
     2000 repeats each: slope in [-0.56, -0.47] (exact -0.4950, reference -0.495)."""
     ns = np.unique(np.round(np.logspace(np.log10(2500), 6, 9)).astype(int))
@@ -374,7 +374,7 @@ def test_level1_slope_ce_sgl_instance1_large():
 
 @pytest.mark.slow
 def test_benign_mle_and_ce_ptl_on_instance2():
-    """Spec check 8: on Instance 2 (10, 11) n E TV of ce_sgl levels off at 27.17 (derived
+    """Check T.8: on Instance 2 (10, 11) n E TV of ce_sgl levels off at 27.17 (derived
     limit; at n = 1e6 the exact value is 27.20, the approach being O(sqrt(S/n))) and of
     ce_ptl at S K = 50; 20,000 repeats, exact finite-n references."""
     S, A, n = 10, 11, 10**6

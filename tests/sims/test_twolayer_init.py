@@ -8,7 +8,7 @@ E f^4 = 3 rho^4 / (2m) + 3 (m - 1) rho^4 / (4m).
 Tail: E e^{lambda u} = (1 + e^{lambda^2 rho^2 / 2}) / 2 <= e^{lambda^2 rho^2 / 2}, so u and f
 are rho^2-sub-Gaussian and P(|f(x_i; W_0)| > t) <= 2 e^{-t^2/2} for ||x_i|| <= 1; a union
 over n points gives P(max_i |f(x_i; W_0)| > sqrt(2 ln(4n/delta))) <= delta / 2 <= delta, the
-bound of spec soft_vs_hard_labels.md section 2 / check 3.
+bound of check S.3.
 """
 
 from __future__ import annotations

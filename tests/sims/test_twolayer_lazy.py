@@ -1,4 +1,4 @@
-r"""Lazy (NTK) regime of sims.twolayer, spec soft_vs_hard_labels.md check 5.
+r"""Lazy (NTK) regime of sims.twolayer, check S.5.
 
 For f = m^{-1/2} sum_s a_s relu(<w_s, x>), GD from a standard initialisation converges,
 as m -> infinity, to the kernel (NTK) dynamics: the trajectory of the outputs has a limit

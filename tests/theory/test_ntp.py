@@ -1,6 +1,6 @@
 """Tests for theory.ntp: NTP data model, loss/entropy/gap/gradient, data subspace F and W*.
 
-Reference results are closed forms (orthonormal embeddings, spec ntp_implicit_bias.md §2
+Reference results are closed forms (orthonormal embeddings, check N.2
 and §5.2), a sympy derivation, mpmath at 50 digits, hand counts, a linear program and
 cross-method agreement (dense SVD basis vs block Gram solver).
 """
@@ -49,7 +49,7 @@ def centered_support(data: NTPData) -> np.ndarray:
 def separating_direction(data: NTPData) -> np.ndarray:
     """W^d with logits H W^dT = S~ (needs rank H = m): in F-perp, every margin exactly 1.
 
-    For orthonormal H this is the closed-form W^mm of spec §2 ([derived]).
+    For orthonormal H this is the closed-form W^mm of check N.2 (derived here).
     """
     return centered_support(data).T @ np.linalg.solve(data.H @ data.H.T, data.H)
 
@@ -123,7 +123,7 @@ def test_gradient_matches_central_differences(seed):
         fd[idx] = (ntp_loss(W + E, data) - ntp_loss(W - E, data)) / (2 * h)
     # central-difference truncation h^2 |f'''|/6 ~ 1e-10 plus rounding eps*CE/h ~ 1e-11
     np.testing.assert_allclose(G, fd, rtol=0, atol=1e-8)
-    # 1^T grad = 0 (spec §1.2 [derived]); rounding of O(1) residuals only
+    # 1^T grad = 0 (derived here); rounding of O(1) residuals only
     assert np.abs(G.sum(axis=0)).max() < 1e-15 * 50
 
 
@@ -311,7 +311,7 @@ def test_dim_F_is_sum_of_support_sizes_minus_one_for_full_rank_H(m, d, V, S, exp
     dense = data_subspace(data, method="dense")
     blocks = data_subspace(data, method="blocks")
     assert dense.dim == blocks.dim == expected == int(np.sum(data.support_sizes - 1))
-    # spec §1.3 [reference simulation]: A.2 sizes give dim F = 250, dim F-perp = 350
+    # reference simulation: A.2 sizes give dim F = 250, dim F-perp = 350
     if m == 50:
         assert data.V * data.d - dense.dim == 350
     W = np.random.default_rng(1).standard_normal((V, d))
@@ -352,7 +352,8 @@ def test_projections_are_complementary_orthogonal_projectors(method):
     assert np.abs(sub.project(Wf) - Wf).max() <= tol
     assert np.abs(sub.project(Wo)).max() <= tol
     assert abs(np.sum(Wf * Wo)) <= tol * scale
-    assert np.abs(Wf.sum(axis=0)).max() <= tol  # F within {1^T W = 0}, spec §1.3
+    # F within {1^T W = 0}, paper, Sec. 'Implicit bias of next-token prediction in linear models'
+    assert np.abs(Wf.sum(axis=0)).max() <= tol
     for j in range(data.m):  # every generator (anchored or not) lies in F
         for a in data.supports[j]:
             for b in data.supports[j]:
@@ -402,7 +403,8 @@ def test_finite_component_solves_log_odds_inside_F(method):
     assert fc.max_residual < 1e-12 and np.abs(log_odds_residual(Ws, data)).max() < 1e-12
     assert np.abs(sub.project(Ws) - Ws).max() < 1e-12  # W* in F
     assert np.abs(Ws.sum(axis=0)).max() < 1e-12  # 1^T W* = 0
-    # independent route: any solution W^p of the log-odds equations projects to W* (spec §1.4)
+    # independent route: any solution W^p of the log-odds equations projects to W* (paper, Sec. 'Implicit bias of
+    # next-token prediction in linear models')
     Lp = np.where(data.support, data.log_P, 0.0) + rng.standard_normal((data.m, 1))
     Lp = np.where(data.support, Lp, 5 * rng.standard_normal(Lp.shape))
     Wp = Lp.T @ np.linalg.solve(data.H @ data.H.T, data.H)
@@ -481,11 +483,11 @@ def test_orthonormal_embeddings_closed_forms():
         data.log_P - (data.log_P.sum(axis=1) / data.support_sizes)[:, None],
         0.0,
     )
-    # spec §2/§5.2 [derived]: logits of W* = centred in-support log-probabilities, 0 off
-    # support (reference simulation reached 2e-14; 1e-9 is the spec's tolerance)
+    # check N.2 (derived here): logits of W* = centred in-support log-probabilities, 0 off
+    # support (reference simulation reached 2e-14; 1e-9 is the tolerance of check N.2)
     np.testing.assert_allclose(data.H @ Ws.T, logp_centred, rtol=0, atol=1e-9)
     # closed-form W^mm (logits = centred support matrix) is in F-perp, with margins 1,
-    # and ||W^mm||^2 = sum_j S_j (V - S_j)/V = 120 (spec §5.2)
+    # and ||W^mm||^2 = sum_j S_j (V - S_j)/V = 120 (check N.2)
     Wmm = separating_direction(data)
     sub = data_subspace(data)
     assert np.abs(sub.project(Wmm)).max() < 1e-13
@@ -524,7 +526,8 @@ def _ray_closed_form(data, Ws, R):
 def test_log_gap_has_slope_minus_one_along_genie_ray(embedding):
     data = NTPData.synthetic(50, 60, 10, 6, np.random.default_rng(0), n=5000, embedding=embedding)
     Ws = finite_component(data).W
-    # orthonormal H: closed-form W^mm (spec §2); gaussian: a feasible direction with all
+    # orthonormal H: closed-form W^mm (paper, Sec. 'Implicit bias of next-token prediction in linear models');
+    # gaussian: a feasible direction with all
     # margins exactly 1 (not W^mm, but the ray gap then has the same closed form)
     Wd = separating_direction(data)
     Rs = np.array([5.0, 10.0, 20.0, 30.0])
@@ -542,9 +545,10 @@ def test_log_gap_has_slope_minus_one_along_genie_ray(embedding):
 
 
 def test_genie_bound_closed_form_on_orthonormal_embeddings():
-    """Two-sided: the genie bound is C e^-R with C = V e^{|W*| M}, M = sqrt(2) max_j |h_j| (spec
-    ntp_implicit_bias.md eq. 9/25). With orthonormal embeddings |h_j| = 1 and |W*|_F is the norm of
-    its logits, the centred in-support log-probabilities (spec §2): both known without the solver."""
+    """Two-sided: the genie bound is C e^-R with C = V e^{|W*| M}, M = sqrt(2) max_j |h_j| (check N.4;
+    [T24] eq. 9/25). With orthonormal embeddings |h_j| = 1 and |W*|_F is the norm of
+    its logits, the centred in-support log-probabilities (paper, Sec. 'Implicit bias of next-token prediction in
+    linear models'): both known without the solver."""
     data = NTPData.synthetic(12, 15, 7, 3, np.random.default_rng(5), n=800, embedding="orthonormal")
     logp_centred = np.where(
         data.support, data.log_P - (data.log_P.sum(axis=1) / data.support_sizes)[:, None], 0.0

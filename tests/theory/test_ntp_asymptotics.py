@@ -73,7 +73,8 @@ def test_orthonormal_closed_forms():
     """Orthonormal embeddings of norm s: every margin active, lambda_jv = S_j/(V s^2), nu = min S_j/V.
 
     Per context the logits decouple; P_perp(e_z - e_v) = 1_S/S - e_v and W^mm's column is the
-    centred support row (spec section 2), so lambda_v = S/V at s = 1, and the restoring matrix
+    centred support row (paper, Sec. 'Implicit bias of next-token prediction in linear models'), so lambda_v = S/V
+    at s = 1, and the restoring matrix
     has eigenvalues S/V and 1 (derivation in paper/sections/ntp_w_tilde.tex).
     """
     s = 3.0
@@ -234,7 +235,7 @@ def test_finite_part_correction_E_over_k(which):
 
 
 def test_finite_part_correction_explains_the_slow_a2_seed():
-    """On App. A.2 data seed 0, GD misses the spec's ||P_F W - W*|| / ||W*|| < 1e-2 at 1e5 steps
+    """On App. A.2 data seed 0, GD misses check N.8's ||P_F W - W*|| / ||W*|| < 1e-2 at 1e5 steps
     (measured 0.34). The E/k regime alone predicts ||E|| / (1e5 ||W*||) = 0.048 > 1e-2: the threshold
     is out of reach on this instance at 1e5 (CE's curvature on F is 7.7e-5: tokens with p ~ 1e-4)."""
     data = NTPData.paper_a2(0)

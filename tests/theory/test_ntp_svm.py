@@ -27,7 +27,7 @@ KKT_TOL = 1e-9
 # (measured <= 6e-15 relative); 1e-9 is the acceptance tolerance used here.
 POLISHED_AGREE = 1e-9
 # Clarabel's own (unpolished) point at tol 1e-10 is ~sqrt(tol)-accurate in W at worst
-# (numerics spec §1); measured <= 6e-8. The issue's requirement is 1e-6.
+# (paper, Sec. 'Numerics and solvers'); measured <= 6e-8. The issue's requirement is 1e-6.
 RAW_AGREE = 1e-6
 
 
@@ -106,7 +106,7 @@ def test_solvers_agree_underparameterized(m, d, V, S, seed):
 
 
 def test_orthonormal_embeddings_closed_form():
-    # H H^T = I: W^mm h_j = 1{v in S_j} - S_j/V (centred support matrix), spec §2 [derived]
+    # H H^T = I: W^mm h_j = 1{v in S_j} - S_j/V (centred support matrix), check N.2 (derived here)
     rng = np.random.default_rng(5)
     m, d, V = 20, 26, 10
     Q = np.linalg.qr(rng.normal(size=(d, m)))[0]
@@ -177,7 +177,8 @@ def test_one_hot_equals_multiclass_svm_and_sklearn():
     assert mc.certificate.check(KKT_TOL)
     for solver in SOLVERS:
         res = max_margin_direction(data, solver)
-        # two implementations of the same QP (spec §1.8): tolerance from the issue (1e-6)
+        # two implementations of the same QP (paper, Sec. 'Implicit bias of next-token prediction in linear
+        # models'): tolerance from the issue (1e-6)
         assert np.linalg.norm(res.W - mc.W) / np.linalg.norm(mc.W) < 1e-6
         np.testing.assert_allclose(res.ineq_multipliers, mc.alpha, rtol=0, atol=1e-8 * mc.alpha.max())
     with warnings.catch_warnings():

@@ -3,8 +3,8 @@
 References are independent of the code under test: sympy derivations (stationarity /
 KKT conditions on the simplex, the expected missing mass by enumerating all samples),
 brute-force enumeration of every count matrix weighted by its multinomial probability,
-exact rational arithmetic, 50-digit mpmath, and the printed numbers of the spec
-(shared/spec/finite_domain_transfer.md, section 7) at their printed precision.
+exact rational arithmetic, 50-digit mpmath, and the printed numbers of the checks T.k
+(paper, appendix 'Checks') at their printed precision.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_instance_rejects_non_numeric():
 def test_instance0_matches_spec():
     inst = T.instance0(100, 25)
     np.testing.assert_allclose(inst.rho, 1 / 100)
-    # spec check 1: 0.52 on one label and 0.02 on each of the others
+    # check T.1: 0.52 on one label and 0.02 on each of the others
     heavy = inst.pi_star[np.arange(100), np.arange(100) % 25]
     np.testing.assert_allclose(heavy, 0.52, rtol=0, atol=1e-15)
     np.testing.assert_allclose(np.sort(inst.pi_star, axis=1)[:, :-1], 0.02, rtol=0, atol=1e-15)
@@ -301,14 +301,14 @@ def test_sel_ptl_stationarity_sympy():
 
 
 def test_partial_ce_limit_toy_case():
-    """Spec check 1 toy case, with the limit recomputed in exact rationals."""
+    """Check T.1 toy case, with the limit recomputed in exact rationals."""
     p = [Fraction(6, 10), Fraction(3, 10), Fraction(1, 10)]
     sq = [x * x for x in p]
     want = [x / sum(sq) for x in sq]
     want_tv = sum(abs(a - b) for a, b in zip(want, p)) / 2
     got = T.partial_ce_limit([0.6, 0.3, 0.1])
     np.testing.assert_allclose(got, [float(x) for x in want], rtol=1e-15)
-    # the spec prints (0.7826, 0.1957, 0.0217) and TV 0.1826: 4 decimals
+    # the toy check prints (0.7826, 0.1957, 0.0217) and TV 0.1826: 4 decimals
     np.testing.assert_allclose(got, [0.7826, 0.1957, 0.0217], rtol=0, atol=1e-4)
     tv = T.ce_ptl_limit_risk(T.Instance([1.0], [[0.6, 0.3, 0.1]]))
     assert abs(tv - float(want_tv)) < 1e-15
@@ -316,7 +316,7 @@ def test_partial_ce_limit_toy_case():
 
 
 def test_partial_ce_limit_fixed_points_are_uniform_and_dirac():
-    # spec section 3: ce_ptl is consistent only for Uniform or Dirac teacher rows
+    # paper, Sec. 'Knowledge transfer over finite domains': ce_ptl is consistent only for Uniform or Dirac teacher rows
     pi = np.array([[0.25] * 4, [0, 1.0, 0, 0], [0, 0.5, 0.5, 0], [0.4, 0.3, 0.2, 0.1]])
     lim = T.partial_ce_limit(pi)
     np.testing.assert_allclose(lim[:3], pi[:3], rtol=1e-15)
@@ -479,7 +479,7 @@ def test_expected_risk_ce_ptl_rejects_unsupported_rows():
 
 
 def test_expected_risk_ce_sgl_reproduces_spec_check3():
-    # spec check 3: normal approximation 0.03785 and reference simulation 0.03791 (its
+    # check T.3: normal approximation 0.03785 and reference simulation 0.03791 (its
     # Monte Carlo error is not stated; 1e-4 is ~4 standard errors at 2,000 repeats)
     got = T.expected_risk_ce_sgl(T.instance1(10, 10, 10**4), 10**4)
     assert abs(got - 0.03791) < 1e-4
@@ -488,7 +488,7 @@ def test_expected_risk_ce_sgl_reproduces_spec_check3():
 
 @pytest.mark.parametrize("S, A, lo, want", [(10, 10, 2500, -0.501), (100, 100, 2500, -0.495)])
 def test_exact_level1_slope_matches_reference(S, A, lo, want):
-    """Spec check 3 [reference simulation]: slopes over [2.5e3, 1e6], 3 decimals printed."""
+    """Check T.3 [reference simulation]: slopes over [2.5e3, 1e6], 3 decimals printed."""
     ns = np.unique(np.round(np.logspace(np.log10(lo), 6, 9)).astype(int))
     risks = [T.expected_risk_ce_sgl(T.instance1(S, A, int(n)), int(n)) for n in ns]
     slope = np.polyfit(np.log(ns), np.log(risks), 1)[0]
@@ -533,7 +533,7 @@ def test_expected_risk_sel_ptl_instance2_float_accuracy(S, A, n):
 
 # ----------------------------------------------------------------------------- limits
 def test_sel_ptl_limit_instance2():
-    # spec check 5: S K E[U/(U+K)], U ~ Bin(K, 1/e); recomputed with math.comb
+    # check T.5: S K E[U/(U+K)], U ~ Bin(K, 1/e); recomputed with math.comb
     S, A = 10, 11
     K = 5
     e1 = math.exp(-1)
@@ -543,7 +543,7 @@ def test_sel_ptl_limit_instance2():
     for n in (10**3, 10**5, 10**7):
         gap = n * T.expected_risk_sel_ptl_instance2(S, A, n) - want
         assert -0.01 * 1e3 / n < gap < 0  # approached from below, O(1/n)
-    # spec check 7: E[U/(U+K)] -> e^-1/(1+e^-1) ~ 0.269 for large A (rate 1/K)
+    # check T.7: E[U/(U+K)] -> e^-1/(1+e^-1) ~ 0.269 for large A (rate 1/K)
     A = 2001
     ratio = T.sel_ptl_limit_instance2(S, A) / (S * (A - 1) / 2)
     assert abs(ratio - e1 / (1 + e1)) < 1e-3
@@ -553,7 +553,7 @@ def test_ce_ful_limit_instance3():
     S, A = 10, 11
     want = (S - 1) * math.exp(-1) * (1 - 1 / A)
     assert abs(T.ce_ful_limit_instance3(S, A) - want) < 1e-15
-    # spec check 6: 2.84e-3 at n = 1e3 (printed to 3 digits), n E TV at the limit by 1e6
+    # check T.6: 2.84e-3 at n = 1e3 (printed to 3 digits), n E TV at the limit by 1e6
     assert abs(T.expected_risk_ce_ful(T.instance3(S, A, 1000), 1000) - 2.84e-3) < 0.005e-3
     for n in (10**6, 10**8):
         got = n * T.expected_risk_ce_ful(T.instance3(S, A, n), n)
@@ -570,9 +570,9 @@ def test_ce_ptl_exact_risk_approaches_limit_from_below():
     # the deficit shrinks like S/n (second-order delta method): ratio ~10 per decade
     gaps = lim - np.array(risks)
     assert 8 < gaps[1] / gaps[2] < 12
-    # spec Fig. 1(a) [unverified]: plateau ~0.44
+    # [ZZ23] Fig. 1(a) (not confirmed in the source): plateau ~0.44
     assert abs(risks[0] - 0.44) < 0.01
-    # bandit (1, 100): essentially at the limit by n = 100 (spec check 1)
+    # bandit (1, 100): essentially at the limit by n = 100 (check T.1)
     lim_b = T.ce_ptl_limit_risk(T.instance0(1, 100))
     assert 0 < lim_b - T.expected_risk_ce_ptl(T.instance0(1, 100), 100) < 1e-3 * lim_b
 
@@ -586,12 +586,12 @@ def test_poisson_mean_absolute_deviation_in_ce_sgl_limit():
         return math.fsum(abs(k - lam) * math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1)) for k in range(200))
 
     assert abs(T.ce_sgl_limit_instance2(S, A) - S / 2 * (K * mad(1) + mad(K))) < 1e-12
-    assert T.ce_ptl_limit_instance2(S, A) == 50.0  # spec check 8: S K
+    assert T.ce_ptl_limit_instance2(S, A) == 50.0  # check T.8: S K
 
 
 # ----------------------------------------------------------------------------- bounds
 def test_bounds_reproduce_spec_numbers():
-    # spec section 7, printed to 3 significant figures
+    # the checks T.k, printed to 3 significant figures
     assert abs(T.lower_bound_level1(10, 10, 1e4) - 3.79e-3) < 0.005e-3  # check 4
     assert abs(T.lower_bound_level2(10, 11, 1e3) - 9.19e-3) < 0.005e-3  # check 5
     assert abs(T.lower_bound_level3(10, 11, 1e3) - 1.65e-3) < 0.005e-3  # check 6
@@ -619,7 +619,7 @@ def test_mle_expectation_bound_uses_rho():
     assert uniform == pytest.approx(T.upper_bound_mle_expectation(S, A, n), rel=1e-15)
     # sum sqrt(rho) is maximal at uniform rho
     assert T.upper_bound_mle_expectation(S, A, n, rho=[0.7, 0.1, 0.1, 0.1]) < uniform
-    # two-sided: the value of spec finite_domain_transfer.md (E TV <= sqrt(A/(2n)) sum_s sqrt(rho(s)) + sqrt(S/n)), by hand
+    # two-sided: the bound of [ZZ23] (E TV <= sqrt(A/(2n)) sum_s sqrt(rho(s)) + sqrt(S/n)), by hand
     # (uniform rho: sqrt(SA/(2n)) + sqrt(S/n)); a few ulps of float64 arithmetic
     assert uniform == pytest.approx(math.sqrt(24 / 200) + math.sqrt(4 / 100), rel=1e-14)
     rho = [0.7, 0.1, 0.1, 0.1]

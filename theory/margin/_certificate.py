@@ -11,7 +11,7 @@ from theory._validation import as_real, as_real_array, as_tolerance
 __all__ = ["ACTIVE_SLACK", "ACCEPT_KKT_TOL", "DEFAULT_KKT_TOL", "KKTCertificate", "kkt_certificate"]
 
 #: Constraints whose slack (margin minus 1) is below this are treated as active when
-#: polishing a solver's point (numerics spec §1: "slack below ~1e-6").
+#: polishing a solver's point (paper, Sec. 'Numerics and solvers': "slack below ~1e-6").
 ACTIVE_SLACK = 1e-6
 
 #: Default tolerance of :meth:`KKTCertificate.check` (relative residuals; see there).

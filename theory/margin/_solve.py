@@ -81,7 +81,7 @@ class MarginPoint:
 
 def polish_active_set(rows: ConstraintRows, active: np.ndarray, *, max_rounds: int = 10,
                       tol: float = POLISH_TOL):
-    r"""Active-set polish (numerics spec §1): equality solves with working-set corrections.
+    r"""Active-set polish (paper, Sec. 'Numerics and solvers'): equality solves with working-set corrections.
 
     The working set ``active`` (boolean, shape (n,)) of inequality rows is made tight
     together with all equalities and the minimum-norm W of that system is computed

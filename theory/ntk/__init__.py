@@ -1,7 +1,8 @@
 r"""The NTK theory of two-layer ReLU nets: kernel, margin γ, width bounds, data families.
 
 The fourth model family of the package ([M25] soft vs hard labels, on the [JT20]
-two-layer model; spec ``soft_vs_hard_labels.md``). Topic files, re-exported here:
+two-layer model; paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks'). Topic files,
+re-exported here:
 
 * ``_kernel``: :func:`first_layer_kernel` :math:`K_1`, :func:`activation_overlap`,
   :func:`gaussian_directions`, :func:`activation_pattern`;

@@ -2,7 +2,7 @@ r"""The exact NTK margin in d = 1 and d = 2 from the arrangement of the lines :m
 
 The activation pattern :math:`z\mapsto(\mathbb 1[\langle z,x_i\rangle>0])_i` depends
 only on the direction of z and is constant on the cells of the central arrangement of
-the lines :math:`x_i^\perp` (spec ``soft_vs_hard_labels.md`` §4.2; [MO]) [derived]. In
+the lines :math:`x_i^\perp` ([MO]; derived here). In
 d = 2 a direction is an angle :math:`\varphi\in[0,2\pi)`; sample i is active on the
 open half-circle :math:`(\vartheta_i-\pi/2,\vartheta_i+\pi/2)` around its angle
 :math:`\vartheta_i`, so the breakpoints are the :math:`\le2n` angles
@@ -69,7 +69,7 @@ def half_line_cells_1d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""The two cells :math:`z>0`, :math:`z<0` of the line (d = 1), each of Gaussian mass 1/2.
 
     Returns ``patterns`` (2, n) with :math:`\mathbb 1[x_i>0]` and :math:`\mathbb 1[x_i<0]`,
-    and ``measures`` = (1/2, 1/2) [derived].
+    and ``measures`` = (1/2, 1/2) (derived here).
     """
     X = as_real_array(X, "X", ndim=2, copy=False)
     if X.shape[1] != 1:

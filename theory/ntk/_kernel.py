@@ -11,9 +11,9 @@ the gradient features of one neuron at initial weight :math:`z` are
     \mathbb 1[\langle z,x\rangle>0]\,\mathbb 1[\langle z,x'\rangle>0]\big]
     =\langle x,x'\rangle\,\frac{\pi-\theta(x,x')}{2\pi},
 
-with :math:`\theta(x,x')\in[0,\pi]` the angle between x and x' [derived: the
+with :math:`\theta(x,x')\in[0,\pi]` the angle between x and x' (derived here: the
 probability that a Gaussian direction has positive inner product with both x and x'
-is the measure of the intersection of two half-circles, :math:`(\pi-\theta)/(2\pi)`].
+is the measure of the intersection of two half-circles, :math:`(\pi-\theta)/(2\pi)`).
 
 References: [JT20] Z. Ji, M. Telgarsky, ICLR 2020, arXiv 1909.12292;
 [M25] S. Mandal, X. Lin, R. Srikant, L4DC 2025, arXiv 2412.09579.
@@ -100,8 +100,8 @@ def first_layer_kernel(X, X2=None) -> np.ndarray:
 
     the expectation over :math:`z\sim\mathcal N(0,I_d)` of
     :math:`\langle x\mathbb 1[\langle z,x\rangle>0],x'\mathbb 1[\langle z,x'\rangle>0]\rangle`
-    ([JT20] §2, the kernel of the features :math:`\phi_i`; spec
-    ``soft_vs_hard_labels.md`` §4) [derived]. Positive semi-definite as a Gram matrix of
+    ([JT20] §2, the kernel of the features :math:`\phi_i`; derived here;
+    check S.1). Positive semi-definite as a Gram matrix of
     features; a zero row gives a zero row of K.
 
     Parameters

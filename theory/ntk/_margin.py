@@ -1,7 +1,7 @@
 r"""The NTK separation margin γ of a finite dataset: estimates, bounds and certificates.
 
-Definition ([JT20] Assumption 2.1; spec ``soft_vs_hard_labels.md`` §4) [unverified
-against the paper's full text]: with :math:`\phi_i(z)=y_ix_i\mathbb 1[\langle z,x_i\rangle>0]`
+Definition ([JT20] Assumption 2.1; not confirmed
+against the paper's full text): with :math:`\phi_i(z)=y_ix_i\mathbb 1[\langle z,x_i\rangle>0]`
 and :math:`z\sim\mu_N=\mathcal N(0,I_d)`,
 
 .. math::
@@ -9,10 +9,10 @@ and :math:`z\sim\mu_N=\mathcal N(0,I_d)`,
     \gamma^*=\sup_{\|\bar v(z)\|_2\le1\ \forall z}\ \min_i\ \mathbb E_z\langle\bar v(z),\phi_i(z)\rangle
     =\min_{q\in\Delta_n}\mathbb E_z\|\psi_q(z)\|_2,\qquad \psi_q(z)=\sum_iq_i\phi_i(z)
 
-(the second form by Sion's minimax theorem [derived]). The estimators and bounds
+(the second form by Sion's minimax theorem (derived here)). The estimators and bounds
 computed by :func:`ntk_margin`:
 
-* **random features** [derived]: the same program with :math:`\mu_N` replaced by the
+* **random features** (derived here): the same program with :math:`\mu_N` replaced by the
   empirical measure of K Gaussian draws :math:`z_k` (:mod:`theory.ntk._program`),
   solved as a primal SOCP and as its dual over the simplex; the certified bracket
   ``[rf_primal, rf_dual]`` contains :math:`\gamma_K`. Its distance to
@@ -22,10 +22,10 @@ computed by :func:`ntk_margin`:
   Hoeffding for the fixed optimal :math:`q^*` (one average of terms in [0, 1]) gives
   :math:`\gamma_K\le\gamma^*+\epsilon`; the union over the n + 1 events gives the log
   term. The typical error is :math:`O(K^{-1/2})` with a smaller constant.
-* **exact in d = 2** [derived]: the program over the arcs of the arrangement of the
+* **exact in d = 2** (derived here): the program over the arcs of the arrangement of the
   lines :math:`x_i^\perp` (:mod:`theory.ntk._arrangement`); bracket ``[exact_primal,
   exact_dual]``. In d = 1 the two half-lines, each of mass 1/2.
-* **kernel sandwich** [derived]: :math:`\gamma_2^2\le\gamma^*\le\gamma_2` with
+* **kernel sandwich** (derived here): :math:`\gamma_2^2\le\gamma^*\le\gamma_2` with
 
   .. math::
 
@@ -39,7 +39,7 @@ computed by :func:`ntk_margin`:
   bound: :math:`\|\psi_q(z)\|\le\sum_iq_i\|x_i\|\le1` needs :math:`\|x_i\|\le1`, and
   then :math:`\mathbb E\|\psi_q\|\ge\mathbb E\|\psi_q\|^2=q^\top Qq\ge\gamma_2^2`. The
   SVM is solved by :func:`theory.margin.hard_margin_svm` on the Gram matrix Q.
-* **linear bound** [derived]: if a unit vector u separates the data with margin
+* **linear bound** (derived here): if a unit vector u separates the data with margin
   :math:`\gamma_{lin}=\min_iy_i\langle u,x_i\rangle>0`, then :math:`\bar v\equiv u` gives
   :math:`\gamma^*\ge\gamma_{lin}/2` (each :math:`x_i\ne0` is active with probability
   1/2). :math:`\gamma_{lin}` is the max-min linear margin, an SOCP (Clarabel).
@@ -233,7 +233,7 @@ def random_feature_error(n, n_features, delta) -> float:
     r"""Stated error :math:`\sqrt{2\ln(2(n+1)/\delta)/K}` of :math:`\gamma_K` about :math:`\gamma^*`.
 
     Holds with probability :math:`\ge1-\delta` over the K Gaussian draws (Hoeffding at
-    the optimal :math:`\bar v^*` and at the optimal :math:`q^*`, union bound) [derived].
+    the optimal :math:`\bar v^*` and at the optimal :math:`q^*`, union bound) (derived here).
     """
     n = as_int(n, "n", low=1)
     K = as_int(n_features, "n_features", low=1)
@@ -448,8 +448,8 @@ def uniform_dual_mc(X, y, n_samples, seed, *, batch: int = 512) -> tuple[float, 
     an upper bound on :math:`\gamma^*` for any data (the dual at a feasible q), and
     **equal** to :math:`\gamma^*` when a group of orthogonal maps acts transitively on the
     samples, mapping :math:`(x_i,y_i)` to :math:`(x_{\pi(i)},s\,y_{\pi(i)})` with one sign
-    s per map [derived: the dual objective is convex and invariant under the induced
-    permutations of q, so averaging an optimal q over the group gives the uniform q].
+    s per map (derived here: the dual objective is convex and invariant under the induced
+    permutations of q, so averaging an optimal q over the group gives the uniform q).
     The whole support of :func:`theory.ntk.data.noisy_two_xor` is such a dataset (sign
     flips of coordinates 3..d, reflections and the swap of the first two coordinates).
 

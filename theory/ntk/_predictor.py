@@ -4,19 +4,19 @@ The primal of the margin program (:mod:`theory.ntk._program`) gives, for K Gauss
 directions :math:`z_k` and their activation patterns on the training set, a separator
 :math:`v_k` with :math:`\|v_k\|\le1` (one per distinct pattern) and the certified margin
 :math:`\gamma_K=\min_i\frac1K\sum_k1[\langle z_k,x_i\rangle>0]\,y_i\langle v_k,x_i\rangle`.
-Its predictor is the width-K network in tangent form (spec ``soft_vs_hard_labels.md`` §3,
-§8 item 2) [derived]
+Its predictor is the width-K network in tangent form (derived here;
+paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks')
 
 .. math::
 
     h(x)=\frac1K\sum_{k=1}^K1[\langle z_k,x\rangle>0]\,\langle v_k,x\rangle,
     \qquad g(x)=\frac{h(x)}{\gamma_K},
 
-so that :math:`y_ig(x_i)\ge1` on the training set (the spec's scale :math:`c\propto1/\gamma`).
+so that :math:`y_ig(x_i)\ge1` on the training set (the scale :math:`c\propto1/\gamma` of [M25]'s kernel-limit teacher).
 On a new point the pattern of :math:`z_k` can differ from every training pattern; each
 direction keeps the :math:`v_k` of its own training pattern. Directions active on no
-training point get :math:`v_k=0` [open: a package choice; they do not change any training
-margin].
+training point get :math:`v_k=0` (a package choice; they do not change any training
+margin).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ weights (random features :math:`z_k`, or the cells of a hyperplane arrangement) 
 weights :math:`w_k\ge0`, :math:`\sum_kw_k=1`, and activation pattern
 :math:`A_{ki}=\mathbb 1[\langle z_k,x_i\rangle>0]`, the NTK margin of that family is
 ([JT20] Assumption 2.1 with :math:`\mu_N` replaced by :math:`\sum_kw_k\delta_{z_k}`;
-spec ``soft_vs_hard_labels.md`` §4) [derived]
+derived here; check S.1)
 
 .. math::
 
@@ -346,7 +346,7 @@ def _first_order_margin(P: np.ndarray, w: np.ndarray, Y: np.ndarray, rel_gap: fl
     4, with a restart from the best dual point, each time the certified gap falls below
     :math:`\mu` (the smoothed optimum has a true gap of at most :math:`\mu/2`). The
     primal side converges more slowly than the dual (V recovered from an inexact q is a
-    loose bound, spec ``soft_vs_hard_labels.md`` §4): the certified gap, not the dual
+    loose bound): the certified gap, not the dual
     alone, is the stopping rule. Returns (V, q, status, iterations) with the best primal
     and dual points found.
     """

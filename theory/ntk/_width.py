@@ -1,13 +1,13 @@
 r"""Width and iteration bounds: [JT20] Theorem 2.2 and the soft/hard orders of [M25].
 
 * :func:`jt_width_bound`: :math:`\lambda`, the width M and the iterations T of [JT20]
-  Theorem 2.2 (spec ``soft_vs_hard_labels.md`` §5) [unverified: the constants are the
-  spec's reconstruction; each one is a keyword parameter with the spec's default].
+  Theorem 2.2 (constants not confirmed in the source: they are our reconstruction;
+  each one is a keyword parameter with that default).
 * :func:`soft_label_neurons`, :func:`hard_label_neurons`: the order-level neuron
   requirements of [M25], :math:`C_{soft}/(\gamma^2\varepsilon)` and
   :math:`C_{hard}\ln(1/\varepsilon)/\gamma^4` [paper for the orders; the constants are
-  [open] and default to 1].
-* :func:`crossover_gamma`, :func:`crossover_eps`: where the two are equal [derived].
+  not given; our choice: default 1].
+* :func:`crossover_gamma`, :func:`crossover_eps`: where the two are equal (derived here).
 
 References: [JT20] Z. Ji, M. Telgarsky, *Polylogarithmic width suffices for gradient
 descent to achieve arbitrarily small test error with shallow ReLU networks*, ICLR 2020,
@@ -68,7 +68,7 @@ class JTWidthBound:
     def movement_bound(self, width) -> float:
         r"""Per-neuron movement bound :math:`c_R\lambda/(\gamma\sqrt m)` at width m (int >= 1).
 
-        [JT20] Thm 2.2 [unverified]: bounds :math:`\|w_{s,t}-w_{s,0}\|_2` for all t < T and
+        [JT20] Thm 2.2 (not confirmed in the source): bounds :math:`\|w_{s,t}-w_{s,0}\|_2` for all t < T and
         all s, when :math:`m\ge M`.
         """
         m = as_int(width, "width", low=1)
@@ -82,7 +82,7 @@ class JTWidthBound:
 def initial_output_bound(n, delta, *, init_constant: float = 2.0, init_log_factor: float = 4.0) -> float:
     r"""High-probability bound :math:`\sqrt{2\ln(4n/\delta)}` on :math:`\max_i|f(x_i;W_0)|`.
 
-    Standard initialisation of the [JT20] model (spec §2) [unverified]: with probability
+    Standard initialisation of the [JT20] model (not confirmed in the source): with probability
     :math:`\ge1-\delta`, :math:`\max_{i\le n}|f(x_i;W_0)|\le\sqrt{c_0\ln(c_1n/\delta)}`,
     the first term of :math:`\lambda` in :func:`jt_width_bound` (same constants).
     """
@@ -99,8 +99,8 @@ def jt_width_bound(gamma, eps, n, delta, *, eta: float = 1.0, init_constant: flo
                    iteration_constant: float = 2.0, movement_constant: float = 4.0) -> JTWidthBound:
     r"""[JT20] Theorem 2.2: the width M and the iterations T for average training risk ≤ ε.
 
-    Statement (spec §5) [unverified against the full text; the implied :math:`\gamma^{-8}`
-    width is confirmed by [MOSW22]]: under Assumption 2.1 with margin γ, for
+    Statement (not confirmed against the full text; the implied :math:`\gamma^{-8}`
+    width is confirmed by [MOSW22]): under Assumption 2.1 with margin γ, for
     :math:`\varepsilon\in(0,1)`, :math:`\delta\in(0,1/3)`, any width :math:`m\ge M` and any
     constant step :math:`\eta\le1`, with probability :math:`\ge1-3\delta` over the
     initialisation, :math:`\frac1T\sum_{t<T}\hat R(W_t)\le\varepsilon`, where
@@ -112,7 +112,7 @@ def jt_width_bound(gamma, eps, n, delta, *, eta: float = 1.0, init_constant: flo
         T=\Big\lceil\frac{2\lambda^2}{\eta\varepsilon}\Big\rceil,
 
     and :math:`\|w_{s,t}-w_{s,0}\|_2\le4\lambda/(\gamma\sqrt m)` for t < T. The numbers
-    2, 4, 4, 4, 4096, 2, 4 are the keyword constants below (defaults = the spec's).
+    2, 4, 4, 4, 4096, 2, 4 are the keyword constants below (defaults = our reconstruction).
 
     Parameters
     ----------
@@ -197,7 +197,7 @@ def soft_label_neurons(gamma, eps, *, c_soft: float = 1.0):
     r"""[M25]'s soft-label neuron order :math:`m_{soft}=C_{soft}/(\gamma^2\varepsilon)`.
 
     [paper] for the order :math:`O(1/(\gamma^2\varepsilon))` (average soft KL loss < ε);
-    the constant :math:`C_{soft}` is [open] (default 1). ``gamma`` and ``eps`` broadcast.
+    the constant :math:`C_{soft}` is not given (our choice: 1). ``gamma`` and ``eps`` broadcast.
     """
     c_soft = as_real(c_soft, "c_soft", low=0.0, low_open=True)
     g, e = _gamma_eps(gamma, eps)
@@ -208,7 +208,7 @@ def hard_label_neurons(gamma, eps, *, c_hard: float = 1.0):
     r"""[M25]'s hard-label neuron order :math:`m_{hard}=C_{hard}\ln(1/\varepsilon)/\gamma^4`.
 
     [paper] for the order :math:`O(\gamma^{-4}\ln(1/\varepsilon))` (average logistic loss
-    < ε, an adapted [JT20] analysis); :math:`C_{hard}` is [open] (default 1).
+    < ε, an adapted [JT20] analysis); :math:`C_{hard}` is not given (our choice: 1).
     """
     c_hard = as_real(c_hard, "c_hard", low=0.0, low_open=True)
     g, e = _gamma_eps(gamma, eps)
@@ -239,7 +239,7 @@ def crossover_eps(gamma, *, c_soft: float = 1.0, c_hard: float = 1.0, branch: in
 
     With :math:`s=(C_{soft}/C_{hard})\gamma^2`, the equality is
     :math:`\varepsilon\ln(1/\varepsilon)=s`; writing :math:`\varepsilon=e^{-u}` gives
-    :math:`-u\,e^{-u}=-s`, so :math:`-u=W_k(-s)` and [derived]
+    :math:`-u\,e^{-u}=-s`, so :math:`-u=W_k(-s)` and (derived here)
 
     .. math:: \varepsilon_\times(\gamma)=\exp\big(W_k(-s)\big)=\frac{-s}{W_k(-s)},
 

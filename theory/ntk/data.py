@@ -5,7 +5,7 @@ function returns ``(X, y)`` with ``X`` of shape (n, d), :math:`\|x_i\|\le1`, and
 of shape (n,) in {-1, +1} (float64), ready for :func:`theory.ntk.ntk_margin`.
 
 * :func:`circle_sectors`: the circle labelled :math:`\mathrm{sign}(\sin k\vartheta)` with a
-  bias coordinate (spec ``soft_vs_hard_labels.md`` §7(a), §8): γ falls as k grows.
+  bias coordinate (the protocol of the soft/hard section): γ falls as k grows.
 * :func:`two_clusters`: two clusters on either side of a slab of width ``gap`` around
   a hyperplane through the origin: :math:`\gamma\ge\gamma_{lin}/2\ge\mathrm{gap}/4`.
 * :func:`noisy_two_xor`: the noisy 2-XOR distribution ([JT20] §2 example, after Wei,
@@ -14,7 +14,7 @@ of shape (n,) in {-1, +1} (float64), ready for :func:`theory.ntk.ntk_margin`.
 * :func:`digits_pair`, :func:`breast_cancer`: real data shipped with scikit-learn
   (imported lazily inside the loaders: scikit-learn is only a test extra today).
 
-Choices where the spec is [open] are parameters: the bias value, how points are placed
+Choices the sources leave open are parameters: the bias value, how points are placed
 on the circle, the cluster geometry, the 2-XOR variant, the normalisation of real data.
 """
 
@@ -91,7 +91,7 @@ def circle_sectors(n, k, seed=None, *, bias: float = 1.0, placement: str = "rand
     seed : int, SeedSequence or Generator, optional
         Needed for ``placement="random"`` and for label noise.
     bias : float >= 0, default 1
-        The constant coordinate b before normalisation ([open]; the spec's
+        The constant coordinate b before normalisation (our choice; the protocol's
         calibration run uses b = 1).
     placement : {"random", "even"}, default "random"
         ``"random"``: :math:`\vartheta` i.i.d. uniform on :math:`[0,2\pi)`. ``"even"``:
@@ -131,7 +131,7 @@ def two_clusters(n, gap, seed, *, d: int = 2, label_noise: float = 0.0):
     are +1), first coordinate :math:`y_i a_i` with :math:`a_i\sim U[\mathrm{gap}/2,\,1]`,
     and the other coordinates uniform in the ball of radius :math:`\sqrt{1-a_i^2}`, so
     :math:`\|x_i\|\le1` and the linear margin along :math:`e_1` is at least gap/2; hence
-    :math:`\gamma\ge\mathrm{gap}/4` by the linear bound (noise-free labels) [derived].
+    :math:`\gamma\ge\mathrm{gap}/4` by the linear bound (noise-free labels) (derived here).
 
     Parameters
     ----------
@@ -168,19 +168,19 @@ def two_clusters(n, gap, seed, *, d: int = 2, label_noise: float = 0.0):
 
 
 def noisy_two_xor(d, n=None, seed=None, *, variant: str = "axes"):
-    r"""The noisy 2-XOR distribution ([JT20] §2 example; construction [unverified]).
+    r"""The noisy 2-XOR distribution ([JT20] §2 example; construction (not confirmed in the source)).
 
     ``variant="axes"`` (Wei, Lee, Liu & Ma 2019, as used by [JT20]): the first two
     coordinates are one of :math:`(\pm1,0),(0,\pm1)` with label +1 on the first axis
     and -1 on the second, the other d - 2 coordinates are :math:`\pm1`, and everything
     is divided by :math:`\sqrt{d-1}`, so :math:`\|x\|=1` exactly. ``variant="signs"``
-    (the spec's wording): all d coordinates :math:`\pm1`, label the product of the first
-    two signs, divided by :math:`\sqrt d` so that :math:`\|x\|=1` (the spec's scale
+    (this wording): all d coordinates :math:`\pm1`, label the product of the first
+    two signs, divided by :math:`\sqrt d` so that :math:`\|x\|=1` (the scale
     :math:`1/\sqrt{d-1}` would give :math:`\|x\|>1`). The two differ by a 45° rotation
     and a rescaling of the first two coordinates. Either way
-    :math:`\gamma=\Theta(1/d)`; the spec's separator gives
-    :math:`\gamma\ge\arcsin(1/\sqrt{d-1})/(\pi\sqrt{2(d-1)})\approx0.225/d` [derived in
-    the spec, for its variant].
+    :math:`\gamma=\Theta(1/d)`; this separator gives
+    :math:`\gamma\ge\arcsin(1/\sqrt{d-1})/(\pi\sqrt{2(d-1)})\approx0.225/d` (derived for
+    this variant).
 
     Parameters
     ----------

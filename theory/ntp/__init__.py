@@ -5,7 +5,8 @@ Implements the smooth ("finite") side of
     [T24] C. Thrampoulidis, *Implicit Optimization Bias of Next-Token Prediction in
     Linear Models*, NeurIPS 2024, arXiv 2402.18551.
 
-Notation (spec ``ntp_implicit_bias.md`` §1). There are :math:`m` distinct contexts with
+Notation (paper, Sec. 'Implicit bias of next-token prediction in linear models'). There are :math:`m` distinct
+contexts with
 fixed embeddings :math:`\bar h_j\in\mathbb R^d` (the **rows** ``H[j]`` of ``H``), a
 vocabulary of :math:`V` tokens, empirical context frequencies :math:`\hat\pi_j` and
 next-token distributions :math:`\hat p_j` with supports :math:`\mathcal S_j`. The model

@@ -16,7 +16,8 @@ __all__ = ["smoothness_bound", "genie_bound"]
 
 
 def smoothness_bound(data: NTPData) -> float:
-    r"""Upper bound on the smoothness constant of CE (spec §1.7, [derived]).
+    r"""Upper bound on the smoothness constant of CE (derived here; paper, Sec. 'Implicit bias of next-token
+    prediction in linear models').
 
     .. math:: L\le\tfrac12\lambda_{\max}\Big(\sum_j\hat\pi_j\bar h_j\bar h_j^\top\Big),
 

@@ -35,7 +35,7 @@ SUM_TOL = 1e-9
 #: {1,2,5}, {1,4,5}, {2,3,4}), for contexts A, B, C in that order.
 TOY_2D_SUPPORTS: tuple[tuple[int, ...], ...] = ((0, 1, 4), (0, 3, 4), (1, 2, 3))
 
-#: Context embeddings of the 2-D toy ([open] in [T24]): unit vectors at 90, 210 and
+#: Context embeddings of the 2-D toy (not given in [T24]; our choice): unit vectors at 90, 210 and
 #: 330 degrees (A on top, B lower left, C lower right). With these supports they are
 #: NTP-compatible (the 6 generators of F are independent) and NTP-separable (checked by
 #: a linear program in the tests), although d = 2 < m = 3; only about a quarter of
@@ -61,7 +61,8 @@ def readonly(a: np.ndarray) -> np.ndarray:
 class NTPData:
     r"""A next-token-prediction training set in distinct-context form :math:`\mathcal T_m`.
 
-    [T24] §2 (spec §1.1): :math:`\mathcal T_m=\{(\bar h_j,\hat\pi_j,\hat p_j)\}_{j\in[m]}`.
+    [T24] §2 (paper, Sec. 'Implicit bias of next-token prediction in linear models'): :math:`\mathcal T_m=\{(\bar
+    h_j,\hat\pi_j,\hat p_j)\}_{j\in[m]}`.
     Arrays are converted to float64, validated, copied and made read-only; after
     validation the rows of ``P`` and ``pi`` are divided by their sums (a relative change
     of at most :data:`SUM_TOL`), so that :func:`entropy`, :func:`ntp_loss` and
@@ -317,9 +318,10 @@ class NTPData:
         3. embeddings ``H`` (see ``embedding``).
 
         The paper says only that embeddings, supports and probabilities are "randomly
-        generated" ([open]); Dirichlet(1) matches its reported entropy (spec §1.9) and
-        N(0, 1) entries are the spec §5 reference choice. How :math:`\hat\pi` arises from
-        n = 5000 sequences is not stated ([open]); the multinomial-plus-one count model
+        generated" (our choice); Dirichlet(1) matches its reported entropy (paper, Sec. 'Implicit bias of
+        next-token prediction in linear models') and
+        N(0, 1) entries are the reference setting of the appendix 'Checks'. How :math:`\hat\pi` arises from
+        n = 5000 sequences is not stated (our choice); the multinomial-plus-one count model
         above is this package's choice.
 
         Parameters
@@ -341,7 +343,7 @@ class NTPData:
             d >= m).
         scale : float
             Embedding scale (> 0). The GD dynamics depend on step size times
-            :math:`\|\bar h\|^2` (spec §5.9).
+            :math:`\|\bar h\|^2` (check N.9).
         alpha : float
             Dirichlet concentration (> 0).
 
@@ -405,7 +407,7 @@ class NTPData:
         """The overparameterised set-up of [T24] App. A.2: m=50, d=60, V=10, S_j=6, n=5000.
 
         Shorthand for ``NTPData.synthetic(50, 60, 10, 6, rng, n=5000, embedding=embedding,
-        scale=scale)``; see :meth:`synthetic` for the documented [open] choices.
+        scale=scale)``; see :meth:`synthetic` for the documented choices.
         """
         return cls.synthetic(50, 60, 10, 6, rng, n=5000, embedding=embedding, scale=scale)
 
@@ -421,9 +423,9 @@ class NTPData:
 
         Supports :data:`TOY_2D_SUPPORTS` = {1,2,5}, {1,4,5}, {2,3,4} in the paper's 1-based
         labels, assigned to contexts A, B, C in that order (this follows Fig. 2: words 1
-        and 5 follow A and B; Fig. 1's caption conflicts with it, spec §1.9 [open]).
+        and 5 follow A and B; Fig. 1's caption conflicts with it; our choice).
         Embeddings default to :data:`TOY_2D_EMBEDDINGS` (unit vectors at 90, 210, 330
-        degrees; [open]). :math:`\hat\pi` is uniform (1/3 each, [open]).
+        degrees; our choice). :math:`\hat\pi` is uniform (1/3 each, our choice).
 
         Parameters
         ----------

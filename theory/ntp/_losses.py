@@ -112,7 +112,8 @@ def entropy(data: NTPData) -> float:
 
     .. math:: \mathcal H = -\sum_{j}\hat\pi_j\sum_{z\in\mathcal S_j}\hat p_{j,z}\log\hat p_{j,z}
 
-    ([T24] §2, spec §1.2; nats). Zero for one-hot data. Computed by
+    ([T24] §2, paper, Sec. 'Implicit bias of next-token prediction in linear models'; nats). Zero for one-hot data.
+    Computed by
     :func:`entropy_from_arrays` (the same formula as the GD engine).
 
     Parameters
@@ -239,7 +240,7 @@ def _kl_rows(L: np.ndarray, data: NTPData) -> np.ndarray:
 def in_support_residual(logits: Any, data: NTPData) -> np.ndarray:
     r"""Softmax residual :math:`\mathbb S(\ell_j)-\hat p_j` for all contexts, computed stably.
 
-    Follows spec ``numerics_and_solvers.md`` §2. With :math:`q` the softmax over
+    Follows paper, Sec. 'Numerics and solvers'. With :math:`q` the softmax over
     :math:`\mathcal S_j` and :math:`t=\operatorname{lse}_{\notin\mathcal S}(\ell)-
     \operatorname{lse}_{\mathcal S}(\ell)` (so :math:`\varepsilon=e^t`,
     :math:`\varepsilon/(1+\varepsilon)=\sigma(t)`):
@@ -291,7 +292,7 @@ def _residual(L: np.ndarray, data: NTPData) -> np.ndarray:
 
 
 def ntp_gradient(W: Any, data: NTPData) -> np.ndarray:
-    r"""Gradient of the NTP loss, [T24] §3 / spec §1.2.
+    r"""Gradient of the NTP loss, [T24] §3 / paper, Sec. 'Implicit bias of next-token prediction in linear models'.
 
     .. math:: \nabla\mathrm{CE}(W)=\sum_j\hat\pi_j\big(\mathbb S(W\bar h_j)-\hat p_j\big)\bar h_j^\top
 

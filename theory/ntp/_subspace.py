@@ -375,7 +375,8 @@ def data_subspace(data: NTPData, *, method: str = "auto", rank_tol: float = 1e-1
       :math:`\mathbb R^V\otimes\mathrm{rowspace}(H)\cong\mathbb R^{V\times r}`; the
       anchored generators :math:`(e_{z_j}-e_{z'})(U\Sigma)_j` are normalised to unit norm
       and an SVD gives an orthonormal basis, keeping singular values above
-      ``rank_tol`` times the largest (spec §4 step 2). Handles any H (rank-deficient,
+      ``rank_tol`` times the largest (paper, Sec. 'Implicit bias of next-token prediction in linear models').
+      Handles any H (rank-deficient,
       repeated embeddings, zero rows). Cost
       :math:`O(N\,Vr\min(N,Vr))` with :math:`N=\sum_j(S_j-1)`. When :math:`N<Vr` and
       the generators are independent (their Gram matrix, formed in :math:`O(N^2)`, has
@@ -400,7 +401,8 @@ def data_subspace(data: NTPData, *, method: str = "auto", rank_tol: float = 1e-1
     data : NTPData
     method : {"auto", "dense", "blocks"}
     rank_tol : float
-        Relative rank threshold for the dense method (default 1e-10, spec §4).
+        Relative rank threshold for the dense method (default 1e-10, paper, Sec. 'Implicit bias of next-token
+        prediction in linear models').
 
     Returns
     -------
@@ -415,7 +417,7 @@ def data_subspace(data: NTPData, *, method: str = "auto", rank_tol: float = 1e-1
     Examples
     --------
     >>> data = NTPData.synthetic(50, 60, 10, 6, rng=0)
-    >>> data_subspace(data).dim          # sum_j (S_j - 1), spec §1.3
+    >>> data_subspace(data).dim          # sum_j (S_j - 1)
     250
     """
     data = check_data(data)
@@ -501,7 +503,8 @@ def finite_component(
               \quad z'\in\mathcal S_j\setminus\{z_j\},\ j\in[m],\qquad W\in F.
 
     Stacked as :math:`A\,\mathrm{vec}(W)=b`, :math:`W^\star=A^+b` is the minimum-norm
-    solution and lies in :math:`\mathrm{rowspace}(A)=F` (spec §1.4). ``"dense"`` uses
+    solution and lies in :math:`\mathrm{rowspace}(A)=F` (paper, Sec. 'Implicit bias of next-token prediction in
+    linear models'). ``"dense"`` uses
     the SVD of the (row-normalised) generators; ``"blocks"`` solves the same Gram
     system as :meth:`DataSubspace.project` with the log-probabilities in place of the
     logits (logit differences of :math:`CH` on each support = log-odds). W* does not

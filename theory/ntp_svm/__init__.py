@@ -10,7 +10,8 @@ and the logit-space ("unconstrained features") view of
     [Z24] Y. Zhao, T. Behnia, V. Vakilian, C. Thrampoulidis, *Implicit Geometry of
     Next-token Prediction*, arXiv 2408.15417.
 
-Conventions (spec ``ntp_implicit_bias.md`` §1): the functions accept any object ``data``
+Conventions (paper, Sec. 'Implicit bias of next-token prediction in linear models'): the functions accept any
+object ``data``
 with attributes ``H`` (shape (m, d), rows :math:`\bar h_j`) and ``P`` (shape (m, V),
 supports :math:`\mathcal S_j=\{z:P_{jz}>0\}`), e.g. :class:`theory.ntp.NTPData`; only the
 supports matter here. ``W`` has shape (V, d) and the logits are ``H @ W.T`` (m, V).
@@ -29,7 +30,7 @@ i.e. the combination :math:`\sum_{j,v}\lambda_{jv}(e_{z_j}-e_v)\bar h_j^\top+
 \sum_{j,z\ne z_j}\beta_{jz}(e_{z_j}-e_z)\bar h_j^\top` of margin generators (multipliers
 :math:`\lambda\ge0`) and anchored equality generators (free :math:`\beta_{jz}=-R_{jz}`).
 The dual of the NTP-SVM is :math:`\max_R\ \sum_{\rm off}\lambda_{jv}-\tfrac12\|R^\top H\|^2`
-over that cone [derived]; it only involves :math:`G=HH^\top`.
+over that cone (derived here); it only involves :math:`G=HH^\top`.
 
 Module map (files of this package, re-exported here): ``_direction.py``
 :func:`max_margin_direction` (solver choice, rescaling, retries) over two independent solvers

@@ -44,7 +44,7 @@ def max_margin_direction(data: Any, solver: str = "auto", *, max_iter: int = 500
         off-support). W is parametrised as :math:`W=YQ^\top` with :math:`H^\top=QR` (QR),
         so ``L = X @ Y.T`` with the triangular :math:`X=R^\top` (same problem, as
         :math:`W^{mm}` lies in the row space of H; ~3x faster in Clarabel). Then active-set
-        polishing (numerics spec §1, :func:`theory.margin.polish_active_set`): the
+        polishing (paper, Sec. 'Numerics and solvers', :func:`theory.margin.polish_active_set`): the
         constraints with slack or multiplier above/below :data:`theory.margin.ACTIVE_SLACK`,
         plus the equalities, are solved for the minimum-norm W (Gram matrix of their
         anchored generators, or the structured solve below for more than
@@ -82,7 +82,7 @@ def max_margin_direction(data: Any, solver: str = "auto", *, max_iter: int = 500
 
     Notes
     -----
-    **Dual solver** [derived, see module docstring]. The dual is the bound- and
+    **Dual solver** (derived here, see module docstring). The dual is the bound- and
     row-sum-constrained QP
 
     .. math::

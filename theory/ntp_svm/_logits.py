@@ -19,7 +19,7 @@ def centered_support_matrix(support: Any) -> np.ndarray:
     Entries :math:`1-S_j/V` in-support and :math:`-S_j/V` off-support: every margin
     constraint holds with equality, in-support entries are equal, rows sum to 0. For
     orthonormal context embeddings it is exactly the logit matrix of :math:`W^{mm}`
-    (spec §2 [derived]).
+    (derived here; check N.2).
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ def nuclear_norm_max_margin_logits(support: Any) -> NuclearMaxMarginResult:
 
     With both factors free ("unconstrained features"), :math:`\|L\|_*=\min_{L=HW^\top}
     \tfrac12(\|H\|_F^2+\|W\|_F^2)`, so this is the max-margin problem of the NTP-UFM
-    whenever :math:`d\ge\operatorname{rank}L` [derived]. Solved as an SDP with cvxpy and
+    whenever :math:`d\ge\operatorname{rank}L` (derived here). Solved as an SDP with cvxpy and
     Clarabel (named explicitly); the minimiser need not be unique (the nuclear norm is
     not strictly convex). Intended for small m, V (say up to ~50).
 
@@ -156,7 +156,7 @@ class LogitSplit:
 def sparse_plus_low_rank(logits: Any, P: Any, reference: Any = None) -> LogitSplit:
     r"""Split logits into a sparse in-support part and a (low-rank) max-margin part ([Z24]).
 
-    Definition [open in the sources; chosen here]. Softmax ignores row shifts, so first
+    Definition (not in the sources; chosen here). Softmax ignores row shifts, so first
     centre the rows: :math:`\bar L=L(I-\mathbf 1\mathbf 1^\top/V)`. The space of logit
     matrices splits orthogonally into
 

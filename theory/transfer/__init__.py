@@ -33,7 +33,7 @@ Indexing: inputs are ``0..S-1`` and labels ``0..A-1``; the paper's label
 :math:`a \in \{1, \dots, A\}` is column ``a - 1`` here (so the paper's odd labels
 :math:`2j-1` are the even columns ``0, 2, 4, ...``).
 
-Slips of the paper that this module corrects (spec ``finite_domain_transfer.md``
+Slips of the paper that this module corrects (paper, Sec. 'Knowledge transfer over finite domains'
 section 6): Instance 3 uses Instance 2's :math:`\pi^*` (the text says "same as
 Instance 3"); the light-input mass of the Thm 5.1 construction (C.4) is
 :math:`1-(S-1)/(n+1)` on the heavy input, not :math:`1 - S^{-1}/(n+1)`; Lemma E.5
@@ -56,7 +56,7 @@ bounds of Thms 3.2, 4.4, 5.2, with the theorems' ranges of validity
 (:func:`lower_bound_holds`, :data:`INSTANCE_LEVEL`). Experiments and figures ask these
 functions instead of restating the conditions.
 
-Provenance: formulas marked [derived] are not printed in [ZZ23]; their derivation
+Provenance: formulas marked (derived here) are not printed in [ZZ23]; their derivation
 is in the docstring and they are checked against brute-force enumeration and
 Monte Carlo in ``tests/theory/test_transfer.py`` and ``tests/sims/test_transfer.py``.
 

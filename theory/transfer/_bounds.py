@@ -231,7 +231,7 @@ def upper_bound_mle_hp(S: int, A: int, n, delta: float):
         \sqrt{\frac{S(A\ln 2 + \ln((S+1)/\delta))}{2n}}
         + \sqrt{\frac{2(S\ln2 + \ln((S+1)/\delta))}{n}}
 
-    (spec section 7 check 10: 0.128 for (10, 10), n = 1e4, delta = 0.05).
+    (check T.10: 0.128 for (10, 10), n = 1e4, delta = 0.05).
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ def upper_bound_sel_ptl_hp(S: int, A: int, n, delta: float, *, strict: bool = Tr
             \Big(12S + \frac{200}{99}S\ln\frac{S(S+2)}{\delta}\Big)
           + \frac{4S}{9n} + \frac{3\sqrt S\ln((S+2)/\delta)}{n}.
 
-    [unverified] The paper prints the first factor as
+    (not confirmed in the source) The paper prints the first factor as
     :math:`(4A + 3\sqrt{\cdot})/(9n)`; this function reads it as a typo for
     :math:`(4A/9 + 3\sqrt{\cdot})/n`, which matches the shape of the single-input
     statement :math:`\lesssim A/n + \sqrt A\log(1/\delta)/n` and of the Thm 5.2
@@ -344,7 +344,7 @@ def upper_bound_ce_ful_hp(S: int, n, delta: float):
         \mathrm{TV}(\hat\pi_{\text{ce\_ful}}, \pi^*|\rho) \le \frac{4S}{9n}
             + \frac{3\sqrt S\ln(1/\delta)}{n}
 
-    (spec section 7 check 10: 0.0263 for S = 10, n = 1e3, delta = 0.1). No
+    (check T.10: 0.0263 for S = 10, n = 1e3, delta = 0.1). No
     assumption on :math:`\rho` or :math:`\pi^*`; free of A.
 
     Parameters

@@ -1,4 +1,4 @@
-r"""Exact expected risks at finite n [derived] (part of :mod:`theory.transfer`; notation and references there)."""
+r"""Exact expected risks at finite n (derived here) (part of :mod:`theory.transfer`; notation and references there)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def expected_missing_mass(rho, n: int) -> float:
 
 
 def expected_risk_ce_ful(instance: Instance, n: int) -> float:
-    r"""Exact expected risk of ``ce_ful`` with the Uniform fill [derived].
+    r"""Exact expected risk of ``ce_ful`` with the Uniform fill (derived here).
 
     ``ce_ful`` is exact at every seen input and outputs Uniform(A) at each unseen
     input, which happens with probability :math:`(1-\rho(s))^n`, so
@@ -64,7 +64,7 @@ def expected_risk_ce_ful(instance: Instance, n: int) -> float:
             = \sum_s \rho(s)\,(1-\rho(s))^n\,
               \mathrm{TV}(\mathrm{Uniform}(\mathcal A), \pi^*(\cdot|s))
 
-    (spec section 7 check 2; bounded by :func:`expected_missing_mass`, [ZZ23]
+    (check T.2; bounded by :func:`expected_missing_mass`, [ZZ23]
     Thm 5.2).
 
     Parameters
@@ -204,7 +204,7 @@ def _input_count_law(n: int, rho_s: float) -> tuple[float, np.ndarray, np.ndarra
 
 
 def expected_risk_ce_sgl(instance: Instance, n: int) -> float:
-    r"""Exact expected risk of ``ce_sgl`` (MLE) on any instance [derived].
+    r"""Exact expected risk of ``ce_sgl`` (MLE) on any instance (derived here).
 
     The row error :math:`\tfrac12\sum_a|n_{s,a}/n_s - \pi^*(a|s)|` is a sum of
     per-label terms, and given :math:`n_s = m` each :math:`n_{s,a}` is
@@ -281,7 +281,7 @@ def _heavy_light(row: np.ndarray) -> tuple[float, float, int] | None:
 
 
 def expected_risk_ce_ptl(instance: Instance, n: int) -> float:
-    r"""Exact expected risk of ``ce_ptl`` for rows "one odd label + equal others" [derived].
+    r"""Exact expected risk of ``ce_ptl`` for rows "one odd label + equal others" (derived here).
 
     Supported rows have positive entries equal to some :math:`p_l` on L labels and
     at most one other label of mass :math:`p_h` (Instances 0, 2 and 3; zeros
@@ -357,7 +357,7 @@ def expected_risk_ce_ptl(instance: Instance, n: int) -> float:
 
 
 def expected_risk_sel_ptl_instance2(S: int, A: int, n: int) -> float:
-    r"""Exact expected risk of ``sel_ptl`` on :func:`instance2` [derived].
+    r"""Exact expected risk of ``sel_ptl`` on :func:`instance2` (derived here).
 
     All rows are alike and :math:`\rho` is uniform, so the risk is one row's
     expected TV. Let :math:`q = S/(n+1)` (K light labels), :math:`p_H = 1-Kq`

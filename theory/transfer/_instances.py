@@ -128,7 +128,7 @@ def instance1(S: int, A: int, n: int) -> Instance:
 
     (paper labels; columns ``0, 2, ...`` get :math:`(1+\Delta)/A'`). This is the
     vertex :math:`\tau = (+1, \dots, +1)` of Assouad's hypercube in the proof of
-    Thm 3.1 ([ZZ23] appendix B). [derived] choice: for odd A the construction is
+    Thm 3.1 ([ZZ23] appendix B). Our choice: for odd A the construction is
     applied to :math:`A' = A - 1` labels, including in :math:`\Delta`.
 
     Parameters

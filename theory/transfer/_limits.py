@@ -44,7 +44,7 @@ def partial_ce_limit(pi_star) -> np.ndarray:
 
 
 def ce_ptl_limit_risk(instance: Instance) -> float:
-    r"""Asymptotic risk of ``ce_ptl`` ([ZZ23] Thm 4.3, spec section 3).
+    r"""Asymptotic risk of ``ce_ptl`` ([ZZ23] Thm 4.3, paper, Sec. 'Knowledge transfer over finite domains').
 
     .. math::
 
@@ -66,7 +66,7 @@ def ce_ptl_limit_risk(instance: Instance) -> float:
 
 
 def sel_ptl_limit_instance2(S: int, A: int) -> float:
-    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``sel_ptl`` on Instance 2 [derived].
+    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``sel_ptl`` on Instance 2 (derived here).
 
     .. math::
 
@@ -74,7 +74,7 @@ def sel_ptl_limit_instance2(S: int, A: int) -> float:
         \qquad U \sim \mathrm{Bin}(K, e^{-1}),
 
     with :math:`K` light labels and :math:`Z_0` zero-mass labels (:math:`Z_0 = K`
-    for odd A, which is spec section 7 check 5's :math:`SK\,\mathbb E[U/(U+K)]`;
+    for odd A, which is check T.5's :math:`SK\,\mathbb E[U/(U+K)]`;
     :math:`Z_0 = K+1` for even A). At a seen input each light label (mass
     :math:`S/(n+1)`) is missed with probability :math:`\to e^{-1}`; with U of them
     missed the uniform fill spreads :math:`US/(n+1)` over :math:`U+Z_0` labels,
@@ -101,7 +101,7 @@ def sel_ptl_limit_instance2(S: int, A: int) -> float:
 
 
 def ce_sgl_limit_instance2(S: int, A: int) -> float:
-    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``ce_sgl`` on Instance 2 [derived].
+    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``ce_sgl`` on Instance 2 (derived here).
 
     At a seen input with :math:`n_s \approx n/S` samples the K light counts are
     asymptotically i.i.d. :math:`\mathrm{Poisson}(1)` and the heavy label absorbs
@@ -115,7 +115,7 @@ def ce_sgl_limit_instance2(S: int, A: int) -> float:
 
     with :math:`\mathbb E|P_\lambda-\lambda|
     = 2\lambda\,\mathrm{pmf}_\lambda(\lfloor\lambda\rfloor)`.
-    (Spec section 7 check 8 leaves this constant to simulation.) The approach is
+    (Check T.8 leaves this constant to simulation.) The approach is
     slow, of relative order :math:`\sqrt{S/n}`: the Poisson mean absolute deviation
     has a kink at integer means and :math:`n_s S/(n+1)` fluctuates around 1 by
     :math:`\sqrt{S/n}`; :func:`expected_risk_ce_sgl` gives the finite-n value.
@@ -140,12 +140,12 @@ def ce_sgl_limit_instance2(S: int, A: int) -> float:
 
 
 def ce_ptl_limit_instance2(S: int, A: int) -> float:
-    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``ce_ptl`` on Instance 2 [derived].
+    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``ce_ptl`` on Instance 2 (derived here).
 
     ``ce_ptl`` weights each count by :math:`\pi^*`, so at a seen input the light
     labels get :math:`O(S^2/n^2)` and the heavy label almost everything:
     :math:`\mathrm{TV}_s \to Kq = SK/(n+1)`, hence
-    :math:`n\,\mathbb E\,\mathrm{TV} \to SK` (spec section 7 check 8), approached
+    :math:`n\,\mathbb E\,\mathrm{TV} \to SK` (check T.8), approached
     from below.
 
     Parameters
@@ -164,7 +164,7 @@ def ce_ptl_limit_instance2(S: int, A: int) -> float:
 
 
 def ce_ful_limit_instance3(S: int, A: int) -> float:
-    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``ce_ful`` on Instance 3 [derived].
+    r"""Limit of :math:`n\,\mathbb E\,\mathrm{TV}` of ``ce_ful`` on Instance 3 (derived here).
 
     Each of the :math:`S-1` light inputs (mass :math:`1/(n+1)`) is unseen with
     probability :math:`(1-\frac1{n+1})^n \to e^{-1}`, and then contributes
@@ -176,7 +176,7 @@ def ce_ful_limit_instance3(S: int, A: int) -> float:
 
         n\,\mathbb E\,\mathrm{TV} \to (S-1)\,e^{-1}\,(1-1/A)
 
-    (spec section 7 check 6; compare the finite-n :func:`expected_risk_ce_ful`).
+    (check T.6; compare the finite-n :func:`expected_risk_ce_ful`).
 
     Parameters
     ----------
@@ -193,7 +193,7 @@ def ce_ful_limit_instance3(S: int, A: int) -> float:
 
 
 def mle_risk_normal_approx(S: int, A: int, n):
-    r"""Normal approximation of the MLE risk near the uniform teacher [derived].
+    r"""Normal approximation of the MLE risk near the uniform teacher (derived here).
 
     For :math:`n/S \gg A` and :math:`\pi^* \approx \mathrm{Uniform}(A)`, each
     :math:`|n_{s,a}/n_s - 1/A|` has mean :math:`\approx\sqrt{2(1/A)(1-1/A)/(\pi n/S)}`, so
@@ -203,7 +203,7 @@ def mle_risk_normal_approx(S: int, A: int, n):
         \mathbb E\,\mathrm{TV}(\hat\pi_{\text{ce\_sgl}}, \pi^*|\rho)
             \approx \sqrt{\frac{S(A-1)}{2\pi n}}
 
-    (spec section 7 check 3: 0.03785 for (10, 10) at n = 1e4).
+    (check T.3: 0.03785 for (10, 10) at n = 1e4).
 
     Parameters
     ----------

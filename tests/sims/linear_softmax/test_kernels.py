@@ -44,7 +44,7 @@ def test_exp_kernel_outside_its_range():
 
 
 def test_residual_accurate_up_to_gap_700():
-    """Split-form residual and KL vs 350-digit mpmath at logit gaps 1 .. 700 (spec section 2).
+    """Split-form residual and KL vs 350-digit mpmath at logit gaps 1 .. 700 (paper, Sec. 'Numerics and solvers').
 
     Columns 0-7: one-hot contexts (support {0}), where the in-support residual is
     -pi eps / (1 + eps) and the textbook form p - y rounds it to exactly 0 once

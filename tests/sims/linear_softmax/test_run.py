@@ -1,7 +1,7 @@
 """Tests of the linear-softmax engine (sims.linear_softmax, public as sims.gd): runs, metrics, resume.
 
 Reference quantities come from independent methods: closed forms for orthonormal
-embeddings (spec section 2 / 5.2) and for Soudry et al.'s w_tilde when every point
+embeddings (check N.2) and for Soudry et al.'s w_tilde when every point
 is a support vector, theory.ntp_svm / theory.maxmargin (cross-checked against a
 direct cvxpy + Clarabel solve in this file) for W^mm and the multiclass SVM,
 theory.ntp.finite_component for W*, a plain NumPy loop for the iterates, mpmath
@@ -28,7 +28,8 @@ from theory.ntp_svm import max_margin_direction
 
 
 def _ntp_svm(H, S):
-    """W^mm by cvxpy/Clarabel with tight tolerances (spec section 1 formulation)."""
+    """W^mm by cvxpy/Clarabel with tight tolerances (paper, Sec. 'Implicit bias of next-token prediction in linear
+    models')."""
     import cvxpy as cp
 
     m, d = H.shape
@@ -61,7 +62,7 @@ def _W_mm(data):
     """W^mm from theory.ntp_svm.max_margin_direction, checked against _ntp_svm.
 
     Tolerance 1e-6: Clarabel at 1e-12 gap tolerances leaves W accurate to ~1e-10
-    (measured 1e-10 on the App. A.2 instance; numerics spec section 1).
+    (measured 1e-10 on the App. A.2 instance; paper, Sec. 'Numerics and solvers').
     """
     W_cvx = _ntp_svm(data.H, data.P > 0)
     W = max_margin_direction(data).W
@@ -254,7 +255,7 @@ def test_metrics_against_numpy_on_orthonormal_data():
         P[j, rng.choice(V, S, replace=False)] = rng.dirichlet(np.ones(S))
     data = NTPData(H, P, rng.dirichlet(np.ones(m)))
     Sm = data.P > 0
-    # spec 2 / 5.2: W^mm h_j = centred support column, W* logits = centred in-support log-probs
+    # check N.2: W^mm h_j = centred support column, W* logits = centred in-support log-probs
     W_mm = (Sm - Sm.sum(1, keepdims=True) / V).T @ H
     logP = np.log(np.where(Sm, data.P, 1.0))
     W_star = np.where(Sm, logP - (logP * Sm).sum(1, keepdims=True) / S, 0.0).T @ H
@@ -313,13 +314,13 @@ def test_references_computed_lazily_through_theory():
 
 
 # ----------------------------------------------------------------------------
-# rates on the overparameterised set-up (spec section 5, checks 5-8)
+# rates on the overparameterised set-up (checks N.5-N.8)
 
 
 def test_rates_overparameterised():
     """Seed 8 of _overparameterised, GD eta = 0.5 from W0 = 0, 3e5 steps.
 
-    Windows as in spec section 5. Over seeds 0-11 of this generator the slope
+    Windows as in checks N.5-N.8. Over seeds 0-11 of this generator the slope
     checks and the monotone cosine held for all 12 (see the slow test). The
     thresholds of checks 7-8 are not asserted on one seed: they hold on some draws
     only (pass rates: claims t24.a2.seeds.*); the slow mode is an in-support token
@@ -345,7 +346,7 @@ def test_rates_overparameterised():
     c = tr.cos_mm_corrected
     assert np.all(np.diff(c[1:]) > 0)
     late = tr.steps >= 1000
-    assert np.all(c[late] > tr.cos_mm[late])  # the corrected one is higher (spec check 7)
+    assert np.all(c[late] > tr.cos_mm[late])  # the corrected one is higher (check N.7)
     # check 8's mechanism, seed-free: k (P_F W_k - W*) is the quasi-static balance E(W_k) of the
     # off-support masses, within its next-order terms (sims.experiments.ntp_gd.BalanceMetrics)
     from sims.experiments.ntp_gd import balance_metrics
@@ -355,14 +356,14 @@ def test_rates_overparameterised():
     idx = [at[100_000], at[300_000]]
     b = balance_metrics(data, pred, 0.5, tr.steps[idx], tr.W_records[idx])
     assert np.all(b.error <= b.bound), (b.error, b.bound)
-    # spec check 6: ||P_perp W_k - log k W^mm|| stays bounded (flat from 3e3 to 3e5)
+    # check N.6: ||P_perp W_k - log k W^mm|| stays bounded (flat from 3e3 to 3e5)
     pr = tr.perp_residual[tr.steps >= 3000]
     assert pr.max() - pr.min() < 0.05 * pr.mean()
     assert np.abs(tr.colsum_drift).max() < 1e-10  # 1^T W_k = 1^T W_0 = 0 (rounding over 3e5 steps)
 
 
 def test_ngd_and_adam_are_faster_than_gd():
-    """Spec check 10 ([T24] Fig. 5: NGD, Adam with eta = 0.01, beta = (0.9, 0.99))."""
+    """Check N.10 ([T24] Fig. 5: NGD, Adam with eta = 0.01, beta = (0.9, 0.99))."""
     data = _overparameterised(8)
     W_mm = _W_mm(data)
     W_star = finite_component(data).W
@@ -388,7 +389,7 @@ def test_ngd_and_adam_are_faster_than_gd():
     # Not every threshold: NGD's fixed-length steps start slowly from W0 = 0 (cos 0.9:
     # NGD 908 vs GD 778 steps), and Adam stalls below 0.96 (0.9546 at 1e4 vs GD
     # 0.9646): [T24] reports Adam only empirically, and for one-hot data Adam is known
-    # to prefer another (l-inf type) margin. NGD at 1e4: spec reference 0.971 vs GD 0.952.
+    # to prefer another (l-inf type) margin. NGD at 1e4: reference simulation 0.971 vs GD 0.952.
     assert runs["ngd"].cos_mm_corrected[-1] > runs["gd"].cos_mm_corrected[-1]
 
 
@@ -633,9 +634,9 @@ def test_long_horizon_resume_1e6():
     part = gd.Trajectory.from_dict(gd.run(data, 100_000, 0.5, W_star=W_star, W_mm=W_mm).to_dict())
     full = part.extend(900_000, data)
     assert np.array_equal(full.W, once.W)
-    # P_F(W_k) - W* keeps shrinking, roughly like 1/k after the transient (spec check 8)
+    # P_F(W_k) - W* keeps shrinking, roughly like 1/k after the transient (check N.8)
     assert once.dist_F[-1] < 0.2 * once.dist_F[2]
-    # ||P_perp W_k - log k W^mm|| stays bounded (spec check 6)
+    # ||P_perp W_k - log k W^mm|| stays bounded (check N.6)
     assert np.ptp(once.perp_residual) < 0.05 * once.perp_residual.mean()
     assert np.all(np.diff(once.cos_mm_corrected) > 0)
 

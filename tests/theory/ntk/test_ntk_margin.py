@@ -31,7 +31,7 @@ GAP_TOL = 1e-7
 
 def test_two_orthogonal_points_have_the_quadrant_value():
     # z in the quadrant where both are active (mass 1/4): ||(q1, -q2)||; one active (1/4 each):
-    # q1 or q2; none: 0. By symmetry q = (1/2, 1/2): gamma = (1 + 1/sqrt 2)/4 [derived by hand].
+    # q1 or q2; none: 0. By symmetry q = (1/2, 1/2): gamma = (1 + 1/sqrt 2)/4 (derived by hand).
     X = np.eye(2)
     r = ntk_margin(X, [1, -1], 100, 0, kernel_bounds=False)
     assert r.method == "exact-d2"
@@ -43,7 +43,7 @@ def test_two_orthogonal_points_have_the_quadrant_value():
 
 def test_one_dimensional_value_is_exact():
     # d = 1: v = +1 on both half-lines gives min(0.5 * 0.5, 0.3 * 0.5) = 0.15, and the dual
-    # with all weight on the second sample gives E||0.3 * 1[z < 0]|| = 0.15 [derived by hand]
+    # with all weight on the second sample gives E||0.3 * 1[z < 0]|| = 0.15 (derived by hand)
     r = ntk_margin(np.array([[0.5], [-0.3]]), [1, -1], 300, 0)
     assert r.method == "exact-d1"
     assert r.gamma == pytest.approx(0.15, abs=GAP_TOL)
@@ -177,7 +177,7 @@ def test_random_relabelling_lowers_gamma(rng):
 
 
 def test_noisy_xor_uniform_dual_is_the_margin():
-    # on the whole support the uniform q is optimal by symmetry [derived]: the Monte Carlo
+    # on the whole support the uniform q is optimal by symmetry (derived here): the Monte Carlo
     # value must agree with the random-feature program within the latter's stated error
     # plus 4 MC standard errors
     X, y = noisy_two_xor(4)
@@ -271,7 +271,7 @@ def test_bad_input_is_named(kwargs, err, pattern):
 @pytest.mark.seeds(2)
 def test_exact_value_is_invariant_under_rotation_permutation_and_label_flip(rng):
     # gamma* depends on the data only through the law of z, which is rotation invariant;
-    # flipping every label maps v to -v; a permutation relabels the samples [derived]
+    # flipping every label maps v to -v; a permutation relabels the samples (derived here)
     X, y = circle_sectors(20, 2, rng, bias=0)
     base = ntk_margin(X, y, 10, 0, kernel_bounds=False, linear_bound=False).gamma
     a = rng.uniform(0, 2 * np.pi)
@@ -294,7 +294,7 @@ def test_non_parallel_inputs_have_positive_gamma_even_with_random_labels(rng):
 
 
 def test_antipodal_pairs_with_odd_harmonic_labels_have_zero_gamma():
-    # [derived] In the plane, f(x) = E<v(z), x 1[<z,x> > 0]> is a convolution of v with
+    # (derived here) In the plane, f(x) = E<v(z), x 1[<z,x> > 0]> is a convolution of v with
     # cos t 1[|t| < pi/2] and sin t 1[|t| < pi/2], which have no odd harmonic above 1; so
     # the antipodally odd part (f(x) - f(-x))/2 is a first harmonic with 2 sign changes.
     # Antipodal pairs labelled sign(sin k theta), k odd >= 3, need y f_odd(x) >= gamma at

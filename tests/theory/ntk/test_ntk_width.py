@@ -32,8 +32,8 @@ def _rounds_to(x, shown: str) -> bool:
     [(0.1, 0.01, "424", "7.36e14", "3.59e7"), (0.2, 0.1, "166", "1.8e12", "5.5e5")],
 )
 def test_jt_reproduces_the_spec_table(gamma, eps, lam, width, iters):
-    # spec soft_vs_hard_labels.md §5 table and §9.4 (n = 1000, delta = 0.1, eta = 1); each
-    # entry must round to the spec's digits (half a unit in the last shown digit)
+    # Theorem of [JT20] as implemented, its worked examples and check S.4 (n = 1000, delta = 0.1, eta = 1); each
+    # entry must round to the printed digits (half a unit in the last shown digit)
     b = jt_width_bound(gamma, eps, 1000, 0.1)
     assert _rounds_to(b.lam, lam), b.lam
     assert _rounds_to(b.width, width), b.width
@@ -81,7 +81,7 @@ def test_finite_width_helpers():
 
 @pytest.mark.seeds(2)
 def test_initial_output_bound_holds_at_initialisation(rng):
-    # spec §9.3: over many initialisations, P(max_i |f(x_i; W0)| > sqrt(2 ln(4n/delta))) <= delta.
+    # check S.3: over many initialisations, P(max_i |f(x_i; W0)| > sqrt(2 ln(4n/delta))) <= delta.
     # f(x; W0) = m^-1/2 sum_s a_s relu(<w_s, x>), w_s ~ N(0, I), a_s = +-1, ||x|| <= 1.
     from theory.ntk import circle_sectors
 
@@ -167,7 +167,7 @@ def test_crossover_regions():
     # soft needs fewer neurons exactly between the roots; hard wins outside (log in 1/eps)
     for eps, soft_wins in [(lo / 10, False), (math.sqrt(lo * hi), True), (0.5 * (hi + 1), False)]:
         assert (soft_label_neurons(gam, eps) < hard_label_neurons(gam, eps)) == soft_wins
-    # gamma <= eps < 1/e lies in the soft-wins region (the abstract's condition, spec §5)
+    # gamma <= eps < 1/e lies in the soft-wins region (the abstract's condition; paper, soft/hard section)
     for eps in np.geomspace(1e-8, 0.36, 40):
         g = np.geomspace(1e-6, eps, 7)
         assert np.all(soft_label_neurons(g, eps) < hard_label_neurons(g, eps))
