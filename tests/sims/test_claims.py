@@ -131,7 +131,8 @@ def test_renderers_on_synthetic_rows():
     md = render_markdown(rows, meas)
     assert "| t.x |" in md and "reproduced" in md
     tex = render_latex(rows, meas)
-    assert r"t.x & test" in tex and "\\end{longtable}" in tex
+    assert r"t.\allowbreak{}x & test" in tex and "\\end{longtable}" in tex and r"\raggedright" in tex
+    assert "1.05" in tex  # a number keeps its dot: break points only inside identifiers
     js = json.loads(render_json(rows, meas))
     assert js["claims"][0]["status"] == "reproduced" and js["claims"][0]["prediction"] == 1
 
