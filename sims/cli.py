@@ -110,6 +110,7 @@ def cmd_run(args) -> int:
 
 def cmd_figures(args) -> int:
     from figures import FIGURES, make_figure
+    from sims.paper import figure_state, stamp_figure_numbers
 
     names = args.names or list(FIGURES)
     failed = 0
@@ -123,6 +124,7 @@ def cmd_figures(args) -> int:
             failed += 1
             continue
         try:
+            state = figure_state(name, store) if fig is not None else None  # before drawing: see stamp_figure_numbers
             paths = make_figure(name, store=store, outdir=Path(args.outdir))
         except LookupError as exc:
             print(f"{name}: {exc}", file=sys.stderr)
@@ -134,6 +136,9 @@ def cmd_figures(args) -> int:
             continue
         for p in paths:
             print(f"{name}: wrote {p}")
+        numbers_dir = Path(args.outdir).parent / "numbers"
+        if state is not None and numbers_dir.is_dir():  # lets ibl paper reuse the numbers while they are current
+            stamp_figure_numbers(state, numbers_dir)
     return 1 if failed else 0
 
 
@@ -294,8 +299,13 @@ def cmd_paper(args) -> int:
                                          readme=args.readme)
         cmd_claims(claims_args)
         measurements = load_measurements(outdir / "measurements.json")
-    for p in generate(store, paper_dir, measurements):
+    reused: list[str] = []
+    figure_numbers = paper_dir / "numbers" if (paper_dir / "numbers").is_dir() else None  # what ibl figures wrote
+    for p in generate(store, paper_dir, measurements, figure_numbers=figure_numbers, reused=reused):
         print(f"paper: wrote {p}")
+    if reused:
+        print(f"paper: reused the numbers of {len(reused)} figure(s) that `ibl figures` wrote for this store "
+              f"({', '.join(reused)}); the others were drawn again")
     numbers = read_numbers(paper_dir / "generated")
     used = used_keys(paper_dir)
     unknown = [k for k in used if k not in numbers]
@@ -375,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "and numbers.json: every number the manuscript prints as \\IBL{key}, read from the store "
                     "(typed runs, the figures' fitted numbers, the claims' measurements), each with its experiment, "
                     "sweep, runs, code digest and quick/full mode. Numbers of experiments missing from the store "
-                    "print as n/a and are listed with the command that computes them.",
+                    "print as n/a and are listed with the command that computes them. A figure's fitted numbers "
+                    "are read from PAPER_DIR/numbers/<figure>.json when `ibl figures` wrote them for the same store, "
+                    "sweeps and code (its stamp says so); otherwise the figure is drawn again to compute them.",
         epilog="The PDF is not built here: `make paper` runs latexmk (needs TeX Live, see the README).\n"
                "Examples:\n  ibl paper                          # from ./results (what `make main` wrote)\n"
                "  ibl paper --store /path/to/fullstore  # full-mode runs")

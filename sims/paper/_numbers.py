@@ -453,6 +453,8 @@ class _Context:
     store: Any
     runs: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+    numbers_dir: Any = None  # where ibl figures wrote its numbers (reused when current), or None
+    reused: list = field(default_factory=list)
 
     def load(self, experiment: str):
         """``(manifest, runs)`` of the latest complete sweep, or the LookupError that says what to run."""
@@ -471,6 +473,13 @@ class _Context:
         return self.runs[experiment]
 
     def figure(self, name: str):
+        if name not in self.figures and self.numbers_dir is not None:
+            from sims.paper._reuse import current_figure_numbers
+
+            stored = current_figure_numbers(name, self.store, self.numbers_dir)
+            if stored is not None:
+                self.figures[name] = stored
+                self.reused.append(name)
         if name not in self.figures:
             from figures import build_figure
             from figures._common import plt
@@ -619,7 +628,8 @@ def _meta_numbers(ctx: _Context) -> list[PaperNumber]:
     ]
 
 
-def collect_numbers(store, measurements: dict | None = None) -> list[PaperNumber]:
+def collect_numbers(store, measurements: dict | None = None, figure_numbers=None,
+                    reused: list | None = None) -> list[PaperNumber]:
     """Every number of the manuscript, read from ``store``.
 
     Parameters
@@ -628,6 +638,12 @@ def collect_numbers(store, measurements: dict | None = None) -> list[PaperNumber
     measurements : dict, optional
         The claims registry's measurements (``sims.claims.measure_all``); measured from
         ``store`` when omitted.
+    figure_numbers : str or Path, optional
+        An existing folder where ``ibl figures`` wrote the figures' numbers (``paper/numbers``): a
+        figure whose numbers there are current for ``store`` (same sweeps, same code;
+        :func:`sims.paper.current_figure_numbers`) is not drawn again. Default: draw every figure.
+    reused : list, optional
+        Receives the names of the figures whose stored numbers were reused.
 
     Returns
     -------
@@ -637,8 +653,17 @@ def collect_numbers(store, measurements: dict | None = None) -> list[PaperNumber
     """
     check_store_argument(store)
     check_measurements_argument(measurements)
+    if reused is not None and not isinstance(reused, list):
+        raise TypeError(f"reused must be None or a list (it receives figure names), got {type(reused).__name__}: "
+                        f"{reused!r}")
     ctx = _Context(store)
+    if figure_numbers is not None:
+        from sims.paper._lint import as_folder
+
+        ctx.numbers_dir = as_folder(figure_numbers, "figure_numbers")
     out = [_from_spec(ctx, sp) for sp in SPECS]
+    if reused is not None:
+        reused.extend(ctx.reused)
     out = _meta_numbers(ctx) + out
     if measurements is None:
         from sims.claims import CLAIMS, measure_all

@@ -412,12 +412,19 @@ valid("sims.paper.check_references", PA.check_references, str(PAPER_DIR),
 valid("sims.paper.read_numbers", PA.read_numbers, str(PAPER_OUT), range={"outdir": [str(TMP)]})
 valid("sims.paper.write_numbers", PA.write_numbers, [], str(TMP / "paper-written"), none_ok=("used",),
       range={"used": ["abc", [1, 2]]})
-valid("sims.paper.collect_numbers", PA.collect_numbers, PAPER_STORE, none_ok=("measurements",),
-      range={"measurements": [{"no": 1}]})
+valid("sims.paper.collect_numbers", PA.collect_numbers, PAPER_STORE,
+      none_ok=("measurements", "figure_numbers", "reused"), range={"measurements": [{"no": 1}]})
 valid("sims.paper.check_numbers", PA.check_numbers, str(PAPER_OUT), PAPER_STORE, none_ok=("measurements",),
       range={"outdir": [str(TMP)], "measurements": [{"no": 1}]})
-valid("sims.paper.generate", PA.generate, PAPER_STORE, str(PAPER_DIR), none_ok=("measurements",),
+valid("sims.paper.generate", PA.generate, PAPER_STORE, str(PAPER_DIR),
+      none_ok=("measurements", "figure_numbers", "reused"),
       range={"paper_dir": [str(TMP)], "measurements": [{"no": 1}]})
+(TMP / "paper-numbers").mkdir()
+valid("sims.paper.figure_state", PA.figure_state, "transfer_fig2", PAPER_STORE, range={"name": ["no_such_figure"]})
+valid("sims.paper.stamp_figure_numbers", PA.stamp_figure_numbers, PA.figure_state("transfer_fig2", PAPER_STORE),
+      str(TMP / "paper-numbers"), range={"state": [{"figure": "transfer_fig2"}]})
+valid("sims.paper.current_figure_numbers", PA.current_figure_numbers, "transfer_fig2", PAPER_STORE,
+      str(TMP / "paper-numbers"), range={"name": ["no_such_figure"]})
 
 # Names in the walked __all__ lists that take no input or are result/exception classes
 # that users never construct (their fields come from a solver, not from a user).
