@@ -118,6 +118,7 @@ from theory.transfer._gd import (
     gd_policy_prediction,
     gd_contraction,
     sel_ptl_gd_limit,
+    sel_ptl_relaxation_steps,
 )
 from theory.transfer._instances import (
     INSTANCE_KINDS,
@@ -197,4 +198,5 @@ __all__ = [
     "gd_policy_prediction",
     "gd_contraction",
     "sel_ptl_gd_limit",
+    "sel_ptl_relaxation_steps",
 ]

@@ -65,6 +65,7 @@ __all__ = [
     "gd_policy_prediction",
     "gd_contraction",
     "sel_ptl_gd_limit",
+    "sel_ptl_relaxation_steps",
 ]
 
 #: The learners whose loss is an NTP cross-entropy (trained by :mod:`sims.gd`).
@@ -481,3 +482,46 @@ def sel_ptl_gd_limit(counts, pi_star, init_logits=None) -> np.ndarray:
         out[s] = _sel_row_limit(theta0[s], counts[s] > 0, pi_star[s])
     return out
 
+
+def sel_ptl_relaxation_steps(counts, pi_star, lr, init_logits=None) -> np.ndarray:
+    r"""Steps :math:`1/(\eta\lambda_s)` over which GD on SEL_ptl relaxes to its limit at input s.
+
+    :math:`\lambda_s` is the smallest positive eigenvalue of the loss Hessian at the limit
+    :math:`\pi_\infty` of :func:`sel_ptl_gd_limit` (where the residuals vanish),
+
+    .. math:: \nabla^2\mathcal L=\sum_{a\in T_s}w_{s,a}(e_a-\pi_\infty(\cdot|s))(e_a-\pi_\infty(\cdot|s))^\top,
+              \qquad w_{s,a}=n_{s,a}/n;
+
+    its null space (the shift of all logits and the :math:`u_s-1` directions along the set
+    of minimisers) is not a relaxation direction. Small leftover mass makes
+    :math:`\lambda_s` small (moving all observed logits together changes the residuals by
+    the leftover mass only). ``inf`` at unseen inputs and where the leftover mass is 0 with
+    labels unobserved (no finite limit).
+
+    Parameters
+    ----------
+    counts : array_like of int, shape (S, A)
+    pi_star : array_like, shape (S, A)
+    lr : float
+    init_logits : array_like, shape (S, A), optional
+
+    Returns
+    -------
+    ndarray, shape (S,)
+    """
+    lr = as_real(lr, "lr", low=0, low_open=True)
+    lim = sel_ptl_gd_limit(counts, pi_star, init_logits)
+    pi_star = validate_pi_star(pi_star)
+    counts = _one_count_matrix(counts, pi_star)
+    w = counts / counts.sum()
+    out = np.full(pi_star.shape[0], np.inf)
+    A = pi_star.shape[1]
+    for s in np.flatnonzero(counts.sum(axis=1) > 0):
+        obs = counts[s] > 0
+        if not obs.all() and np.sum(np.where(obs, 0.0, pi_star[s])) <= 0:
+            continue
+        D = np.eye(A)[obs] - lim[s]
+        ev = np.linalg.eigvalsh(D.T @ (w[s, obs][:, None] * D))
+        pos = ev[ev > 1e-12 * ev[-1]]
+        out[s] = 1.0 / (lr * pos[0])
+    return out
