@@ -97,6 +97,10 @@ class TransferGDResult:
         Mean and standard error of (GD risk - predicted risk) per data set (paired).
     mass_sim, mass_pred : ndarray, shape (3, n_k)
         :math:`\sum_s\rho(s)\varepsilon_s(k)` measured and predicted (:math:`C_s/k`), means.
+    mass_bound : ndarray, shape (3, n_k)
+        Mean of :math:`\sum_s\rho(s)\frac{C_s}{k}\cdot\frac{C_s\log k+\tau_s}{k}`, the size of
+        the remainder of :math:`C_s/k` (the :math:`C_s\log k/k` term of the reduced ODE plus a
+        lag of one relaxation time :math:`\tau_s`, ``paper/transfer_gd.md``).
     relax_max : ndarray, shape (3,)
         Largest :func:`theory.transfer.gd_relaxation_steps` over data sets and seen inputs.
     population_risk : ndarray, shape (4, n_k)
@@ -125,6 +129,7 @@ class TransferGDResult:
     diff_stderr: np.ndarray
     mass_sim: np.ndarray
     mass_pred: np.ndarray
+    mass_bound: np.ndarray
     relax_max: np.ndarray
     population_risk: np.ndarray
     sel_dev: float
@@ -149,7 +154,7 @@ class TransferGDResult:
 
 _ROWS = {name: LEARNERS for name in ("gd_mean", "gd_stderr", "closed_mean", "closed_stderr", "predicted_mean",
                                       "diff_mean", "diff_stderr", "population_risk")}
-_ROWS.update({name: CE_LEARNERS for name in ("mass_sim", "mass_pred", "relax_max")})
+_ROWS.update({name: CE_LEARNERS for name in ("mass_sim", "mass_pred", "mass_bound", "relax_max")})
 
 
 def _stderr(x: np.ndarray) -> np.ndarray:
@@ -180,6 +185,7 @@ def run_point(point: TransferGDPoint, rng: np.random.Generator) -> TransferGDRes
     pred = np.full((R, len(LEARNERS), nk), np.nan)
     mass_sim = np.zeros((R, len(CE_LEARNERS), nk))
     mass_pred = np.zeros((R, len(CE_LEARNERS), nk))
+    mass_bound = np.zeros((R, len(CE_LEARNERS), nk))
     relax = np.zeros(len(CE_LEARNERS))
     dev = dev_half = dev_x = gap = loss_max = 0.0
     sel_steps_max = 0
@@ -200,6 +206,8 @@ def run_point(point: TransferGDPoint, rng: np.random.Generator) -> TransferGDRes
             C = tt.unobserved_mass_constant(learner, c, pi_star, lr)
             mass_pred[r, i] = float(rho @ C) / steps
             rl = tt.gd_relaxation_steps(learner, c, pi_star, lr)
+            lag = np.where(C > 0, rl, 0.0)
+            mass_bound[r, i] = np.sum(rho[:, None] * C[:, None] * (C[:, None] * np.log(steps) + lag[:, None]), axis=0) / steps.astype(float) ** 2
             relax[i] = max(relax[i], float(rl[seen].max()))
             for q, k in enumerate(steps):
                 pol = tt.gd_policy_prediction(learner, c, pi_star, lr, float(k))
@@ -234,7 +242,8 @@ def run_point(point: TransferGDPoint, rng: np.random.Generator) -> TransferGDRes
         steps=steps, gd_mean=gd_risk.mean(axis=0), gd_stderr=_stderr(gd_risk),
         closed_mean=closed.mean(axis=0), closed_stderr=_stderr(closed),
         predicted_mean=pred.mean(axis=0), diff_mean=diff.mean(axis=0), diff_stderr=_stderr(diff),
-        mass_sim=mass_sim.mean(axis=0), mass_pred=mass_pred.mean(axis=0), relax_max=relax,
+        mass_sim=mass_sim.mean(axis=0), mass_pred=mass_pred.mean(axis=0), mass_bound=mass_bound.mean(axis=0),
+        relax_max=relax,
         population_risk=_population_risk(inst, steps, lr),
         sel_dev=dev, sel_dev_half=dev_half, sel_dev_extrapolated=dev_x, sel_convention_gap=gap,
         sel_loss_max=loss_max, sel_steps=sel_steps_max, solvers=["sims.gd (CE)", "sims.transfer_gd SEL kernel"],
@@ -289,5 +298,6 @@ register(
         run=run_point,
         quick={"n_points": 2, "repeats": 3, "steps": (100, 1000), "sel_repeats": 2, "sel_max_steps": 20_000},
         figures=("transfer_gd",),
+        version=2,
     )
 )
