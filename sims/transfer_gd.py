@@ -51,7 +51,7 @@ from theory import transfer as _tt
 from theory._validation import as_choice, as_int, as_real, as_real_array
 from theory.transfer._common import validate_pi_star
 
-__all__ = ["StudentTrajectory", "train_student", "policies_from_logits"]
+__all__ = ["train_student", "policies_from_logits"]
 
 
 def policies_from_logits(logits) -> np.ndarray:
