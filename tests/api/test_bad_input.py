@@ -219,9 +219,8 @@ valid("theory.transfer.upper_bound_ce_ful_expectation", T.upper_bound_ce_ful_exp
       range={"S": [0, -1], "n": [-1]}, skip=REAL_N)
 # theory.transfer: the learners trained by GD
 _LR = {"lr": [0.0, -1.0]}
-for _f in ("gd_ntp_weights", "gd_ntp_data"):
-    valid(f"theory.transfer.{_f}", getattr(T, _f), "ce_sgl", COUNTS, INST.pi_star,
-          range={"learner": ["sel_ptl", "nope"], "counts": [-COUNTS, 0 * COUNTS]})
+valid("theory.transfer.gd_ntp_weights", T.gd_ntp_weights, "ce_sgl", COUNTS, INST.pi_star,
+      range={"learner": ["sel_ptl", "nope"], "counts": [-COUNTS, 0 * COUNTS]})
 valid("theory.transfer.gd_population_weights", T.gd_population_weights, "ce_ptl", INST.pi_star, INST.rho,
       range={"learner": ["sel_ptl"], "rho": [-INST.rho], "pi_star": [INST.pi_star * 2]})
 for _f in ("gd_loss", "gd_loss_gradient"):

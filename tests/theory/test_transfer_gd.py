@@ -13,6 +13,7 @@ import pytest
 
 from theory import transfer as T
 from theory.fitting import loglog_slope
+from theory.ntp import NTPData
 from theory.ntp_asymptotics import ntp_w_tilde
 
 #: A 3 x 6 data set on Instance 0: input 0 misses labels 2, 3, 5; input 1 unseen; input 2 sees all.
@@ -114,15 +115,21 @@ def test_policy_prediction_remainder_is_second_order(learner):
     assert np.abs(proportional - pols[-1, 0]).max() > 10 * err[-1]
 
 
+def ntp_data(learner, counts, pi_star):
+    """The learner's loss as NTPData: contexts = seen inputs, one-hot embeddings in R^S."""
+    P, pi = T.gd_ntp_weights(learner, counts, pi_star)
+    seen = np.flatnonzero(pi > 0)
+    return NTPData(H=np.eye(pi_star.shape[0])[seen], P=P[seen], pi=pi[seen]), seen
+
+
 def test_mass_constant_is_the_ntp_active_pair_limit():
     """C_s from the tabular formula equals the [T24]/W~ prediction k eta pi_s S_v -> lambda_sv."""
     for learner in ("ce_sgl", "ce_ptl"):
         counts = np.array([[5, 1, 0, 0, 2, 0], [0, 3, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0]])
-        data = T.gd_ntp_data(learner, counts, PI_STAR)
+        data, inputs = ntp_data(learner, counts, PI_STAR)
         lr = 0.7
         res = ntp_w_tilde(data, lr)
         # orthonormal embeddings: every off-support pair active, multiplier t_s / A
-        inputs = np.array(data.meta["inputs"])
         C = T.unobserved_mass_constant(learner, counts, PI_STAR, lr)
         for (j, v), lam in zip(res.active, res.multipliers):
             s = inputs[j]
@@ -145,11 +152,6 @@ def test_ce_ful_full_support_converges_linearly_at_the_predicted_contraction():
     # above 1e-9, far from rounding
     slope = np.polyfit(ks, np.log(err), 1)[0]
     assert abs(slope / np.log(rate) - 1) < 0.02, (slope, np.log(rate))
-
-
-def test_gd_ntp_data_refuses_full_support_rows():
-    with pytest.raises(ValueError, match="every label"):
-        T.gd_ntp_data("ce_ful", COUNTS, PI_STAR)
 
 
 def test_population_weights_are_the_large_n_limit():

@@ -16,7 +16,8 @@ and every n; [open] choice, documented in ``paper/transfer_gd.md``):
 
 The three cross-entropies are the NTP loss of [T24] with one-hot contexts
 :math:`\bar h_s=e_s` (contexts = seen inputs): weight :math:`\hat\pi_s` and next-token
-distribution :math:`\hat p_s` (:func:`gd_ntp_weights`, :func:`gd_ntp_data`), so GD is
+distribution :math:`\hat p_s` (:func:`gd_ntp_weights`; as :class:`theory.ntp.NTPData`: ``H`` =
+the rows of :math:`I_S` at the seen inputs, ``P`` and ``pi`` the seen rows), so GD is
 :math:`\theta_s\leftarrow\theta_s-\eta\hat\pi_s(\mathrm{softmax}(\theta_s)-\hat p_s)` and
 the closed-form learner is :math:`\hat p_s` itself. Where :math:`\hat p_s` has an
 unobserved label (support :math:`T_s`, :math:`t_s=|T_s|<A`, :math:`u_s=A-t_s`), no
@@ -50,14 +51,12 @@ import numpy as np
 import scipy.optimize
 
 from theory._validation import as_choice, as_real, as_real_array
-from theory.ntp import NTPData
 from theory.transfer._common import validate_counts, validate_learner, validate_pi_star, validate_rho
 
 __all__ = [
     "GD_CE_LEARNERS",
     "gd_ntp_weights",
     "gd_population_weights",
-    "gd_ntp_data",
     "gd_loss",
     "gd_loss_gradient",
     "unobserved_mass_constant",
@@ -161,46 +160,6 @@ def gd_population_weights(learner: str, pi_star, rho) -> tuple[np.ndarray, np.nd
     if rho.shape[0] != pi_star.shape[0]:
         raise ValueError(f"rho must have shape (S,) = ({pi_star.shape[0]},) to match pi_star, got {rho.shape}")
     return _weights(learner, rho[:, None] * pi_star, pi_star)
-
-
-def gd_ntp_data(learner: str, counts, pi_star) -> NTPData:
-    r"""The empirical loss of a cross-entropy learner as :class:`theory.ntp.NTPData`.
-
-    Contexts are the seen inputs (in increasing order), embedded one-hot in
-    :math:`\mathbb R^S` (``H`` = the rows of the identity at the seen inputs), so that
-    ``W`` (A, S) of :mod:`sims.gd` holds the logits of input s in column s, and the
-    NTP-SVM, :math:`W^\star` and :math:`\tilde W` of :mod:`theory.ntp` /
-    :mod:`theory.ntp_asymptotics` apply.
-
-    Parameters
-    ----------
-    learner : {"ce_sgl", "ce_ptl", "ce_ful"}
-    counts : array_like of int, shape (S, A)
-    pi_star : array_like, shape (S, A)
-
-    Returns
-    -------
-    NTPData
-        m = number of seen inputs, d = S, V = A.
-
-    Raises
-    ------
-    ValueError
-        When some seen input has every label in the support of :math:`\hat p_s` (then the
-        loss has a unique finite minimiser there and NTPData, which requires an
-        off-support token per context, does not apply; :mod:`sims.gd` still trains it,
-        use :func:`gd_ntp_weights`).
-    """
-    P, pi = gd_ntp_weights(learner, counts, pi_star)
-    seen = np.flatnonzero(pi > 0)
-    full = seen[np.all(P[seen] > 0, axis=1)]
-    if full.size:
-        raise ValueError(
-            f"input {int(full[0])} has every label in the support of p_s for {learner} (a unique finite "
-            "minimiser there); NTPData needs an off-support label at every context: use gd_ntp_weights"
-        )
-    H = np.eye(P.shape[0])[seen]
-    return NTPData(H=H, P=P[seen], pi=pi[seen], meta={"learner": learner, "inputs": tuple(int(s) for s in seen)})
 
 
 def _logits(logits, shape) -> np.ndarray:
