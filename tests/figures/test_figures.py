@@ -39,6 +39,8 @@ TINY = {
                           "teacher_width": 64, "teacher_steps": 100, "map_k": 2},
     "transfer_fig1": {"panels": (("a", 10, 5, 10, 50),), "n_points": 3, "repeats": 20},
     # n = 1e3, 3162, 1e4 lie in the fit window of Instance 2 at (10, 11) (n >= 5 S (A - 1) = 500)
+    # two n per panel, k = 100 and 1000, one SEL_ptl random start of at most 2000 steps
+    "transfer_gd": {"n_points": 2, "repeats": 3, "steps": (100, 1000), "sel_repeats": 1, "sel_max_steps": 2000},
     "transfer_fig2": {"panels": (("c", "instance2", 10, 11),), "n_min": 100, "n_max": 1e4, "n_points": 5,
                       "repeats": 50},
 }
