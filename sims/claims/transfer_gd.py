@@ -152,7 +152,7 @@ def _claims() -> list[Claim]:
             predict=lambda inputs: 10 * float(inputs["residual"]),
             prediction_source="theory.transfer.sel_ptl_gd_limit vs theory.transfer.estimate('sel_ptl')",
             measure=_gap_measure(label), comparison="at_least",
-            tolerance=Tolerance(0, "one-sided: a factor 10 over the residual [open]"),
+            tolerance=Tolerance(0, "one-sided: a factor 10 over the residual (our choice: an order of magnitude)"),
             horizon=SEL_RELAXATIONS, horizon_unit="k (>= 40 relaxation times)", seeds="sweep seed; 10 random starts",
             produce=_PRODUCE))
     for learner in ("ce_sgl", "ce_ful"):
@@ -163,7 +163,7 @@ def _claims() -> list[Claim]:
             experiment="transfer_gd", quantity="gd_mean - population_risk at the largest n, smallest k",
             predict=lambda inputs: 0, prediction_source="theory.transfer.gd_population_weights (+ sims.gd)",
             measure=_floor_measure("b", learner), comparison="equal",
-            tolerance=Tolerance(1, "[open] the data's own error at that n (closed-form CE_sgl risk, the TV of the "
+            tolerance=Tolerance(1, "our choice: the data's own error at that n (closed-form CE_sgl risk, the TV of the "
                                    "empirical from the true distribution) bounds how far the weights move the "
                                    "trajectory", key="data_error"),
             horizon=float(TransferGDConfig().n_max), horizon_unit="n", seeds="sweep seed (one stream per n)",
