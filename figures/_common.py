@@ -157,15 +157,19 @@ def draw_with(make, name: str, store, outdir: Path) -> list[Path]:
     return save(fig, Path(outdir), name)
 
 
-def figure_legend(fig, handles=None, labels=None, *, ncol: int = 4, loc: str = "outside upper center"):
-    """One legend for the whole figure, outside the axes (above them by default).
+def figure_legend(fig, handles=None, labels=None, *, ncol: int = 4, loc: str | None = None):
+    """One legend for the whole figure, outside the axes.
 
     With constrained layout (the style's default) ``"outside ..."`` locations reserve
-    room for the legend, so it covers neither data nor the panels' titles. ``handles`` and
+    room for the legend, so it covers neither data nor the panels' titles. The default
+    ``loc`` is above the panels, or below them when the figure already has a suptitle
+    (constrained layout stacks the two at the same height otherwise). ``handles`` and
     ``labels`` default to those of the first axes.
     """
     if handles is None:
         handles, labels = fig.axes[0].get_legend_handles_labels()
+    if loc is None:
+        loc = "outside lower center" if fig.get_suptitle() else "outside upper center"
     return fig.legend(handles, labels, loc=loc, ncol=ncol)
 
 
