@@ -24,8 +24,8 @@ from sims.store import atomic_write_text  # noqa: E402
 from theory._validation import as_int  # noqa: E402
 
 __all__ = ["LABELS", "LEARNER_LABELS", "LEARNER_STYLE", "LEARNER_SYMBOLS", "LINESTYLES", "MARKERS", "METHOD_STYLE",
-           "PALETTE", "TAG_PREFIX", "draw_with", "figure_legend", "integer_log_axis", "load_runs", "note", "plt", "runs_by_panel", "save", "series_style",
-           "style", "tag", "write_numbers"]
+           "PALETTE", "TAG_PREFIX", "draw_with", "figure_legend", "integer_log_axis", "load_runs", "note", "plt",
+           "runs_by_panel", "save", "series_style", "style", "tag", "value_log_axis", "write_numbers"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order of the style file's colour
 #: cycle (``"C0"`` is ``PALETTE[0]``, ...).
@@ -187,6 +187,23 @@ def note(ax, text: str, *, loc: str = "best", fontsize: float = 7):
     if previous is not None:
         ax.add_artist(previous)
     return box
+
+
+def value_log_axis(ax, values, axis: str = "x", fmt: str = ".2g") -> None:
+    """Label a short log axis at the given values only (e.g. the targets ε), formatted with ``fmt``.
+
+    Matplotlib's default labels a range shorter than a decade with crowded minor labels
+    (``4x10^-1 3x10^-1``) that collide.
+    """
+    import numpy as np
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    vals = np.unique(np.asarray(values, dtype=np.float64))
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(vals, [format(v, fmt) for v in vals])
 
 
 def integer_log_axis(ax, axis: str = "x", base: int = 2) -> None:

@@ -24,12 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
+from figures._common import (LABELS, MARKERS, draw_with, integer_log_axis, load_runs, plt, style, tag,
+                              value_log_axis)
 from theory.fitting import loglog_slope
 from theory.ntk import crossover_gamma
 
 DESCRIPTION = "Soft- vs hard-label neuron requirements m*(eps, gamma) and lazy movement"
 EXPERIMENTS = ("softhard_width",)
+CAPTION = (
+    r"Neuron requirements of soft- and hard-label gradient descent on the circle, $y = \mathrm{sign}(\sin k\theta)$. "
+    r"Left: $m^*(\varepsilon)$, the smallest width whose median average loss reaches $\varepsilon$, against "
+    r"$\varepsilon$ (reversed axis), one colour and marker per difficulty $k$, soft solid and hard dashed; a missing "
+    r"point means no width of the grid reached $\varepsilon$. Middle: the same values against the kernel margin "
+    r"$\gamma_2$, one colour per $\varepsilon$, with the predicted soft/hard crossover "
+    r"$\gamma_\times(\varepsilon)$ (dotted) when it lies in range. Right: the lazy movement "
+    r"$\sqrt m \max_{s,t} \|w_s(t) - w_s(0)\|$ against the width $m$; the bound $4\lambda/\gamma$ of Ji and "
+    "Telgarsky, quoted in the title, lies orders of magnitude above."
+)
 
 
 def _slope(x, y) -> dict | None:
@@ -72,17 +83,19 @@ def make(store):
     ks = sorted({r.point.k for r in runs})
     colour = {k: f"C{i % 10}" for i, k in enumerate(ks)}
     ls = {"soft": "-", "hard": "--"}
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(12.0, 3.8))
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(7.5, 3.9))
     for r in runs:
         res, k, kind = r.result, r.point.k, r.point.kind
-        tag(a1.loglog(res.eps, res.m_star, ls[kind], marker="o", color=colour[k], label=f"{kind}, k={k}")[0],
+        mk = MARKERS[ks.index(k) % len(MARKERS)]
+        tag(a1.loglog(res.eps, res.m_star, ls[kind], marker=mk, color=colour[k], label=f"{kind}, $k$ = {k}")[0],
             r, "result.m_star", "result.eps")
-        tag(a3.loglog(res.widths, res.lazy_max, ls[kind], marker=".", color=colour[k], label=f"{kind}, k={k}")[0],
+        tag(a3.loglog(res.widths, res.lazy_max, ls[kind], marker=mk, ms=3, color=colour[k],
+                      label=f"{kind}, $k$ = {k}")[0],
             r, "result.lazy_max", "result.widths")
     a1.invert_xaxis()
-    a1.set_xlabel(r"target $\varepsilon$ (1/$\varepsilon$ grows $\rightarrow$)")
+    a1.set_xlabel(LABELS["eps"] + "\n" + r"($1/\varepsilon$ grows $\rightarrow$)")
     a1.set_ylabel(r"$m^*(\varepsilon)$ (median over seeds)")
-    a1.legend(fontsize="x-small", ncol=2)
+    a1.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.32))  # below: clear of the data
     # cross-section of the values tagged on the left: m* against gamma_2, one line per eps
     eps = runs[0].result.eps
     g2_all = []
@@ -91,27 +104,28 @@ def make(store):
         g2 = np.array([r.result.gamma2 for r in sel])
         g2_all += list(g2)
         for j, e in enumerate(eps):
-            a2.loglog(g2, [r.result.m_star[j] for r in sel], ls[kind], marker="o", color=f"C{j % 10}",
-                      label=rf"{kind}, $\varepsilon$={e:g}")
+            a2.loglog(g2, [r.result.m_star[j] for r in sel], ls[kind], marker=MARKERS[j % len(MARKERS)],
+                      color=f"C{j % 10}", label=rf"{kind}, $\varepsilon$ = {e:g}")
     lo, hi = min(g2_all) / 1.2, max(g2_all) * 1.2
     for j, e in enumerate(eps):
         gx = crossover_gamma(e)
         if lo <= gx <= hi:
             a2.axvline(gx, color=f"C{j % 10}", ls=":", lw=1)
     a2.set_xlim(hi, lo)
-    a2.set_xlabel(r"kernel margin $\gamma_2$ (1/$\gamma$ grows $\rightarrow$)")
+    a2.set_xlabel(LABELS["gamma2"] + "\n" + r"($1/\gamma$ grows $\rightarrow$)")
     gmin = float(np.min(crossover_gamma(eps)))
-    a2.set_title(rf"predicted crossover $\gamma_\times(\varepsilon)\geq${gmin:.2g}: soft side", fontsize="small")
-    a2.legend(fontsize="xx-small", ncol=2)
+    a2.set_title(rf"predicted crossover" "\n" rf"$\gamma_\times(\varepsilon)\geq${gmin:.2g}: soft side")
+    a2.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.32))
     bound = min(float(np.min(r.result.lazy_bound)) for r in runs)
-    a3.set_xlabel("width m")
+    a3.set_xlabel(LABELS["width"])
     a3.set_ylabel(r"$\sqrt{m}\,\max_{s,t}\|w_s(t)-w_s(0)\|$")
-    a3.set_title(rf"[JT20] bound $4\lambda/\gamma\geq${bound:.3g}", fontsize="small")
-    fig.suptitle("Soft- vs hard-label neuron requirements on the circle, y = sign(sin k theta)", fontsize="small")
+    a3.set_title(rf"lazy movement; [JT20] bound" "\n" rf"$4\lambda/\gamma\geq${bound:.3g}")
+    fig.suptitle(r"Soft- vs hard-label neuron requirements on the circle, $y = \mathrm{sign}(\sin k\theta)$")
+    value_log_axis(a1, eps, "x", fmt="g")
+    value_log_axis(a2, g2_all, "x")
     integer_log_axis(a1, "y")
     integer_log_axis(a2, "y")
     integer_log_axis(a3, "x")
-    fig.tight_layout()
     numbers = fit_numbers(runs)
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
