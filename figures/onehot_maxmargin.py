@@ -36,7 +36,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from figures._common import LABELS, draw_with, load_runs, plt, style, tag
+from figures._common import LABELS, draw_with, figure_legend, load_runs, note, plt, style, tag
 from theory import fitting
 from theory.fitting import loglog_slope
 
@@ -160,8 +160,8 @@ def _draw_panel(axes, run, fits: dict) -> None:
     # loss
     ax = axes[1]
     tag(ax.loglog(kp, met.loss[pos], label="GD")[0], run, "result.metrics.loss", "result.steps")
-    ax.loglog(kp, pred.loss_times_k / kp, color="k", ls=":", lw=1,
-              label=rf"$\|\hat W\|^2/(\eta k)$, slope {fits['loss_loglog_slope']['slope']:.3f} fitted")
+    ax.loglog(kp, pred.loss_times_k / kp, color="k", ls=":", lw=1)
+    note(ax, r"dotted: $\|\hat W\|^2/(\eta k)$" + f"\nfitted slope {fits['loss_loglog_slope']['slope']:.3f}")
     ax.set_title("training loss")
     # direction error and margin gap against 1 / log k (k >= 100: before, GD is in its transient)
     big = k >= K_MIN_INV_LOG
@@ -173,42 +173,42 @@ def _draw_panel(axes, run, fits: dict) -> None:
          r"margin gap $1/\|\hat W\| - \min_n \langle g_n, W_k\rangle/\|W_k\|$"),
     ):
         sim, ray, c = getattr(met, name), getattr(gen, name), getattr(pred, cname)
-        tag(ax.plot(x, sim[big], label="GD")[0], run, f"result.metrics.{name}", "result.steps",
+        tag(ax.plot(x, sim[big])[0], run, f"result.metrics.{name}", "result.steps", x_transform="inv_log")
+        top = 1.1 * max(np.nanmax(sim[big]), c * x.max())
+        low = ray[big] <= top  # the ray shoots up at large 1/log k: keep the top band for the note
+        tag(ax.plot(x[low], ray[big][low], color="k", ls="--", lw=1)[0], run, f"result.genie.{name}", "result.steps",
             x_transform="inv_log")
-        tag(ax.plot(x, ray[big], color="k", ls="--", lw=1, label=r"ray $\hat W\log k + \tilde W$")[0], run,
-            f"result.genie.{name}", "result.steps", x_transform="inv_log")
-        ax.plot(xx, c * xx, color="k", ls=":", lw=1, label=rf"asymptote {c:.3f}/log k")
+        ax.plot(xx, c * xx, color="k", ls=":", lw=1)
         ax.set_xlim(0.0, x.max() * 1.02)
-        ax.set_ylim(0.0, 1.25 * max(np.nanmax(sim[big]), c * x.max()))
+        ax.set_ylim(0.0, 1.6 * top)  # headroom: the note goes on top
         ax.set_xlabel(LABELS["inv_log_k"] + r"  ($k \geq 100$)")
         ax.set_title(lab, fontsize="small")
-        ax.legend(loc="upper left", fontsize=6)
-    axes[2].text(0.97, 0.04, rf"$1-\cos$ at $k_{{\max}}$: {met.one_minus_cos[-1]:.2e}" + "\n"
-                 + rf"$\log^2 k\,(1-\cos)$: {fits['one_minus_cos_times_log2_k']:.3f} "
-                 + rf"($\to$ {pred.one_minus_cos_times_log2_k:.3f})",
-                 transform=axes[2].transAxes, ha="right", va="bottom", fontsize=6)
+        extra = ""
+        if name == "direction_error":
+            extra = (f"\n$1-\\cos$ at $k_{{\\max}}$: {met.one_minus_cos[-1]:.2e}\n"
+                     + rf"$\log^2 k\,(1-\cos)$: {fits['one_minus_cos_times_log2_k']:.3f} "
+                     + rf"($\to$ {pred.one_minus_cos_times_log2_k:.3f})")
+        note(ax, rf"dotted: {c:.3f}$/\log k$" + extra, fontsize=6, loc="upper left")  # the ray leaves at the top
     # residual
     ax = axes[4]
     r = met.tilde_residual[pos]
     tag(ax.loglog(kp, r, label="GD")[0], run, "result.metrics.tilde_residual", "result.steps")
     rho = pred.residual_rate
     tail = kp >= kp[-1] / 100.0
-    ax.loglog(kp[tail], 2.0 * r[-1] * (kp[tail] / kp[-1]) ** (-rho), color="k", ls=":", lw=1,
-              label=rf"$k^{{-\rho}}$, $\rho$ = {rho:.2f} (fitted {fits['tilde_residual_loglog_slope']['slope']:.2f})")
+    ax.loglog(kp[tail], 2.0 * r[-1] * (kp[tail] / kp[-1]) ** (-rho), color="k", ls=":", lw=1)
+    note(ax, rf"dotted: $k^{{-\rho}}$, $\rho$ = {rho:.2f}" + "\n"
+         + f"fitted slope {fits['tilde_residual_loglog_slope']['slope']:.2f}")
     ax.set_title(r"$\|W_k - \hat W \log k - \tilde W\|$")
     # norm against log k
     ax = axes[5]
     lk = np.log(kp)
-    tag(ax.plot(lk, met.norm[pos], label="GD")[0], run, "result.metrics.norm", "result.steps", x_transform="log")
-    ax.plot(lk, res.svm_norm * lk + pred.norm_offset, color="k", ls=":", lw=1,
-            label=rf"predicted line, slope $\|\hat W\|$ = {res.svm_norm:.3f}")
+    tag(ax.plot(lk, met.norm[pos])[0], run, "result.metrics.norm", "result.steps", x_transform="log")
+    ax.plot(lk, res.svm_norm * lk + pred.norm_offset, color="k", ls=":", lw=1)
+    note(ax, rf"dotted: slope $\|\hat W\|$ = {res.svm_norm:.3f}")
     ax.set_xlabel(LABELS["log_k"])
     ax.set_title(r"$\|W_k\|$")
     for a in (axes[1], axes[4]):
         a.set_xlabel(r"step $k$")
-    for a in (axes[1], axes[4]):
-        a.legend(fontsize=6)
-    axes[5].legend(fontsize=6, loc="upper left")  # the norm grows from the lower left
 
 
 def make(store):
@@ -233,6 +233,11 @@ def make(store):
                  f"{int(first.result.steps[-1]):.0e} steps, "
                  f"data seed {p.data_seed}, SVM solver {', '.join(first.result.solvers)}",
                  fontsize="medium")
+    from matplotlib.lines import Line2D
+
+    figure_legend(fig, [Line2D([], [], color="C0"), Line2D([], [], color="k", ls="--", lw=1),
+                        Line2D([], [], color="k", ls=":", lw=1)],
+                  ["GD", r"second-order ray $\hat W\log k + \widetilde W$", "prediction (named in each panel)"], ncol=3)
     numbers["solvers"] = sorted({s for run in panels.values() for s in run.result.solvers})
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
