@@ -28,8 +28,8 @@ EXPERIMENTS = ("ntp_w_tilde",)
 TITLES = {"toy": "2-D toy", "orthonormal": "orthonormal", "gaussian": "Gaussian", "paper_a2": "App. A.2"}
 CAPTION = (
     r"The second-order term $\widetilde W$ of GD on next-token data, one column per instance (shape $(m, d, V)$). "
-    r"Top: the residual on the determined subspace, $\|P_{\mathcal A}(W_k - W^\star - \log(k) W^{\mathrm{mm}}) "
-    r"- \widetilde W_{\mathcal A}\|$ (solid), and the full residual $\|W_k - W^\star - \log(k) W^{\mathrm{mm}} "
+    r"Top: the residual on the determined subspace, $\|P_{\mathcal{A}}(W_k - W^\star - \log(k) W^{\mathrm{mm}}) "
+    r"- \widetilde W_{\mathcal{A}}\|$ (solid), and the full residual $\|W_k - W^\star - \log(k) W^{\mathrm{mm}} "
     r"- \widetilde W\|$ (dashed) against the iteration $k$, with the predicted rate $k^{-\nu}$ (dotted, through the "
     r"last point over the fit window). Bottom: the range over active pairs of "
     r"$k\,\eta\hat\pi_j\mathbb{S}_v(W_k\bar h_j)/\lambda_{jv}$, predicted to tend to one (dotted)."

@@ -38,7 +38,7 @@ CAPTION = (
     r"point means no width of the grid reached $\varepsilon$. Middle: the same values against the kernel margin "
     r"$\gamma_2$, one colour per $\varepsilon$, with the predicted soft/hard crossover "
     r"$\gamma_\times(\varepsilon)$ (dotted) when it lies in range. Right: the lazy movement "
-    r"$\sqrt m \max_{s,t} \|w_s(t) - w_s(0)\|$ against the width $m$; the bound $4\lambda/\gamma$ of Ji and "
+    r"$\sqrt{m} \max_{s,t} \|w_s(t) - w_s(0)\|$ against the width $m$; the bound $4\lambda/\gamma$ of Ji and "
     "Telgarsky, quoted in the title, lies orders of magnitude above."
 )
 
