@@ -92,9 +92,12 @@ def build_figure(name: str, store=None):
 
     Raises ``LookupError`` if its results are missing.
     """
+    from figures._common import declutter_ticks
     from sims.store import ResultStore
 
-    return _module(name).make(store if store is not None else ResultStore())
+    fig, numbers = _module(name).make(store if store is not None else ResultStore())
+    declutter_ticks(fig)  # as save() does: the figure as it is saved
+    return fig, numbers
 
 
 def make_figure(name: str, store=None, outdir: str | Path = "paper/figures") -> list[Path]:

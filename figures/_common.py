@@ -24,7 +24,7 @@ from sims.store import atomic_write_text  # noqa: E402
 from theory._validation import as_int  # noqa: E402
 
 __all__ = ["LABELS", "LEARNER_LABELS", "LEARNER_STYLE", "LEARNER_SYMBOLS", "LINESTYLES", "MARKERS", "METHOD_STYLE",
-           "PALETTE", "TAG_PREFIX", "draw_with", "figure_legend", "integer_log_axis", "load_runs", "note", "plt",
+           "PALETTE", "TAG_PREFIX", "declutter_ticks", "draw_with", "figure_legend", "integer_log_axis", "load_runs", "note", "plt",
            "runs_by_panel", "save", "series_style", "style", "tag", "value_log_axis", "write_numbers"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order of the style file's colour
@@ -129,7 +129,43 @@ def tag(artist, runs, y: str, x: str | None = None, *, x_runs=None, x_transform:
     return artist
 
 
+def declutter_ticks(fig, pad_px: float = 2.0) -> None:
+    """Drop minor tick labels that would touch another tick label of the same axis.
+
+    On log axes spanning about a decade, matplotlib labels minor ticks
+    (``2x10^-1 3x10^-1 4x10^-1 ...``) and, on short axes, these overlap. Major labels are
+    kept; a minor label is kept only if it clears every label kept before it by
+    ``pad_px``. Call after drawing (the figure is drawn here to measure the labels);
+    :func:`save` and :func:`figures.build_figure` call it.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+
+            def shown(ticks, locs):
+                return [(loc, t.label1, t.label1.get_window_extent(renderer)) for t, loc in zip(ticks, locs)
+                        if lo <= loc <= hi and t.label1.get_visible() and t.label1.get_text()]
+
+            kept = [bb for _, _, bb in shown(axis.get_major_ticks(), axis.get_majorticklocs())]
+            drop = set()
+            for loc, _, bb in shown(axis.get_minor_ticks(), axis.get_minorticklocs()):
+                if any(bb.x0 - pad_px < k.x1 and k.x0 - pad_px < bb.x1 and bb.y0 - pad_px < k.y1
+                       and k.y0 - pad_px < bb.y1 for k in kept):
+                    drop.add(loc)
+                else:
+                    kept.append(bb)
+            if drop:
+                original = axis.get_minor_formatter()
+                axis.set_minor_formatter(FuncFormatter(
+                    lambda v, pos, original=original, drop=frozenset(drop): "" if v in drop else original(v, pos)))
+
+
 def save(fig, outdir: Path, name: str) -> list[Path]:
+    declutter_ticks(fig)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):

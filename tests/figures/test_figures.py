@@ -170,11 +170,11 @@ def test_layout_checks_can_fail():
     """The checks see a title on a tick label and a legend over a point."""
     fig, (a, b) = plt.subplots(2, 1, figsize=(3, 3), layout="none")
     fig.subplots_adjust(hspace=0.0)  # b's title sits on a's x tick labels
-    b.set_title("a title")
+    b.set_title("a title as wide as the axes above")
     a.plot([0.0, 1.0], [0.0, 1.0], "o", label="points")
     a.legend(loc="lower left", bbox_to_anchor=(-0.02, -0.05))  # over the point (0, 0)
     try:
-        assert any("a title" in pair[0] + pair[1] for pair in text_collisions(fig))
+        assert any("a title" in pair[0] + pair[1] for pair in text_collisions(fig)), text_collisions(fig)
         assert hidden_points(fig) and hidden_points(fig)[0][1] == "legend"
     finally:
         plt.close(fig)
