@@ -24,8 +24,8 @@ from sims.store import atomic_write_text  # noqa: E402
 from theory._validation import as_int  # noqa: E402
 
 __all__ = ["LABELS", "LEARNER_LABELS", "LEARNER_STYLE", "LEARNER_SYMBOLS", "LINESTYLES", "MARKERS", "METHOD_STYLE",
-           "PALETTE", "TAG_PREFIX", "declutter_ticks", "draw_with", "figure_legend", "integer_log_axis", "load_runs", "note", "plt",
-           "runs_by_panel", "save", "series_style", "style", "tag", "value_log_axis", "write_numbers"]
+           "PALETTE", "TAG_PREFIX", "declutter_ticks", "draw_with", "figure_legend", "integer_log_axis", "load_runs",
+           "note", "plt", "runs_by_panel", "save", "series_style", "style", "tag", "value_log_axis", "write_numbers"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order of the style file's colour
 #: cycle (``"C0"`` is ``PALETTE[0]``, ...).

@@ -88,7 +88,8 @@ def _sweep_line(name: str, store: ResultStore) -> str:
         if m is None:
             parts.append(f"`{exp}`: nothing stored")
         else:
-            parts.append(f"`{exp}` sweep `{m['sweep_key']}` ({'quick' if m.get('quick') else 'full or custom'} settings)")
+            kind = "quick" if m.get("quick") else "full or custom"
+            parts.append(f"`{exp}` sweep `{m['sweep_key']}` ({kind} settings)")
     return "Data: " + "; ".join(parts)
 
 

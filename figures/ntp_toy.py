@@ -20,7 +20,8 @@ DESCRIPTION = "Figs. 1-2 of Thrampoulidis (2024): 2-D toy, context points, rows 
 EXPERIMENTS = ("ntp_toy",)
 CAPTION = (
     "The two-dimensional next-token toy of Thrampoulidis (2024), Figs. 1 and 2: three contexts, five tokens, "
-    r"supports of size three. Left: the context embeddings $\bar h_j$ (A, B, C) and the rows $w_v^{\mathrm{mm}}$ of the "
+    r"supports of size three. Left: the context embeddings $\bar h_j$ (A, B, C) and the rows $w_v^{\mathrm{mm}}$ "
+    "of the "
     r"max-margin direction $W^{\mathrm{mm}}$ as arrows (tokens numbered from one as in the paper), with the direction "
     r"of the last GD iterate $W_k$ rescaled to the norm of $W^{\mathrm{mm}}$ (dotted). Right: the next-token "
     r"probabilities $P$ (contexts by tokens), $W^{\mathrm{mm}}$ and the finite component $W^\star$ (tokens by "

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import LABELS, LEARNER_LABELS, LEARNER_STYLE, draw_with, figure_legend, plt, runs_by_panel, style, tag
+from figures._common import (LABELS, LEARNER_LABELS, LEARNER_STYLE, draw_with, figure_legend, plt, runs_by_panel, style,
+                              tag)
 
 DESCRIPTION = "Fig. 1 of Zhao & Zhu: Instance 0, (100,25) and the 100-armed bandit"
 EXPERIMENTS = ("transfer_fig1",)

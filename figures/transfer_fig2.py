@@ -28,7 +28,8 @@ CAPTION = (
     "on log-log axes, one panel per instance and size $(|S|, |A|)$, with one Monte-Carlo standard error as "
     "error bars. Black: exact expected risks; grey dashed: the theorem's lower-bound constant where the theorem "
     "applies. Each panel prints the least-squares slope of the level's minimax learner over its fit window "
-    "with a 95 percent confidence interval; the predicted slopes are $-1/2$ on Instance 1 and $-1$ on Instances 2 and 3."
+    "with a 95 percent confidence interval; the predicted slopes are $-1/2$ on Instance 1 and $-1$ on "
+    "Instances 2 and 3."
 )
 
 
