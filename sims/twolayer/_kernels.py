@@ -1,23 +1,25 @@
-r"""Numba kernels of the two-layer ReLU simulator (one fused loop for a whole ensemble).
+r"""Numba kernels of the two-layer ReLU simulator (one loop over the steps per call).
 
-All members of an ensemble share the inputs X (n, d) and the targets; member k
-owns the rows ``[start_k, start_k + m_k)`` of one stacked first layer W (M, d),
-M = sum_k m_k. The rows are cut into *chunks* (``chunk_lo``, ``chunk_hi``,
-``chunk_member``); the cut of a member depends only on its width m_k and n
-(:func:`member_chunks`), so a member's arithmetic is the same alone and inside any
-ensemble, and the same for any thread count.
+Members of a call share the inputs X (n, d) and the targets; member k owns the
+rows ``[start_k, start_k + m_k)`` of one stacked first layer W (M, d). The rows
+are cut into *chunks* and the samples into *blocks*; a *task* is one chunk x one
+block. The cuts of a member depend only on its width m_k and n
+(:func:`member_chunks`, :func:`member_blocks`): narrow members (one chunk) cut n
+into about n / 384 blocks (at most 4), wider members keep one block. So a
+member's arithmetic is the same alone and in any call, serial or threaded.
 
-One step, over the chunks c (on numba threads for large lone runs, ``parallel``;
-otherwise on the calling thread without the GIL, so that groups of members run on
-threads of their own; BLAS is held at one thread either way):
+One step (tasks on numba threads, ``parallel``, or on the calling thread without
+the GIL; BLAS is held at one thread either way):
 
-1. ``Z = W[c] X^T`` (BLAS) into a chunk-sized buffer (cache-resident), the
-   activation mask ``1[Z > 0]`` as bytes, and the partial sums
-   ``fpart[c, i] = sum_{s in c} a_s relu(Z[s, i])`` (s in order);
+1. per task, ``Z = W[c] X[b]^T`` (BLAS) into a per-worker buffer (cache-resident),
+   the activation mask ``1[Z > 0]`` as bytes, and the partial sums
+   ``fpart[c, i] = sum_{s in c} a_s relu(Z[s, i])`` (s in order), i in block b;
 2. per member (serial, O(n) each): ``f_i = (sum_c fpart[c, i]) / sqrt(m)`` (chunks
    in order), the loss and the residual ``r_i = dL/df_i``;
-3. per chunk, the buffer ``B[s, i] = (r_i a_s / sqrt(m)) 1[Z[s, i] > 0]`` from the
-   mask, ``G[c] = B X`` (BLAS) and ``W[c] -= lr G[c]``;
+3. per task, the buffer ``B[s, i] = (r_i a_s / sqrt(m)) 1[Z[s, i] > 0]`` from the
+   mask and ``G_b[c] = B X[b]`` (BLAS); a chunk of one block updates
+   ``W[c] -= lr G[c]`` in the task, a chunk of several blocks after the phase
+   (``G = sum_b G_b`` in block order, :func:`reduce_blocks`);
 4. projected GD only: per member ``||W - W0||_F``, and rows pulled back to the
    ball ``W <- W0 + (W - W0) R / ||W - W0||_F`` when outside.
 

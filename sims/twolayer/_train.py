@@ -1,5 +1,5 @@
 r"""Full-batch (projected) gradient descent for the two-layer ReLU model, one network
-or a whole seeds-by-widths ensemble in one fused kernel.
+or a whole seeds-by-widths ensemble in one call.
 
 Update (``lr`` = :math:`\eta`, ``project_radius`` = R, None for plain GD):
 
@@ -14,10 +14,9 @@ with :math:`L(W) = \frac1n\sum_i \ell(y_i f(x_i; W)/\tau)` (hard, logistic
 (soft), and :math:`\nabla_{w_s} L = \frac{a_s}{\sqrt m}\sum_i \frac{\partial L}{\partial f_i}
 1[\langle w_s, x_i\rangle > 0]\,x_i` (spec ``soft_vs_hard_labels.md`` sections 2-3).
 
-Cost per step: two GEMMs, W X^T and (mask * r a^T)^T X, i.e. 4 n d m flops (m = the
-total width of the ensemble), plus O(n m) element-wise work. Members of an ensemble
-are stacked into one W (sum of the widths rows); each keeps its own 1/sqrt(m_k)
-and its own loss (see :mod:`sims.twolayer._kernels`).
+Cost per step: two GEMMs, W X^T and (mask * r a^T)^T X, i.e. 4 n d m flops, plus
+O(n m) element-wise work (see :mod:`sims.twolayer._kernels`). An ensemble's members
+run side by side on a thread pool, each with its own arrays.
 """
 
 from __future__ import annotations
@@ -285,37 +284,36 @@ class _ModeChooser:
 
     Both modes compute the same bits, so the choice only affects speed. Every
     ``RUN_SECONDS`` of running, each mode is timed again on a probe of about
-    ``PROBE_SECONDS`` (sized by that mode's own last time per step), since the load
-    of a shared machine changes; the run continues in the faster mode.
+    ``PROBE_SECONDS`` (sized by that mode's own last time per step; the first
+    threaded probe is one step, since under load threads can be 100x slower), as
+    the load of a shared machine changes; the run continues in the faster mode.
     """
 
     PROBE_SECONDS = 0.02
     RUN_SECONDS = 2.0
 
     def __init__(self, step_guess):
-        self.per_step = {False: step_guess, True: step_guess}
+        self.per_step = {False: step_guess, True: float("inf")}
         self.best = False
         self.left = 0  # steps to run before the next probe
         self.probes = 0
         self.steps = {False: 0, True: 0}
 
-    def advance(self, net, args, k, nsteps):
-        """``net.advance`` over steps k .. k + nsteps, ``args`` = its arguments before (k, n)
-        and after them; returns nothing."""
-        head, tail = args
+    def advance(self, run_steps, k, nsteps):
+        """Steps k .. k + nsteps by calls ``run_steps(k, n, threaded)``."""
         end = k + nsteps
         if nsteps == 0:
-            net.advance(*head, k, 0, *tail, self.best)
+            run_steps(k, 0, self.best)
             return
         while k < end:
             if self.left == 0:
                 self.probes += 1
                 for mode in (False, True):
-                    p = min(end - k, max(1, int(self.PROBE_SECONDS / self.per_step[mode])))
+                    p = min(end - k, max(1, int(min(self.PROBE_SECONDS / self.per_step[mode], 1e6))))
                     if p == 0:
                         break
                     t0 = time.perf_counter()
-                    net.advance(*head, k, p, *tail, mode)
+                    run_steps(k, p, mode)
                     self.per_step[mode] = max(time.perf_counter() - t0, 1e-9) / p
                     self.steps[mode] += p
                     k += p
@@ -323,14 +321,15 @@ class _ModeChooser:
                 self.left = max(1, int(self.RUN_SECONDS / self.per_step[self.best]))
                 continue
             p = min(end - k, self.left)
-            net.advance(*head, k, p, *tail, self.best)
+            run_steps(k, p, self.best)
             self.steps[self.best] += p
             self.left -= p
             k += p
 
 
 class _Group:
-    """The stacked arrays of a group of members that run as one fused kernel."""
+    """The stacked arrays of members that run in one kernel call (runs use one member
+    per group, see :func:`_run_members`; the kernels accept several)."""
 
     def __init__(self, X, starts, n_rec, n_buf):
         n, d = X.shape
@@ -366,8 +365,10 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads,
     when they finish one, so they stay busy without any synchronisation inside a
     segment, and a member's memory stays in its thread's cache for the whole
     segment. A lone network with threads > 1 and at least PARALLEL_CHUNKS_MIN
-    multiply-adds per step runs its tasks on numba threads instead. Each member's
-    arithmetic is the same in every case. The run goes in segments
+    multiply-adds per step can run its tasks on numba threads instead. Both are
+    timed against one thread (:class:`_ModeChooser`; on a loaded machine a second
+    thread can lose), unless ``chunk_threads`` forces a lone network's choice.
+    Each member's arithmetic is the same in every case. The run goes in segments
     (:func:`sims.engine.run_segments`: progress bar, Ctrl-C stops cleanly).
 
     Returns (rec_steps, per-member result dicts, end step, run info, interrupted).
@@ -376,27 +377,37 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads,
     step0 = starts[0]["step"]
     rec = record_steps(record, step0, step0 + steps)
     widths = [s["W"].shape[0] for s in starts]
-    lone = len(starts) == 1 and threads > 1
-    mode = _CHUNK_MODE if lone else False
+    mode = _CHUNK_MODE if len(starts) == 1 and threads > 1 else False
     if mode is None and widths[0] * n * d < PARALLEL_CHUNKS_MIN:
         mode = False
     nets = [_Group(X, [s], rec.size, threads if mode is not False else 1) for s in starts]
-    chooser = _ModeChooser(widths[0] * n * d * 4 / 2e10) if mode is None else None
     order = sorted(range(len(nets)), key=lambda k: -widths[k])
     workers = min(threads, len(nets))
+    # a lone network may time its threaded kernel against the serial one; an ensemble
+    # times its members on `workers` threads against all on one thread
+    if len(nets) > 1 and workers > 1:
+        mode = None
+    step_guess = sum(widths) * n * d * 4 / 2e10
+    chooser = _ModeChooser(step_guess) if mode is None else None
     rad = np.inf if radius is None else radius
     with ThreadScope(threads) as scope, ThreadPoolExecutor(workers) as pool:
-        def advance(k, nsteps):
-            if chooser is not None:
-                chooser.advance(nets[0], ((X, tg, rec), (lr, temperature, rad)), k, nsteps)
-            elif workers == 1:
+        def run_steps(k, nsteps, threaded):
+            if len(nets) == 1:
+                nets[0].advance(X, tg, rec, k, nsteps, lr, temperature, rad, threaded)
+            elif not threaded:
                 for j in order:
-                    nets[j].advance(X, tg, rec, k, nsteps, lr, temperature, rad, bool(mode))
+                    nets[j].advance(X, tg, rec, k, nsteps, lr, temperature, rad, False)
             else:
                 futs = [pool.submit(nets[j].advance, X, tg, rec, k, nsteps, lr, temperature, rad, False)
                         for j in order]
                 for fu in futs:
                     fu.result()
+
+        def advance(k, nsteps):
+            if chooser is not None:
+                chooser.advance(run_steps, k, nsteps)
+            else:
+                run_steps(k, nsteps, bool(mode))
 
         t0 = time.perf_counter()
         end, interrupted = run_segments(advance, step0, step0 + steps, progress=progress, desc="two-layer GD")
@@ -404,11 +415,13 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads,
         numba_threads, blas_threads = scope.numba_threads, scope.blas_threads
     n_valid = int(np.searchsorted(rec, end, side="right"))
     results = [net.results(n_valid)[0] for net in nets]
+    # steps run threaded: a lone network's tasks on numba threads, or the members on the pool
+    threaded_steps = int(end - step0) if mode else (chooser.steps[True] if chooser else 0)
     info = {"kernel_seconds": seconds, "threads": int(threads), "numba_threads": numba_threads,
             "blas_threads": blas_threads, "groups": workers,
-            "parallel_chunks": bool(mode) if chooser is None else chooser.steps[True] > chooser.steps[False],
+            "parallel_chunks": len(nets) == 1 and threaded_steps > (end - step0) / 2,
             "chunk_mode": {None: "timed", True: "threads", False: "serial"}[mode],
-            "threaded_steps": int(end - step0) if mode else (chooser.steps[True] if chooser else 0),
+            "threaded_steps": threaded_steps,
             "ensemble_members": len(starts), "total_width": int(sum(widths))}
     return rec[:n_valid], results, end, info, interrupted
 
@@ -550,7 +563,7 @@ class TwoLayerEnsemble:
 
     def extend(self, steps, X, targets, *, labels=None, record=None, threads=None, normalize=False,
                progress=None):
-        """Continue every member for ``steps`` more steps in one fused call."""
+        """Continue every member for ``steps`` more steps in one call."""
         return _resume_many(self.members, steps, X, targets, labels, record, threads, normalize, progress,
                             grid=(self.seeds, self.widths))
 
@@ -558,7 +571,7 @@ class TwoLayerEnsemble:
 def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="standard", temperature=1.0,
                  project_radius=None, labels=None, record=None, normalize=False, threads=None, params=None,
                  progress=None):
-    r"""Train every (seed, width) network of a grid together, in one fused kernel.
+    r"""Train every (seed, width) network of a grid in one call, side by side on threads.
 
     All members share X, the targets, the loss, lr, temperature and projection
     radius; member (seed, width) starts from ``init_two_layer(d, width, seed, init)``
