@@ -217,7 +217,9 @@ def test_timed_mode_probes_both_modes(rng, monkeypatch):
     from sims.twolayer import _train
 
     X, y = _data(rng, n=800)
-    monkeypatch.setattr(_train._ModeChooser, "RUN_SECONDS", 0.0)  # probe before every step
+    # probes of one step each, and a new probe after every step
+    monkeypatch.setattr(_train._ModeChooser, "RUN_SECONDS", 0.0)
+    monkeypatch.setattr(_train._ModeChooser, "PROBE_SECONDS", 0.0)
     traj = tl.run(X, y, 600, 30, 1.0, seed=3, threads=2, record=[30])
     seg = traj.info["segments"][0]
     assert seg["chunk_mode"] == "timed" and 0 < seg["threaded_steps"] < 30
