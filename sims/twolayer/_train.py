@@ -172,7 +172,9 @@ def _scratch(layout, n, d, n_buf=1):
     """Kernel scratch: mask (M, n) bytes, per-worker task buffers, G (n_slots, M, d),
     fpart, r, loss, sqdist."""
     M = layout.total
-    check_memory(M * (n + 8.0 * (1 + 2 * layout.n_slots) * d) + 8.0 * (n_buf * layout.task_size + layout.n_chunks * n),
+    # mask bytes, W, W0 and the n_slots partial gradients per row, the task buffers, fpart
+    check_memory(M * (n + 8.0 * (2 + layout.n_slots) * d)
+                 + 8.0 * (n_buf * layout.task_size + layout.n_chunks * n),
                  f"two-layer run (total width {M}, n={n})", hint="run fewer members per call")
     return (np.empty((M, n), dtype=np.uint8), np.empty((n_buf, layout.task_size)),
             np.empty((layout.n_slots, M, d)), np.empty((layout.n_chunks, n)), np.empty((layout.n_members, n)),
