@@ -282,24 +282,34 @@ def chunk_threads(enabled: bool = True):
 
 
 class _ModeChooser:
-    """Runs a lone network's segments serially or on numba threads, whichever was faster.
+    """Runs a lone network's segments serially or on numba threads (an ensemble's members
+    on one thread or on the pool), whichever was faster.
 
     Both modes compute the same bits, so the choice only affects speed. Every
     ``RUN_SECONDS`` of running, each mode is timed again on a probe of about
-    ``PROBE_SECONDS`` (sized by that mode's own last time per step; the first
-    threaded probe is one step, since under load threads can be 100x slower), as
-    the load of a shared machine changes; the run continues in the faster mode.
+    ``PROBE_SECONDS`` (sized by that mode's own last time per step, the first
+    threaded probe one step), as the load of a shared machine changes; the run
+    continues in the faster mode. A threaded probe is preceded by one untimed
+    threaded step, so that waking the sleeping threads is not charged to it. A probe
+    cut short by the end of a segment is finished in the next one.
     """
 
     PROBE_SECONDS = 0.02
     RUN_SECONDS = 2.0
+    THREADS_MARGIN = 0.9
 
     def __init__(self, step_guess):
         self.per_step = {False: step_guess, True: float("inf")}
         self.best = False
         self.left = 0  # steps to run before the next probe
-        self.probes = 0
+        self.pending = [False, True]  # modes still to time in the current probe
+        self.warm = False  # the threads have run the step just before
         self.steps = {False: 0, True: 0}
+
+    def _run(self, run_steps, k, p, mode):
+        run_steps(k, p, mode)
+        self.steps[mode] += p
+        return k + p
 
     def advance(self, run_steps, k, nsteps):
         """Steps k .. k + nsteps by calls ``run_steps(k, n, threaded)``."""
@@ -308,25 +318,29 @@ class _ModeChooser:
             run_steps(k, 0, self.best)
             return
         while k < end:
-            if self.left == 0:
-                self.probes += 1
-                for mode in (False, True):
-                    p = min(end - k, max(1, int(min(self.PROBE_SECONDS / self.per_step[mode], 1e6))))
-                    if p == 0:
-                        break
-                    t0 = time.perf_counter()
-                    run_steps(k, p, mode)
-                    self.per_step[mode] = max(time.perf_counter() - t0, 1e-9) / p
-                    self.steps[mode] += p
-                    k += p
-                self.best = self.per_step[True] < self.per_step[False]
-                self.left = max(1, int(self.RUN_SECONDS / self.per_step[self.best]))
+            if self.left == 0 and self.pending:
+                mode = self.pending[0]
+                if mode and not self.warm:
+                    k = self._run(run_steps, k, 1, True)
+                    self.warm = True
+                    continue
+                p = min(end - k, max(1, int(min(self.PROBE_SECONDS / self.per_step[mode], 1e6))))
+                t0 = time.perf_counter()
+                k = self._run(run_steps, k, p, mode)
+                self.per_step[mode] = max(time.perf_counter() - t0, 1e-9) / p
+                self.pending.pop(0)
+                self.warm = mode
+                if not self.pending:
+                    # threads only when clearly faster: a short probe on a loaded machine is noisy
+                    self.best = self.per_step[True] < self.THREADS_MARGIN * self.per_step[False]
+                    self.left = max(1, int(self.RUN_SECONDS / self.per_step[self.best]))
                 continue
             p = min(end - k, self.left)
-            run_steps(k, p, self.best)
-            self.steps[self.best] += p
+            k = self._run(run_steps, k, p, self.best)
+            self.warm = self.best
             self.left -= p
-            k += p
+            if self.left == 0:
+                self.pending = [False, True]
 
 
 class _Group:
