@@ -18,8 +18,9 @@ function, lr = 1, standard initialisation), at widths m = 64 ... 16384:
 
   (a) the kernel: ``sims.twolayer.run(..., record=[steps])``, the kernel time it
       reports (set-up excluded; it includes the final forward pass and metrics),
-      with its default threads (one thread for a lone network) and forced onto 2
-      numba threads over row chunks;
+      with its default threads: a lone network times its serial and threaded
+      kernels on short probes and runs the faster ("timed", the default); also
+      forced onto one thread and onto the numba threads (``chunk_threads``);
   (b) ``sims.twolayer.reference_numpy_run`` (plain NumPy, default BLAS threads);
   (c) PyTorch CPU, the same hand-written update with torch tensors under
       ``torch.no_grad()`` (default intra-op threads);
@@ -27,14 +28,18 @@ function, lr = 1, standard initialisation), at widths m = 64 ... 16384:
       ``jax_enable_x64`` (compilation excluded);
 
 * the DGEMM bound: NumPy matmul of the step's two products, X W^T (n x d)(d x m)
-  and M^T X (m x n)(n x d), 4 n d m flops, default BLAS threads, best of
-  ``3 * repeats``, interleaved with the above; "bound steps/s" is 1 / (their time);
+  and M^T X (m x n)(n x d), 4 n d m flops, at the default BLAS threads and at one
+  thread, best of 3 each per repeat, interleaved with the above; "bound steps/s" is
+  1 / (the faster time);
 * a seeds-by-widths ensemble (4 seeds x widths 64, 256, 1024, 4096, 20 steps) in
   one ``run_ensemble`` call against the same 16 runs one by one with ``run``
-  (best of ``repeats``, wall time of the calls).
+  (wall time of the calls, interleaved, best and median of ``repeats``).
 
-The machine is shared with other jobs: the load average before and after is
-recorded with the results.
+Every rate is reported as the best and the median over the repeats. The machine is
+shared with other jobs: the load average before and after is recorded with the
+results, and so are the BLAS library's kernel architecture and ``OPENBLAS_CORETYPE``
+(the environment may pin OpenBLAS to its AVX2 "Haswell" kernels). The file ends
+with a short table for the README, to be pasted verbatim.
 """
 
 from __future__ import annotations
@@ -94,11 +99,13 @@ def load():
 # contenders: each returns a callable once() -> seconds for `steps` steps
 
 
-def kernel_timer(X, y, m, steps, threads=None, chunk_threads=False):
-    """The kernel; ``chunk_threads`` forces the lone-run numba-threads-over-chunks path."""
+def kernel_timer(X, y, m, steps, mode=None):
+    """The kernel; ``mode`` None: default (timed), True / False: forced threads / serial."""
+    import contextlib  # noqa: PLC0415
+
     def once():
-        with tl.chunk_threads(chunk_threads):
-            tr = tl.run(X, y, m, steps, LR, record=[steps], threads=threads, progress=False)
+        with tl.chunk_threads(mode) if mode is not None else contextlib.nullcontext():
+            tr = tl.run(X, y, m, steps, LR, record=[steps], progress=False)
         seg = tr.info["segments"][0]
         once.info = seg
         return seg["kernel_seconds"]
@@ -172,7 +179,10 @@ def jax_timer(X, y, m, steps):
     return once
 
 
-def dgemm_timer(m):
+def dgemm_timer(m, threads=None):
+    """NumPy matmul of the step's two products, at the default BLAS threads or ``threads``."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
     rng = np.random.default_rng(1)
     X = rng.standard_normal((N, D))
     W = rng.standard_normal((m, D))
@@ -181,19 +191,23 @@ def dgemm_timer(m):
     M.T @ X
 
     def once():
-        t0 = time.perf_counter()
-        X @ W.T
-        M.T @ X
-        return time.perf_counter() - t0
+        with threadpool_limits(threads, user_api="blas"):
+            t0 = time.perf_counter()
+            X @ W.T
+            M.T @ X
+            return time.perf_counter() - t0
 
     return once
 
 
 def calibrate(X, y, m, seconds):
     """Warm-up run of the kernel (compiles or loads it), then the steps for ~``seconds``."""
-    tl.run(X, y, m, 1, LR, record=[1], progress=False)  # compiles or loads the kernel
+    tl.run(X, y, m, 1, LR, record=[1], progress=False)  # compiles or loads the kernels
+    with tl.chunk_threads(True):
+        tl.run(X, y, m, 1, LR, record=[1], progress=False)
     n0 = max(2, int(2e8 / (N * D * m)))
-    tr = tl.run(X, y, m, n0, LR, record=[n0], progress=False)
+    with tl.chunk_threads(False):  # the serial kernel's rate: the timed mode's probes would blur it
+        tr = tl.run(X, y, m, n0, LR, record=[n0], progress=False)
     per_step = tr.info["segments"][0]["kernel_seconds"] / n0
     return int(max(3, min(200_000, seconds / per_step)))
 
@@ -208,44 +222,72 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if (a is not None and b is not None and np.isfinite(b) and b > 0) else "n/a"
 
 
+KERNELS = {"kernel": None, "kernel_serial": False, "kernel_threads": True}
+
+
 def bench_width(X, y, m, seconds, repeats):
     steps = calibrate(X, y, m, seconds)
-    timers = {"kernel": kernel_timer(X, y, m, steps), "kernel2": kernel_timer(X, y, m, steps, 2, True),
-              "numpy": numpy_timer(X, y, m, max(3, steps // 2)), "dgemm": dgemm_timer(m)}
-    counts = {"kernel": steps, "kernel2": steps, "numpy": max(3, steps // 2), "dgemm": 1}
+    timers = {k: kernel_timer(X, y, m, steps, mode) for k, mode in KERNELS.items()}
+    timers["numpy"] = numpy_timer(X, y, m, max(3, steps // 2))
+    timers["dgemm"] = dgemm_timer(m)
+    timers["dgemm1"] = dgemm_timer(m, 1)
+    counts = {k: steps for k in KERNELS}
+    counts.update(numpy=max(3, steps // 2), dgemm=1, dgemm1=1)
     if HAVE_TORCH:
         timers["torch"] = torch_timer(X, y, m, steps)
         counts["torch"] = steps
     if HAVE_JAX:
         timers["jax"] = jax_timer(X, y, m, steps)
         counts["jax"] = steps
-    best = {k: np.inf for k in timers}
+    times = {k: [] for k in timers}
+    threaded = []
     for _ in range(repeats):
         for k, fn in timers.items():
-            for _ in range(3 if k == "dgemm" else 1):
-                best[k] = min(best[k], fn())
-    rates = {k: counts[k] / best[k] for k in timers}
+            if k.startswith("dgemm"):  # best of 3 per repeat: one timing is not reliable here
+                times[k].append(min(fn() for _ in range(3)))
+            else:
+                times[k].append(fn())
+            if k == "kernel":
+                threaded.append(fn.info["threaded_steps"])
+    # the bound: the faster of the BLAS at its default threads and at one thread, per repeat
+    # (under load, two BLAS threads can be far slower than one)
+    times["dgemm_default"] = times["dgemm"]
+    times["dgemm"] = [min(a, b) for a, b in zip(times["dgemm_default"], times.pop("dgemm1"))]
+    counts["dgemm_default"] = 1
+    best = {k: counts[k] / min(v) for k, v in times.items()}
+    median = {k: counts[k] / float(np.median(v)) for k, v in times.items()}
     seg = timers["kernel"].info
-    mode = "numba threads over chunks" if seg["parallel_chunks"] else "one thread"
-    assert timers["kernel2"].info["parallel_chunks"]
-    return dict(m=m, steps=steps, rates=rates, mode=mode, threads=seg["threads"])
+    assert timers["kernel_threads"].info["parallel_chunks"]
+    assert timers["kernel_serial"].info["threaded_steps"] == 0
+    return dict(m=m, steps=steps, rates=best, median=median, mode=seg["chunk_mode"], threads=seg["threads"],
+                threaded=threaded)
 
 
 def bench_ensemble(X, y, repeats):
     tl.run_ensemble(X, y, ENS_WIDTHS, ENS_SEEDS[:1], 2, LR, record=[2], progress=False)  # warm-up
-    fused = loop = np.inf
+    fused, loop = [], []
     info = None
     for _ in range(repeats):
         t0 = time.perf_counter()
         ens = tl.run_ensemble(X, y, ENS_WIDTHS, ENS_SEEDS, ENS_STEPS, LR, record=[ENS_STEPS], progress=False)
-        fused = min(fused, time.perf_counter() - t0)
+        fused.append(time.perf_counter() - t0)
         info = ens.members[0].info["segments"][0]
         t0 = time.perf_counter()
         for s in ENS_SEEDS:
             for m in ENS_WIDTHS:
                 tl.run(X, y, m, ENS_STEPS, LR, seed=s, record=[ENS_STEPS], progress=False)
-        loop = min(loop, time.perf_counter() - t0)
+        loop.append(time.perf_counter() - t0)
     return fused, loop, info
+
+
+def blas_description():
+    """The BLAS libraries loaded (threadpoolctl) and OPENBLAS_CORETYPE."""
+    from threadpoolctl import threadpool_info  # noqa: PLC0415
+
+    libs = sorted({f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels)"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    return ", ".join(libs) + (f"; OPENBLAS_CORETYPE={core} in the environment" if core else "")
 
 
 def main(argv=None):
@@ -268,6 +310,10 @@ def main(argv=None):
 
     import numba  # noqa: PLC0415
 
+    def fw_best(rt):
+        fw = [rt[k] for k in ("torch", "jax") if k in rt]
+        return max(fw) if fw else None
+
     L = []
     L.append("# Two-layer ReLU kernel benchmark (`python -m bench.twolayer`)")
     L.append("")
@@ -276,33 +322,56 @@ def main(argv=None):
              f"numpy {np.__version__}, numba {numba.__version__}, "
              + (f"torch {torch.__version__} ({torch.get_num_threads()} threads), " if HAVE_TORCH else "no torch, ")
              + (f"jax {jax.__version__} (x64)" if HAVE_JAX else "no jax")
-             + f". Interpreter: `{sys.executable}`. n = {N}, d = {D}, float64, full-batch GD on the logistic "
-             f"loss; best of {args.repeats} interleaved runs of about {seconds:g} s each.")
+             + f". BLAS: {blas_description()}. Interpreter: `{sys.executable}`. n = {N}, d = {D}, float64, "
+             f"full-batch GD on the logistic loss; {args.repeats} interleaved repeats of runs of about {seconds:g} s "
+             "each; steps per second, best of the repeats (median in parentheses).")
     L.append("")
-    L.append("| width m | kernel steps/s (default) | kernel, 2 numba threads over chunks | NumPy loop | PyTorch | JAX | "
-             "DGEMM bound steps/s | kernel / max(PyTorch, JAX) | kernel / DGEMM bound | kernel mode (default) |")
-    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    L.append("| width m | kernel (default: timed) | kernel, one thread | kernel, numba threads | NumPy loop | PyTorch "
+             "| JAX | DGEMM bound | kernel / max(PyTorch, JAX) | kernel / DGEMM bound | threaded steps (default) |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+
+    def both(r, k):
+        return f"{fmt(r['rates'].get(k))} ({fmt(r['median'].get(k))})"
+
     for r in rows:
-        rt = r["rates"]
-        fw = [rt[k] for k in ("torch", "jax") if k in rt]
-        best_fw = max(fw) if fw else None
-        L.append(f"| {r['m']} | {fmt(rt['kernel'])} | {fmt(rt['kernel2'])} | {fmt(rt['numpy'])} | "
-                 f"{fmt(rt.get('torch'))} | {fmt(rt.get('jax'))} | {fmt(rt['dgemm'])} | "
-                 f"{ratio(rt['kernel'], best_fw)} | {rt['kernel'] / rt['dgemm']:.0%} | "
-                 f"{r['mode']} ({r['threads']} threads allowed) |")
+        rt, md = r["rates"], r["median"]
+        L.append(f"| {r['m']} | {both(r, 'kernel')} | {both(r, 'kernel_serial')} | {both(r, 'kernel_threads')} | "
+                 f"{both(r, 'numpy')} | {both(r, 'torch')} | {both(r, 'jax')} | {both(r, 'dgemm')} | "
+                 f"{ratio(rt['kernel'], fw_best(rt))} ({ratio(md['kernel'], fw_best(md))}) | "
+                 f"{rt['kernel'] / rt['dgemm']:.0%} ({md['kernel'] / md['dgemm']:.0%}) | "
+                 f"{', '.join(str(t) for t in r['threaded'])} of {r['steps']:,} |")
     L.append("")
     L.append("Steps per timed run (kernel, PyTorch, JAX; the NumPy loop half of them): "
              + ", ".join(f"m={r['m']}: {r['steps']:,}" for r in rows) + ".")
     L.append("")
     L.append("DGEMM bound: the step's two products X W^T and M^T X (4 n d m flops) by NumPy matmul with the "
-             "default BLAS threads; "
+             "default BLAS threads and at one thread, the faster, best of 3 per repeat; "
              + ", ".join(f"m={r['m']}: {r['rates']['dgemm'] * 4 * N * D * r['m'] / 1e9:.1f} GFLOP/s" for r in rows)
-             + ".")
+             + " (best).")
     L.append("")
-    L.append(f"Ensemble: {len(ENS_SEEDS)} seeds x widths {ENS_WIDTHS}, {ENS_STEPS} steps: one `run_ensemble` call "
-             f"{fused:.2f} s wall ({einfo['groups']} groups on {einfo['threads']} threads), the same "
-             f"{len(ENS_SEEDS) * len(ENS_WIDTHS)} runs one by one with `run` {loop:.2f} s wall: "
-             f"{loop / fused:.2f}x.")
+    fb, fm, lb, lm = min(fused), float(np.median(fused)), min(loop), float(np.median(loop))
+    ens_line = (f"{len(ENS_SEEDS)} seeds x widths {ENS_WIDTHS}, {ENS_STEPS} steps: one `run_ensemble` call "
+                f"{fb:.2f} s (median {fm:.2f} s) wall on {einfo['groups']} threads, the same "
+                f"{len(ENS_SEEDS) * len(ENS_WIDTHS)} runs one by one with `run` {lb:.2f} s (median {lm:.2f} s): "
+                f"separate / fused = {lb / fb:.2f}x (medians {lm / fm:.2f}x).")
+    L.append("Ensemble: " + ens_line)
+    L.append("")
+    L.append("## README table (pasted verbatim into the README)")
+    L.append("")
+    L.append(f"Load average {load0:.1f} before, {load1:.1f} after; steps per second, best of {args.repeats} "
+             "interleaved repeats (median in parentheses).")
+    L.append("")
+    L.append("| width m | kernel | NumPy loop | PyTorch | JAX | DGEMM bound | kernel / faster framework "
+             "| kernel / DGEMM bound |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        rt, md = r["rates"], r["median"]
+        L.append(f"| {r['m']} | {both(r, 'kernel')} | {both(r, 'numpy')} | {both(r, 'torch')} | "
+                 f"{both(r, 'jax')} | {both(r, 'dgemm')} | {ratio(rt['kernel'], fw_best(rt))} "
+                 f"({ratio(md['kernel'], fw_best(md))}) | {rt['kernel'] / rt['dgemm']:.0%} "
+                 f"({md['kernel'] / md['dgemm']:.0%}) |")
+    L.append("")
+    L.append("Ensemble: " + ens_line)
     text = "\n".join(L) + "\n"
     print(text)
     if not args.no_write:

@@ -21,13 +21,23 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, load_runs, plt, save, style, tag, write_numbers
+from figures._common import (LABELS as AXIS_LABELS, METHOD_STYLE, draw_with, figure_legend, load_runs, plt, save,
+                              series_style, style, tag, write_numbers)
 from theory.fitting import loglog_slope, semilog_slope
 
 DESCRIPTION = "Figs. 3-5 of Thrampoulidis (2024): GD / NGD / Adam on m=50, d=60, V=10"
 EXPERIMENTS = ("ntp_overparam",)
 
 LABELS = {"gd": "GD", "ngd": "normalised GD", "adam": "Adam"}
+CAPTION = (
+    "Gradient descent (GD), normalised GD and Adam on the overparameterised next-token instance of "
+    "Thrampoulidis (2024), Figs. 3 to 5, against the iteration $k$: the loss gap "
+    r"$\mathrm{CE}(W_k) - \mathcal{H}$; the norm $\|W_k\|$; the cosines of $W_k$ and of $W_k - W^\star$ with "
+    r"the max-margin direction $W^{\mathrm{mm}}$; the distance of the finite part $\|P_F W_k - W^\star\|/\|W^\star\|$ "
+    r"(dotted: the GD prediction $\|E\|/(k\|W^\star\|)$ after the relaxation time, when it lies in range); "
+    r"the residual $\|P_\perp W_k - \log(k) W^{\mathrm{mm}}\|$; and $\|W_k\|$ against $\log k$ with the "
+    r"predicted slope $\|W^{\mathrm{mm}}\|$ (dotted)."
+)
 
 
 def _positive(k, y):
@@ -60,61 +70,61 @@ def make(store):
     """The six panels for the ``ntp_overparam`` runs, and the fitted numbers."""
     manifest, panels = runs_by_method(store, "ntp_overparam")
     p0 = next(iter(panels.values())).point
-    title = f"m=50, d=60, V=10, |S_j|=6, N(0, {p0.scale:g}^2) embeddings, data seed {p0.data_seed}"
+    title = (rf"$m$ = 50, $d$ = 60, $V$ = 10, $|\mathcal{{S}}_j|$ = 6, $\mathcal{{N}}(0, {p0.scale:g}^2)$ embeddings, "
+             f"data seed {p0.data_seed}")
     return make_methods(manifest, panels, title)
 
 
 def make_methods(manifest, panels, title: str):
     """The six panels for runs of several optimisers on one instance ({method: TypedRun})."""
     style()
-    fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.6))
+    fig, axes = plt.subplots(2, 3, figsize=(7.5, 5.4))
     ax = axes.ravel()
-    for method, run in panels.items():
+    for i, (method, run) in enumerate(panels.items()):
+        sty = METHOD_STYLE.get(method) or series_style(i, dense=True)
         res = run.result
         k = np.asarray(res.steps, dtype=np.float64)
         met = res.metrics
         lab = f"{LABELS.get(method, method)} (lr {run.point.lr:g})"
         pos = k > 0
-        (line,) = ax[0].loglog(*_positive(k, met.gap), label=lab)
+        (line,) = ax[0].loglog(*_positive(k, met.gap), label=lab, **sty)
         tag(line, run, "result.metrics.gap", "result.steps")
-        c = line.get_color()
-        tag(ax[1].semilogx(k[pos], met.norm[pos], color=c)[0], run, "result.metrics.norm", "result.steps")
-        tag(ax[2].semilogx(k[pos], met.cos_mm[pos], color=c, ls="-")[0], run, "result.metrics.cos_mm",
+        tag(ax[1].semilogx(k[pos], met.norm[pos], **sty)[0], run, "result.metrics.norm", "result.steps")
+        tag(ax[2].semilogx(k[pos], met.cos_mm[pos], **sty, ls="-")[0], run, "result.metrics.cos_mm",
             "result.steps")
-        tag(ax[2].semilogx(k[pos], met.cos_mm_corrected[pos], color=c, ls="--")[0], run,
+        tag(ax[2].semilogx(k[pos], met.cos_mm_corrected[pos], **sty, ls="--")[0], run,
             "result.metrics.cos_mm_corrected", "result.steps")
-        tag(ax[3].loglog(*_positive(k, met.dist_F), color=c)[0], run, "result.metrics.dist_F", "result.steps")
+        tag(ax[3].loglog(*_positive(k, met.dist_F), **sty)[0], run, "result.metrics.dist_F", "result.steps")
         if res.E_norm is not None:  # GD: the E/k regime (paper, Sec. 'The 1/k correction of the finite part')
             late = k >= 1.0 / (run.point.lr * res.mu_F)
             if late.any():
-                ax[3].loglog(k[late], res.E_norm / (k[late] * res.W_star_norm), color=c, ls=":", lw=1.2,
+                ax[3].loglog(k[late], res.E_norm / (k[late] * res.W_star_norm), color=sty["color"], ls=":", lw=1.2,
                              label=r"GD predicted $\|E\|/(k\|W^\star\|)$")
                 ax[3].legend(fontsize="x-small")
-        tag(ax[4].semilogx(k[pos], met.perp_residual[pos], color=c)[0], run, "result.metrics.perp_residual",
+        tag(ax[4].semilogx(k[pos], met.perp_residual[pos], **sty)[0], run, "result.metrics.perp_residual",
             "result.steps")
-        tag(ax[5].plot(np.log(k[pos]), met.norm[pos], color=c)[0], run, "result.metrics.norm", "result.steps",
+        tag(ax[5].plot(np.log(k[pos]), met.norm[pos], **sty)[0], run, "result.metrics.norm", "result.steps",
             x_transform="log")
     first = next(iter(panels.values())).result
-    ax[0].set_title(f"CE - entropy (H = {first.entropy:.3f})")
+    ax[0].set_title(rf"$\mathrm{{CE}}(W_k) - \mathcal{{H}}$, $\mathcal{{H}}$ = {first.entropy:.3f}")
     ax[1].set_title(r"$\|W_k\|$")
-    ax[2].set_title(r"$\cos(W_k, W^{mm})$ (solid), $\cos(W_k - W^\star, W^{mm})$ (dashed)", fontsize="small")
+    ax[2].set_title(r"$\cos(W_k, W^{\mathrm{mm}})$ (solid)" "\n" r"$\cos(W_k - W^\star, W^{\mathrm{mm}})$ (dashed)")
     ax[3].set_title(r"$\|P_F W_k - W^\star\| / \|W^\star\|$")
-    ax[4].set_title(r"$\|P_\perp W_k - \log(k)\,W^{mm}\|$")
+    ax[4].set_title(r"$\|P_\perp W_k - \log(k)\,W^{\mathrm{mm}}\|$")
     # reference slope ||W^mm|| through the last GD point
     if "gd" in panels:
         g = panels["gd"].result
         kg = np.asarray(g.steps, dtype=np.float64)
         t = np.log(kg[kg > 0])
         ax[5].plot(t, g.metrics.norm[-1] + g.W_mm_norm * (t - t[-1]), color="k", ls=":", lw=1,
-                   label=rf"slope $\|W^{{mm}}\|$ = {g.W_mm_norm:.3f}")
+                   label=rf"slope $\|W^{{\mathrm{{mm}}}}\|$ = {g.W_mm_norm:.3f}")
         ax[5].legend()
     ax[5].set_title(r"$\|W_k\|$ vs $\log k$")
-    ax[5].set_xlabel(r"$\log k$")
+    ax[5].set_xlabel(AXIS_LABELS["log_k"])
     for a in ax[:5]:
-        a.set_xlabel("iteration k")
-    ax[0].legend()
-    fig.suptitle(f"{title}, W^mm solver {', '.join(first.solvers)}", fontsize="small")
-    fig.tight_layout()
+        a.set_xlabel(AXIS_LABELS["k"])
+    fig.suptitle(rf"{title}; $W^{{\mathrm{{mm}}}}$ solver {', '.join(first.solvers)}", fontsize="medium")
+    figure_legend(fig, ncol=3)
     numbers = {method: fit_numbers(run) for method, run in panels.items()}
     numbers["solvers"] = sorted({s for run in panels.values() for s in run.result.solvers})
     numbers["sweep_key"] = manifest["sweep_key"]

@@ -15,6 +15,12 @@ from figures.ntp_overparam import make_methods, runs_by_method
 
 DESCRIPTION = "GD / NGD / Adam on the real-text NTP instance (stdlib docstrings)"
 EXPERIMENTS = ("ntp_text",)
+CAPTION = (
+    "The panels of the overparameterised next-token figure on a real-text instance: character-level contexts "
+    "of length two from the Python standard library's docstrings, Gaussian embeddings of dimension $d = m + 1$. "
+    r"GD, normalised GD and Adam against the iteration $k$: loss gap, norm, cosines with $W^{\mathrm{mm}}$, "
+    r"finite part, residual $\|P_\perp W_k - \log(k) W^{\mathrm{mm}}\|$ and norm against $\log k$."
+)
 
 
 def make(store):
@@ -23,8 +29,8 @@ def make(store):
     first = next(iter(panels.values()))
     m, d, V = first.result.shape
     p = first.point
-    title = (f"text ({p.level}-level, context length {p.context_length}): m={m}, d={d}, V={V}, "
-             f"N(0, {p.scale:g}^2) embeddings")
+    title = (f"text ({p.level}-level, context length {p.context_length}): $m$ = {m}, $d$ = {d}, $V$ = {V}, "
+             rf"$\mathcal{{N}}(0, {p.scale:g}^2)$ embeddings")
     return make_methods(manifest, panels, title)
 
 

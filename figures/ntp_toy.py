@@ -14,10 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, load_runs, plt, style, tag
+from figures._common import PALETTE, draw_with, load_runs, plt, style, tag
 
 DESCRIPTION = "Figs. 1-2 of Thrampoulidis (2024): 2-D toy, context points, rows of W^mm, P, W^mm, W*"
 EXPERIMENTS = ("ntp_toy",)
+CAPTION = (
+    "The two-dimensional next-token toy of Thrampoulidis (2024), Figs. 1 and 2: three contexts, five tokens, "
+    r"supports of size three. Left: the context embeddings $\bar h_j$ (A, B, C) and the rows $w_v^{\mathrm{mm}}$ "
+    "of the "
+    r"max-margin direction $W^{\mathrm{mm}}$ as arrows (tokens numbered from one as in the paper), with the direction "
+    r"of the last GD iterate $W_k$ rescaled to the norm of $W^{\mathrm{mm}}$ (dotted). Right: the next-token "
+    r"probabilities $P$ (contexts by tokens), $W^{\mathrm{mm}}$ and the finite component $W^\star$ (tokens by "
+    "embedding coordinates)."
+)
 
 
 def make(store):
@@ -27,29 +36,33 @@ def make(store):
     run = runs[0]
     res = run.result
     H, P, Wmm, Ws, W = res.H, res.P, res.W_mm, res.W_star, res.W
-    fig, axes = plt.subplots(1, 4, figsize=(12.5, 3.2), gridspec_kw={"width_ratios": [1.3, 1.4, 0.8, 0.8]})
+    fig, axes = plt.subplots(1, 4, figsize=(7.5, 2.5), gridspec_kw={"width_ratios": [1.25, 1.45, 0.75, 0.75]})
     ax = axes[0]
     for j, name in enumerate("ABC"):
-        ax.scatter(*H[j], color="k", zorder=3)
-        ax.annotate(name, H[j], textcoords="offset points", xytext=(4, 4))
+        ax.scatter(*H[j], color="k", zorder=3, s=12)
+        # the context's name radially outside its point, clear of the arrows from the origin
+        out = 9 * H[j] / max(np.linalg.norm(H[j]), 1e-300)
+        ax.annotate(name, H[j], textcoords="offset points", xytext=tuple(out), ha="center", va="center")
     scale = np.linalg.norm(Wmm) / max(np.linalg.norm(W), 1e-300)
     for v in range(Wmm.shape[0]):
-        (ln,) = ax.plot([], [])
-        c = ln.get_color()
+        c = PALETTE[v % len(PALETTE)]
         ax.annotate("", xy=Wmm[v], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=c, lw=1.2))
         ax.plot([0, W[v, 0] * scale], [0, W[v, 1] * scale], color=c, ls=":", lw=1)
         same = [u + 1 for u in range(Wmm.shape[0]) if np.allclose(Wmm[u], Wmm[v], atol=1e-8)]
         if same[0] == v + 1:  # coincident rows (e.g. tokens 1 and 5 of the toy) get one joint label
-            ax.annotate("=".join(map(str, same)), Wmm[v], color=c, textcoords="offset points", xytext=(3, -8))
+            # at mid-arrow, to its side: arrow tips may sit next to a context point
+            side = 7 * np.array([-Wmm[v, 1], Wmm[v, 0]]) / max(np.linalg.norm(Wmm[v]), 1e-300)
+            ax.annotate("=".join(map(str, same)), 0.55 * Wmm[v], color=c, textcoords="offset points",
+                        xytext=tuple(side), ha="center", va="center", fontsize=7.5)
     lim = 1.15 * max(np.abs(Wmm).max(), np.abs(H).max())
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
-    ax.set_title(r"contexts and rows of $W^{mm}$ (dotted: $W_k$ rescaled)", fontsize="small")
+    ax.set_title(r"$\bar h_j$ and rows of $W^{\mathrm{mm}}$" "\n" r"(dotted: $W_k$ rescaled)")
     for a, M, path, title, xl, yl in (
-        (axes[1], P, "result.P", "P (contexts x tokens)", "token", "context"),
-        (axes[2], Wmm, "result.W_mm", r"$W^{mm}$", "d", "token"),
-        (axes[3], Ws, "result.W_star", r"$W^\star$", "d", "token"),
+        (axes[1], P, "result.P", r"$P$ (contexts $\times$ tokens)", r"token $v$", r"context $j$"),
+        (axes[2], Wmm, "result.W_mm", r"$W^{\mathrm{mm}}$", "coordinate", r"token $v$"),
+        (axes[3], Ws, "result.W_star", r"$W^\star$", "coordinate", r"token $v$"),
     ):
         vmax = np.abs(M).max()
         im = a.imshow(M, cmap="RdBu_r" if M.min() < 0 else "viridis", vmin=-vmax if M.min() < 0 else 0, vmax=vmax)
@@ -60,8 +73,8 @@ def make(store):
         a.set_xticks(range(M.shape[1]), [str(i + 1) for i in range(M.shape[1])])
         a.set_yticks(range(M.shape[0]),
                      list("ABC") if M is P else [str(i + 1) for i in range(M.shape[0])])
-        fig.colorbar(im, ax=a, fraction=0.046)
-    fig.tight_layout()
+        a.grid(False)
+        fig.colorbar(im, ax=a, fraction=0.08, shrink=0.9)
     return fig, None
 
 

@@ -20,13 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, load_runs, plt, style, tag
+from figures._common import LABELS, draw_with, figure_legend, load_runs, plt, style, tag
 from theory.fitting import loglog_slope
 
 DESCRIPTION = "Second-order term W~ of GD on NTP data: residuals and active-pair masses"
 EXPERIMENTS = ("ntp_w_tilde",)
 
 TITLES = {"toy": "2-D toy", "orthonormal": "orthonormal", "gaussian": "Gaussian", "paper_a2": "App. A.2"}
+CAPTION = (
+    r"The second-order term $\widetilde W$ of GD on next-token data, one column per instance (shape $(m, d, V)$). "
+    r"Top: the residual on the determined subspace, $\|P_{\mathcal{A}}(W_k - W^\star - \log(k) W^{\mathrm{mm}}) "
+    r"- \widetilde W_{\mathcal{A}}\|$ (solid), and the full residual $\|W_k - W^\star - \log(k) W^{\mathrm{mm}} "
+    r"- \widetilde W\|$ (dashed) against the iteration $k$, with the predicted rate $k^{-\nu}$ (dotted, through the "
+    r"last point over the fit window). Bottom: the range over active pairs of "
+    r"$k\,\eta\hat\pi_j\mathbb{S}_v(W_k\bar h_j)/\lambda_{jv}$, predicted to tend to one (dotted)."
+)
 
 
 def fit_numbers(res) -> dict:
@@ -55,7 +63,7 @@ def make(store):
     manifest, runs = load_runs(store, "ntp_w_tilde")
     order = [p for p in TITLES if any(r.point.panel == p for r in runs)]
     by = {r.point.panel: r for r in runs}
-    fig, axes = plt.subplots(2, len(order), figsize=(3.1 * len(order), 5.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(order), figsize=(1.9 * len(order), 4.6), squeeze=False)
     numbers = {}
     for c, panel in enumerate(order):
         run = by[panel]
@@ -64,16 +72,16 @@ def make(store):
         det, full = res.determined_residual, res.residual
         nu = float(res.rate_exponent)
         ax = axes[0, c]
-        tag(ax.loglog(k, det, label=r"determined ($\mathcal{A}$)")[0], run, "result.determined_residual",
+        tag(ax.loglog(k, det, label=r"determined ($\mathcal{A}$)", marker="o", markevery=0.1, ms=3)[0], run,
+            "result.determined_residual", "result.steps")
+        tag(ax.loglog(k, full, ls="--", label="full", marker="s", markevery=0.1, ms=3)[0], run, "result.residual",
             "result.steps")
-        tag(ax.loglog(k, full, ls="--", label="full")[0], run, "result.residual", "result.steps")
         g = k >= k[-1] / 100.0  # the guide spans the fit window only
-        ax.loglog(k[g], det[-1] * (k[g] / k[-1]) ** (-nu), "k:", lw=1.2, label=rf"$k^{{-\nu}}$, $\nu$={nu:.3g}")
+        ax.loglog(k[g], det[-1] * (k[g] / k[-1]) ** (-nu), "k:", lw=1.2, label=r"predicted $k^{-\nu}$")
         span = "spanning" if res.spanning else f"{res.free_dim} free dim."
         m, d, V = res.shape
-        ax.set_title(f"{TITLES[panel]} ({m},{d},{V}), {span}", fontsize="small")
-        ax.legend(fontsize="x-small")
-        ax.set_xlabel("iteration k")
+        ax.set_title(f"{TITLES[panel]} ({m}, {d}, {V})\n{span}, " + rf"$\nu$ = {nu:.3g}")
+        ax.set_xlabel(LABELS["k"])
         ax2 = axes[1, c]
         ax2.fill_between(k, res.mass_ratio_min, res.mass_ratio_max, alpha=0.3, lw=0)
         tag(ax2.plot(k, res.mass_ratio_min, color="C0", lw=0.8)[0], run, "result.mass_ratio_min", "result.steps")
@@ -82,13 +90,14 @@ def make(store):
         ax2.set_xscale("log")
         hi = max(2.0, float(np.max(res.mass_ratio_max[len(k) // 2:])))
         ax2.set_ylim(0.0, min(hi, 10.0))
-        ax2.set_xlabel("iteration k")
-        ax2.set_title(rf"$k\,\eta\hat\pi_j\,S_v/\lambda_{{jv}}$, {res.n_active} active pairs", fontsize="small")
+        ax2.set_xlabel(LABELS["k"])
+        ax2.set_title(f"{res.n_active} active pairs")
         numbers[panel] = fit_numbers(res)
-    axes[0, 0].set_ylabel(r"$\|W_k - W^\star - \log(k)W^{mm} - \tilde W\|$")
-    fig.suptitle(r"GD: $W_k = W^\star + \log(k)\,W^{mm} + \tilde W + o(1)$ (solvers: "
-                 + ", ".join(sorted({s for r in runs for s in r.result.solvers})) + ")", fontsize="small")
-    fig.tight_layout()
+    axes[0, 0].set_ylabel(r"residual norm")
+    axes[1, 0].set_ylabel(r"$k\,\eta\hat\pi_j\,\mathbb{S}_v(W_k\bar h_j)/\lambda_{jv}$")
+    fig.suptitle(r"GD: $W_k = W^\star + \log(k)\,W^{\mathrm{mm}} + \widetilde W + o(1)$ (solvers: "
+                 + ", ".join(sorted({s for r in runs for s in r.result.solvers})) + ")")
+    figure_legend(fig, ncol=3)
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
     return fig, numbers

@@ -36,7 +36,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from figures._common import draw_with, load_runs, plt, style, tag
+from figures._common import LABELS, draw_with, figure_legend, load_runs, note, plt, style, tag
 from theory import fitting
 from theory.fitting import loglog_slope
 
@@ -46,6 +46,16 @@ EXPERIMENTS = ("onehot_maxmargin",)
 K_MIN_INV_LOG = 100  # first step shown against 1/log k
 
 TITLES = {"binary": "binary (logistic, units of w)", "multiclass": "3-class cross-entropy"}
+CAPTION = (
+    "Gradient descent from zero on separable one-hot data (Soudry et al., 2018), binary (top block) and three "
+    "classes (bottom block), against the step $k$: the data with the support vectors (circled) and the "
+    r"hard-margin SVM $\hat W$; the training loss with the prediction $\|\hat W\|^2/(\eta k)$; the direction "
+    r"error and the margin gap against $1/\log k$, with the second-order ray $\hat W \log k + \widetilde W$ (dashed) "
+    r"and its asymptote (dotted); the residual $\|W_k - \hat W \log k - \widetilde W\|$ with the predicted rate "
+    r"$k^{-\rho}$; and $\|W_k\|$ against $\log k$ with the predicted line "
+    r"$\|\hat W\|\log k + \langle \hat W, \widetilde W\rangle/\|\hat W\|$. The binary "
+    r"block is in the units of the logistic weights $w = w_0 - w_1$."
+)
 
 
 def _fit_dict(fit) -> dict:
@@ -137,7 +147,8 @@ def _draw_data(ax, res) -> None:
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
-    ax.legend(loc="best", fontsize=6, frameon=True, framealpha=0.8)
+    # below the axes: inside, it covers points (the data fill the square)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6)
 
 
 def _draw_panel(axes, run, fits: dict) -> None:
@@ -149,8 +160,8 @@ def _draw_panel(axes, run, fits: dict) -> None:
     # loss
     ax = axes[1]
     tag(ax.loglog(kp, met.loss[pos], label="GD")[0], run, "result.metrics.loss", "result.steps")
-    ax.loglog(kp, pred.loss_times_k / kp, color="k", ls=":", lw=1,
-              label=rf"$\|\hat W\|^2/(\eta k)$, slope {fits['loss_loglog_slope']['slope']:.3f} fitted")
+    ax.loglog(kp, pred.loss_times_k / kp, color="k", ls=":", lw=1)
+    note(ax, r"dotted: $\|\hat W\|^2/(\eta k)$" + f"\nfitted slope {fits['loss_loglog_slope']['slope']:.3f}")
     ax.set_title("training loss")
     # direction error and margin gap against 1 / log k (k >= 100: before, GD is in its transient)
     big = k >= K_MIN_INV_LOG
@@ -162,42 +173,42 @@ def _draw_panel(axes, run, fits: dict) -> None:
          r"margin gap $1/\|\hat W\| - \min_n \langle g_n, W_k\rangle/\|W_k\|$"),
     ):
         sim, ray, c = getattr(met, name), getattr(gen, name), getattr(pred, cname)
-        tag(ax.plot(x, sim[big], label="GD")[0], run, f"result.metrics.{name}", "result.steps",
+        tag(ax.plot(x, sim[big])[0], run, f"result.metrics.{name}", "result.steps", x_transform="inv_log")
+        top = 1.1 * max(np.nanmax(sim[big]), c * x.max())
+        low = ray[big] <= top  # the ray shoots up at large 1/log k: keep the top band for the note
+        tag(ax.plot(x[low], ray[big][low], color="k", ls="--", lw=1)[0], run, f"result.genie.{name}", "result.steps",
             x_transform="inv_log")
-        tag(ax.plot(x, ray[big], color="k", ls="--", lw=1, label=r"ray $\hat W\log k + \tilde W$")[0], run,
-            f"result.genie.{name}", "result.steps", x_transform="inv_log")
-        ax.plot(xx, c * xx, color="k", ls=":", lw=1, label=rf"asymptote {c:.3f}/log k")
+        ax.plot(xx, c * xx, color="k", ls=":", lw=1)
         ax.set_xlim(0.0, x.max() * 1.02)
-        ax.set_ylim(0.0, 1.25 * max(np.nanmax(sim[big]), c * x.max()))
-        ax.set_xlabel(r"$1/\log k$  ($k \geq 100$)")
+        ax.set_ylim(0.0, 1.6 * top)  # headroom: the note goes on top
+        ax.set_xlabel(LABELS["inv_log_k"] + r"  ($k \geq 100$)")
         ax.set_title(lab, fontsize="small")
-        ax.legend(loc="upper left", fontsize=6)
-    axes[2].text(0.97, 0.04, rf"$1-\cos$ at $k_{{\max}}$: {met.one_minus_cos[-1]:.2e}" + "\n"
-                 + rf"$\log^2 k\,(1-\cos)$: {fits['one_minus_cos_times_log2_k']:.3f} "
-                 + rf"($\to$ {pred.one_minus_cos_times_log2_k:.3f})",
-                 transform=axes[2].transAxes, ha="right", va="bottom", fontsize=6)
+        extra = ""
+        if name == "direction_error":
+            extra = (f"\n$1-\\cos$ at $k_{{\\max}}$: {met.one_minus_cos[-1]:.2e}\n"
+                     + rf"$\log^2 k\,(1-\cos)$: {fits['one_minus_cos_times_log2_k']:.3f} "
+                     + rf"($\to$ {pred.one_minus_cos_times_log2_k:.3f})")
+        note(ax, rf"dotted: {c:.3f}$/\log k$" + extra, fontsize=6, loc="upper left")  # the ray leaves at the top
     # residual
     ax = axes[4]
     r = met.tilde_residual[pos]
     tag(ax.loglog(kp, r, label="GD")[0], run, "result.metrics.tilde_residual", "result.steps")
     rho = pred.residual_rate
     tail = kp >= kp[-1] / 100.0
-    ax.loglog(kp[tail], 2.0 * r[-1] * (kp[tail] / kp[-1]) ** (-rho), color="k", ls=":", lw=1,
-              label=rf"$k^{{-\rho}}$, $\rho$ = {rho:.2f} (fitted {fits['tilde_residual_loglog_slope']['slope']:.2f})")
+    ax.loglog(kp[tail], 2.0 * r[-1] * (kp[tail] / kp[-1]) ** (-rho), color="k", ls=":", lw=1)
+    note(ax, rf"dotted: $k^{{-\rho}}$, $\rho$ = {rho:.2f}" + "\n"
+         + f"fitted slope {fits['tilde_residual_loglog_slope']['slope']:.2f}")
     ax.set_title(r"$\|W_k - \hat W \log k - \tilde W\|$")
     # norm against log k
     ax = axes[5]
     lk = np.log(kp)
-    tag(ax.plot(lk, met.norm[pos], label="GD")[0], run, "result.metrics.norm", "result.steps", x_transform="log")
-    ax.plot(lk, res.svm_norm * lk + pred.norm_offset, color="k", ls=":", lw=1,
-            label=rf"$\|\hat W\|\log k + \langle\hat W,\tilde W\rangle/\|\hat W\|$, "
-                  rf"$\|\hat W\|$ = {res.svm_norm:.3f}")
-    ax.set_xlabel(r"$\log k$")
+    tag(ax.plot(lk, met.norm[pos])[0], run, "result.metrics.norm", "result.steps", x_transform="log")
+    ax.plot(lk, res.svm_norm * lk + pred.norm_offset, color="k", ls=":", lw=1)
+    note(ax, rf"dotted: slope $\|\hat W\|$ = {res.svm_norm:.3f}")
+    ax.set_xlabel(LABELS["log_k"])
     ax.set_title(r"$\|W_k\|$")
     for a in (axes[1], axes[4]):
-        a.set_xlabel("step k")
-    for a in (axes[1], axes[4], axes[5]):
-        a.legend(fontsize=6)
+        a.set_xlabel(r"step $k$")
 
 
 def make(store):
@@ -205,23 +216,28 @@ def make(store):
     style()
     manifest, runs = load_runs(store, "onehot_maxmargin")
     panels = {r.point.panel: r for r in runs}
-    fig, axes = plt.subplots(len(panels), 6, figsize=(17.0, 3.1 * len(panels)), squeeze=False)
+    # two rows of three axes per panel: 7.5 in wide, the width of a page
+    fig, grid = plt.subplots(2 * len(panels), 3, figsize=(7.5, 4.6 * len(panels)), squeeze=False)
     numbers = {}
     for row, (name, run) in enumerate(panels.items()):
         res = run.result
         fits = fit_numbers(res)
         numbers[name] = fits
-        _draw_data(axes[row, 0], res)
-        axes[row, 0].set_title(f"{TITLES.get(name, name)}: n = {res.n}, "
-                               rf"$\|\hat W\|$ = {res.svm_norm:.3f}")
-        _draw_panel(axes[row], run, fits)
+        axes = grid[2 * row:2 * row + 2].ravel()
+        _draw_data(axes[0], res)
+        axes[0].set_title(f"{TITLES.get(name, name)}\n$n$ = {res.n}, " + rf"$\|\hat W\|$ = {res.svm_norm:.3f}")
+        _draw_panel(axes, run, fits)
     first = next(iter(panels.values()))
     p = first.point
-    fig.suptitle(f"GD from W_0 = 0, step lr = {p.lr_scale:g}/L (L = smoothness bound), "
+    fig.suptitle(f"GD from $W_0 = 0$, step $\\eta$ = {p.lr_scale:g}/$L$ ($L$: smoothness bound), "
                  f"{int(first.result.steps[-1]):.0e} steps, "
                  f"data seed {p.data_seed}, SVM solver {', '.join(first.result.solvers)}",
-                 fontsize="small")
-    fig.tight_layout()
+                 fontsize="medium")
+    from matplotlib.lines import Line2D
+
+    figure_legend(fig, [Line2D([], [], color="C0"), Line2D([], [], color="k", ls="--", lw=1),
+                        Line2D([], [], color="k", ls=":", lw=1)],
+                  ["GD", r"second-order ray $\hat W\log k + \widetilde W$", "prediction (named in each panel)"], ncol=3)
     numbers["solvers"] = sorted({s for run in panels.values() for s in run.result.solvers})
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]

@@ -21,10 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
+from figures._common import LABELS, MARKERS, draw_with, figure_legend, integer_log_axis, load_runs, plt, style, tag
 
 DESCRIPTION = "Soft- vs hard-label test accuracy against width, and where soft labels win"
 EXPERIMENTS = ("softhard_accuracy",)
+CAPTION = (
+    "Soft- and hard-label students against the student width $m$. Left: mean test accuracy over seeds, soft "
+    "labels solid and hard labels dashed, on the circle with growing difficulty $k$ and on pairs of digits, "
+    r"listed by decreasing kernel margin $\gamma_2$, under the base protocol. Other panels, one per label-noise "
+    r"rate: soft minus hard mean test accuracy on the circle for every teacher, temperature $\tau$ "
+    "(colour) and training length $T$ (marker); above zero, soft labels win."
+)
 
 
 def _name(p) -> str:
@@ -76,20 +83,21 @@ def make(store):
         map_k = max(counts, key=counts.get)
     region = [r for r in circle if r.point.difficulty == map_k]
     noises = sorted({r.point.label_noise for r in region})
-    fig, axes = plt.subplots(1, 1 + len(noises), figsize=(4.2 * (1 + len(noises)), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, 1 + len(noises), figsize=(2.5 * (1 + len(noises)), 3.6), squeeze=False)
     ax = axes[0, 0]
     for i, r in enumerate(sorted(motivating, key=lambda r: -r.result.gamma2)):
         p = r.point
         lab = (f"k={p.difficulty}" if p.family == "circle" else f"{p.difficulty // 10} vs {p.difficulty % 10}")
         c = f"C{i % 10}"
-        tag(ax.semilogx(r.result.widths, r.result.soft_mean, "-o", color=c, ms=3,
+        tag(ax.semilogx(r.result.widths, r.result.soft_mean, "-", marker=MARKERS[i % len(MARKERS)], color=c, ms=3,
                         label=rf"{lab} ($\gamma_2$={r.result.gamma2:.2g})")[0], r, "result.soft_mean", "result.widths")
-        tag(ax.semilogx(r.result.widths, r.result.hard_mean, "--", color=c)[0], r, "result.hard_mean",
+        tag(ax.semilogx(r.result.widths, r.result.hard_mean, "--", marker=MARKERS[i % len(MARKERS)], color=c, ms=3,
+                        mfc="none")[0], r, "result.hard_mean",
             "result.widths")
-    ax.set_xlabel("student width m")
+    ax.set_xlabel(LABELS["student_width"])
     ax.set_ylabel("test accuracy (soft solid, hard dashed)")
-    ax.set_title(f"teacher {base[0]}, tau={base[1]:g}, noise={base[2]:g}, T={steps_max}", fontsize="small")
-    ax.legend(fontsize="x-small")
+    ax.set_title(f"teacher {base[0]}, " + rf"$\tau$ = {base[1]:g}," + f"\nnoise {base[2]:g}, " + rf"$T$ = {steps_max}")
+    ax.legend(fontsize=6)
     protocols = sorted({(r.point.teacher, r.point.temperature) for r in region})
     markers = {s: m for s, m in zip(sorted({r.point.steps for r in region}), "os^vD")}
     for c, noise in enumerate(noises):
@@ -100,17 +108,17 @@ def make(store):
             j = protocols.index((r.point.teacher, r.point.temperature))
             tag(axn.semilogx(r.result.widths, r.result.gap_mean, "-", marker=markers.get(r.point.steps, "o"),
                              color=f"C{j % 10}", ms=4,
-                             label=f"{r.point.teacher}, tau={r.point.temperature:g}, T={r.point.steps}")[0],
+                             label=rf"{r.point.teacher}, $\tau$ = {r.point.temperature:g}, $T$ = {r.point.steps}")[0],
                 r, "result.gap_mean", "result.widths")
         axn.axhline(0.0, color="k", lw=0.8)
-        axn.set_xlabel("student width m")
-        axn.set_ylabel("soft - hard test accuracy")
-        axn.set_title(f"circle k={map_k}, label noise {noise:g}", fontsize="small")
-        axn.legend(fontsize="xx-small")
-    fig.suptitle("Soft- vs hard-label students: test accuracy (mean over seeds)", fontsize="small")
+        axn.set_xlabel(LABELS["student_width"])
+        axn.set_ylabel("soft $-$ hard test accuracy")
+        axn.set_title(f"circle $k$ = {map_k},\nlabel noise {noise:g}")
+    fig.suptitle("Soft- vs hard-label students: test accuracy (mean over seeds)")
+    if noises:  # one legend for the protocols of the region map (the same in every noise panel)
+        figure_legend(fig, *axes[0, 1].get_legend_handles_labels(), ncol=3)
     for a in axes.ravel():
         integer_log_axis(a, "x")
-    fig.tight_layout()
     numbers = fit_numbers(runs)
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]

@@ -15,13 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import LEARNER_LABELS, draw_with, plt, runs_by_panel, style, tag
+from figures._common import (LABELS, LEARNER_LABELS, LEARNER_STYLE, LEARNER_SYMBOLS, draw_with, figure_legend, note,
+                              plt, runs_by_panel, style, tag)
 from sims.experiments.transfer import fig2_fit_mask
 from theory.fitting import loglog_slope
 
 DESCRIPTION = "Fig. 2 of Zhao & Zhu: Instances 1-3, risk vs n on log-log axes, slopes with 95% CIs"
 EXPERIMENTS = ("transfer_fig2",)
 MINIMAX = {"instance1": "ce_sgl", "instance2": "sel_ptl", "instance3": "ce_ful"}
+CAPTION = (
+    "Minimax rates of the transfer learners (Zhao and Zhu, Fig. 2): mean TV risk against the sample size $n$ "
+    "on log-log axes, one panel per instance and size $(|S|, |A|)$, with one Monte-Carlo standard error as "
+    "error bars. Black: exact expected risks; grey dashed: the theorem's lower-bound constant where the theorem "
+    "applies. Each panel prints the least-squares slope of the level's minimax learner over its fit window "
+    "with a 95 percent confidence interval; the predicted slopes are $-1/2$ on Instance 1 and $-1$ on "
+    "Instances 2 and 3."
+)
 
 
 def fit_panel(runs) -> dict:
@@ -45,8 +54,7 @@ def make(store):
     labels = sorted(panels)
     ncol = 2
     nrow = int(np.ceil(len(labels) / ncol))
-    # 3.2 in per row: room for each panel's title above the x label of the panel above it
-    fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 3.2 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7.0, 2.6 * nrow + 0.5), squeeze=False)
     numbers = {"sweep_key": manifest["sweep_key"], "panels": {}}
     for ax, label in zip(axes.flat, labels):
         runs = panels[label]
@@ -60,7 +68,7 @@ def make(store):
             se = np.array([getattr(r.result.stderr, learner) for r in runs])
             ok = mean > 0
             lower = np.minimum(se[ok], 0.999 * mean[ok])  # keep log-axis error bars finite
-            eb = ax.errorbar(n[ok], mean[ok], yerr=(lower, se[ok]), marker="o", ls="-", label=lab)
+            eb = ax.errorbar(n[ok], mean[ok], yerr=(lower, se[ok]), ls="-", label=lab, **LEARNER_STYLE[learner])
             if ok.any():  # (an empty line still gives the legend entry)
                 tag(eb.lines[0], runs, f"result.mean.{learner}", "point.n")
             exact = np.array([getattr(r.result.exact, learner) for r in runs])
@@ -71,25 +79,22 @@ def make(store):
         lb = np.array([r.result.lower_bound for r in runs])
         (line,) = ax.plot(n, lb, color="0.4", ls="--", lw=1, label="lower bound (thm)")
         tag(line, runs, "result.lower_bound", "point.n")
-        ax.plot([], [], color="k", lw=0.6, label="exact E[TV]")
+        ax.plot([], [], color="k", lw=0.6, label=r"exact $\mathbb{E}\,\mathrm{TV}$")
         fit = fit_panel(runs)
         numbers["panels"][label] = fit
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(ylo, yhi)
-        ax.set_title(f"({label}) {fit['instance']}, |S|={fit['S']}, |A|={fit['A']}")
-        ax.text(
-            0.03, 0.05,
-            f"{fit['learner']}: slope {fit['slope']:.3f} [{fit['ci_low']:.3f}, {fit['ci_high']:.3f}]\n"
-            f"n in [{fit['window'][0]:.0f}, {fit['window'][1]:.0f}], {fit['repeats']} repeats",
-            transform=ax.transAxes, fontsize=7,
-        )
-        ax.set_xlabel("n")
-        ax.set_ylabel("TV risk")
+        ax.set_title(f"({label}) Instance {fit['instance'].removeprefix('instance')}, "
+                     f"$|S|$ = {fit['S']}, $|A|$ = {fit['A']}")
+        note(ax, f"{LEARNER_SYMBOLS[fit['learner']]}: slope {fit['slope']:.3f}\n"
+                 f"95% CI [{fit['ci_low']:.3f}, {fit['ci_high']:.3f}]\n"
+                 f"$n \\in$ [{fit['window'][0]:.0f}, {fit['window'][1]:.0f}], {fit['repeats']} repeats")
+        ax.set_xlabel(LABELS["n"])
+        ax.set_ylabel(LABELS["tv_risk"])
     for ax in list(axes.flat)[len(labels):]:
         ax.set_visible(False)
-    axes[0][0].legend(loc="lower left", bbox_to_anchor=(0.0, 0.2))
-    fig.tight_layout(h_pad=1.2)
+    figure_legend(fig, ncol=3)
     return fig, numbers
 
 

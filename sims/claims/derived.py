@@ -35,7 +35,7 @@ def _reach_nu(inputs):
         return math.inf, f"k^-nu with nu = {nu:.3g} does not decay"
     # e^(1/nu) overflows float64 for nu < 1/709: compare and print in log10.
     log10_needed = 1 / nu / math.log(10)
-    needed = 10.0**log10_needed if log10_needed < 308 else math.inf
+    needed = 10**log10_needed if log10_needed < 308 else math.inf
     return needed, (f"k^-nu with nu = {nu:.3g} needs k ~ e^(1/nu) = 10^{log10_needed:.1f} steps "
                     "to fall by a factor e")
 

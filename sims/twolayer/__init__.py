@@ -1,19 +1,20 @@
 r"""Two-layer ReLU networks trained by (projected) gradient descent on hard or soft labels.
 
-The simulator of the fourth model family (paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks',
-sections 2, 3 and 8): :math:`f(x; W) = m^{-1/2}\sum_s a_s\,\mathrm{relu}(\langle w_s, x\rangle)`
+The simulator of the fourth model family (paper, Sec. 'Soft- versus hard-label training of
+two-layer ReLU networks'): :math:`f(x; W) = m^{-1/2}\sum_s a_s\,\mathrm{relu}(\langle w_s, x\rangle)`
 with fixed signs a_s and only W trained, standard or coupled initialisation, full-
 batch GD or GD projected onto :math:`\|W - W_0\|_F \le R`, logistic loss on labels or
 KL to a teacher's probabilities (with temperature), and whole seeds-by-widths
-ensembles in one fused Numba/BLAS kernel.
+ensembles in one call (Numba/BLAS kernels, members side by side on threads).
 
 Threads (one parallel layer, paper, Sec. 'Numerics and solvers'): BLAS is held at one thread.
-An ensemble's members are split into ``threads`` groups of similar total width, each
-group one fused kernel on its own thread with no synchronisation between steps. A
-lone network runs on one thread by default (its row chunks can run on numba
-threads, see ``sims.twolayer.chunk_threads``; on the shared bench
-machine that was never faster). A member's arithmetic is the same in every case, so results are bitwise
-independent of the thread count and of the ensemble it runs in.
+An ensemble's members go to ``threads`` threads, widest first, each member one
+serial kernel call per segment with no synchronisation between steps. A lone
+network's tasks (row chunks x sample blocks) can run on numba threads: above a
+size threshold it times both ways on short probes and runs the faster (see
+``sims.twolayer.chunk_threads`` to force either). A member's arithmetic is the same
+in every case, so results are bitwise independent of the thread count and of the
+ensemble it runs in.
 
 Files: ``_model`` (the network, initialisations, input checks), ``_kernels``
 (Numba kernels), ``_train`` (runs, ensembles, loss and gradient), ``_teachers``

@@ -1,5 +1,5 @@
 r"""Full-batch (projected) gradient descent for the two-layer ReLU model, one network
-or a whole seeds-by-widths ensemble in one fused kernel.
+or a whole seeds-by-widths ensemble in one call.
 
 Update (``lr`` = :math:`\eta`, ``project_radius`` = R, None for plain GD):
 
@@ -14,10 +14,9 @@ with :math:`L(W) = \frac1n\sum_i \ell(y_i f(x_i; W)/\tau)` (hard, logistic
 (soft), and :math:`\nabla_{w_s} L = \frac{a_s}{\sqrt m}\sum_i \frac{\partial L}{\partial f_i}
 1[\langle w_s, x_i\rangle > 0]\,x_i` (paper, Sec. 'Soft- versus hard-label training of two-layer ReLU networks').
 
-Cost per step: two GEMMs, W X^T and (mask * r a^T)^T X, i.e. 4 n d m flops (m = the
-total width of the ensemble), plus O(n m) element-wise work. Members of an ensemble
-are stacked into one W (sum of the widths rows); each keeps its own 1/sqrt(m_k)
-and its own loss (see :mod:`sims.twolayer._kernels`).
+Cost per step: two GEMMs, W X^T and (mask * r a^T)^T X, i.e. 4 n d m flops, plus
+O(n m) element-wise work (see :mod:`sims.twolayer._kernels`). An ensemble's members
+run side by side on a thread pool, each with its own arrays.
 """
 
 from __future__ import annotations
@@ -115,24 +114,44 @@ def _fingerprint(*arrays):
 
 
 class _Layout:
+    """Stacked rows of the members, their row chunks, sample blocks and the tasks
+    (chunk x block) of the kernels (see :mod:`sims.twolayer._kernels`)."""
+
     def __init__(self, widths, n):
-        clo, chi, cm, mlo, mhi, mcl, mch = [], [], [], [], [], [], []
+        clo, chi, cm, cb, mlo, mhi, mcl, mch = [], [], [], [], [], [], [], []
+        tlo, thi, ti0, ti1, tc, ts = [], [], [], [], [], []
         off = 0
         for k, m in enumerate(widths):
             mlo.append(off)
             mcl.append(len(clo))
+            blocks = _k.member_blocks(m, n)
             for lo, hi in _k.member_chunks(m, n):
+                for b, (i0, i1) in enumerate(blocks):
+                    tlo.append(off + lo)
+                    thi.append(off + hi)
+                    ti0.append(i0)
+                    ti1.append(i1)
+                    tc.append(len(clo))
+                    ts.append(b)
                 clo.append(off + lo)
                 chi.append(off + hi)
                 cm.append(k)
+                cb.append(len(blocks))
             mch.append(len(clo))
             off += m
             mhi.append(off)
         i64 = np.int64
         self.total = off
         self.n_members = len(widths)
-        self.chunks = (np.array(clo, i64), np.array(chi, i64), np.array(cm, i64))
-        self.max_rows = int(max(h - lo for lo, h in zip(clo, chi)))
+        self.chunks = (np.array(clo, i64), np.array(chi, i64), np.array(cm, i64), np.array(cb, i64))
+        # the transposed input blocks, one copy per distinct sample range
+        self.block_ranges = sorted(set(zip(ti0, ti1)))
+        starts = np.cumsum([0] + [i1 - i0 for i0, i1 in self.block_ranges])
+        xoff = {br: int(st) for br, st in zip(self.block_ranges, starts)}
+        self.tasks = (np.array(tlo, i64), np.array(thi, i64), np.array(ti0, i64), np.array(ti1, i64),
+                      np.array(tc, i64), np.array(ts, i64), np.array([xoff[br] for br in zip(ti0, ti1)], i64))
+        self.task_size = int(max((h - lo) * (i1 - i0) for lo, h, i0, i1 in zip(tlo, thi, ti0, ti1)))
+        self.n_slots = int(max(cb))
         width = np.array(widths, dtype=np.float64)
         self.members = (np.array(mlo, i64), np.array(mhi, i64), np.array(mcl, i64), np.array(mch, i64),
                         width, 1.0 / np.sqrt(width))
@@ -141,16 +160,26 @@ class _Layout:
     def n_chunks(self):
         return int(self.chunks[0].size)
 
+    def input_blocks(self, X):
+        """The flat array XTB of the kernels: X[i0:i1]^T (d, i1 - i0) of every block range,
+        row-major, one after the other (``tasks[6]`` holds each task's offset / d)."""
+        d = X.shape[1]
+        XTB = np.concatenate([np.ascontiguousarray(X[i0:i1].T).ravel() for i0, i1 in self.block_ranges])
+        off = self.tasks[6]
+        return XTB, (self.tasks[:6] + (off * d,))
 
-def _scratch(layout, n, d, parallel=False):
-    """Kernel scratch: mask (M, n) bytes, chunk buffers, G (M, d), fpart, r, loss, sqdist."""
+
+def _scratch(layout, n, d, n_buf=1):
+    """Kernel scratch: mask (M, n) bytes, per-worker task buffers, G (n_slots, M, d),
+    fpart, r, loss, sqdist."""
     M = layout.total
-    n_buf = layout.n_chunks if parallel else 1
-    check_memory(M * (n + 8.0 * 3 * d) + 8.0 * (n_buf * layout.max_rows + layout.n_chunks) * n,
+    # mask bytes, W, W0 and the n_slots partial gradients per row, the task buffers, fpart
+    check_memory(M * (n + 8.0 * (2 + layout.n_slots) * d)
+                 + 8.0 * (n_buf * layout.task_size + layout.n_chunks * n),
                  f"two-layer run (total width {M}, n={n})", hint="run fewer members per call")
-    return (np.empty((M, n), dtype=np.uint8), np.empty((n_buf, layout.max_rows, n)), np.empty((M, d)),
-            np.empty((layout.n_chunks, n)), np.empty((layout.n_members, n)), np.empty(layout.n_members),
-            np.empty(layout.n_chunks))
+    return (np.empty((M, n), dtype=np.uint8), np.empty((n_buf, layout.task_size)),
+            np.empty((layout.n_slots, M, d)), np.empty((layout.n_chunks, n)), np.empty((layout.n_members, n)),
+            np.empty(layout.n_members), np.empty(layout.n_chunks))
 
 
 def outputs(params: TwoLayerParams, X) -> np.ndarray:
@@ -158,12 +187,12 @@ def outputs(params: TwoLayerParams, X) -> np.ndarray:
     n, d = X.shape
     lay = _Layout([params.width], n)
     mask, buf, _, fpart, r, loss, _ = _scratch(lay, n, d)
+    XTB, tasks = lay.input_blocks(X)
     f = np.empty((1, n))
-    clo, chi, _ = lay.chunks
     _, _, mcl, mch, _, inv = lay.members
     zeros = np.zeros(n)
     with ThreadScope(1):  # the serial kernels: BLAS at one thread, as in runs
-        _k.forward_chunks_serial(params.W, np.ascontiguousarray(X.T), params.a, clo, chi, mask, buf, fpart)
+        _k.forward_tasks_serial(params.W, XTB, params.a, tasks, mask, buf, fpart)
         _k.outputs_and_residuals(fpart, mcl, mch, inv, _k.KIND_HARD, np.ones(n), zeros, zeros, 1.0, f, r, loss)
     return f[0].copy()
 
@@ -199,15 +228,16 @@ def loss_and_grad(params, X, targets, kind="hard", temperature=1.0, *, normalize
     tg = _prepare_targets(targets, n, kind, None)
     lay = _Layout([params.width], n)
     mask, buf, G, fpart, r, loss, sqdist = _scratch(lay, n, d)
+    XTB, tasks = lay.input_blocks(X)
     f = np.empty((1, n))
-    clo, chi, cm = lay.chunks
     _, _, mcl, mch, _, inv = lay.members
     W = params.W.copy()
     with ThreadScope(1):  # the serial kernels: BLAS at one thread, as in runs
-        _k.forward_chunks_serial(W, np.ascontiguousarray(X.T), params.a, clo, chi, mask, buf, fpart)
+        _k.forward_tasks_serial(W, XTB, params.a, tasks, mask, buf, fpart)
         _k.outputs_and_residuals(fpart, mcl, mch, inv, tg.code, tg.tgt, tg.tp, tg.tq, temperature, f, r, loss)
-        _k.backward_update_serial(W, params.W, X, params.a, clo, chi, cm, inv, r, 1.0, mask, buf, G, sqdist)
-    return float(loss[0]), G
+        _k.backward_tasks_serial(W, params.W, X, params.a, tasks, lay.chunks, inv, r, 1.0, mask, buf, G, sqdist)
+        _k.reduce_blocks(W, params.W, lay.chunks, 1.0, G, sqdist)
+    return float(loss[0]), G[0].copy()
 
 
 # ----------------------------------------------------------------------------
@@ -222,62 +252,121 @@ def _check_settings(steps, lr, temperature, project_radius):
     return steps, lr, temperature, radius
 
 
-#: Multiply-adds per step (total width x n x d) from which a lone group (a single
-#: network with threads > 1) runs its row chunks on numba threads. Off by default (inf): on the shared
-#: 2-core bench machine (load average 6-10) two numba threads over chunks were never
-#: faster than one thread, e.g. 1.7 vs 2.4 steps/s at m = 16384, n = 1000, d = 64,
-#: and up to 5x slower at m = 256 (thread hand-offs at every phase); see
-#: bench/results/twolayer.md. On an idle machine, set it to about 1.3e8.
-PARALLEL_CHUNKS_MIN = float("inf")
+#: Multiply-adds per step (width x n x d) from which a lone network with threads > 1
+#: may run its tasks on numba threads; then the faster of the two modes is chosen by
+#: timing (:class:`_ModeChooser`). Below it, a step is too short (< 0.1 ms on one core)
+#: for two threads to gain anything over the cost of waking them twice per step.
+PARALLEL_CHUNKS_MIN = 2.0e6
+
+# None: choose by timing; True / False: forced by chunk_threads()
+_CHUNK_MODE = None
 
 
 @contextlib.contextmanager
 def chunk_threads(enabled: bool = True):
-    """Within the block, a lone network with threads > 1 runs its row chunks on numba
-    threads (``PARALLEL_CHUNKS_MIN = 0``), else never; the results are the same bits.
+    """Within the block, a lone network with threads > 1 always runs its tasks (row
+    chunks x sample blocks) on numba threads (``enabled``), or never; the results
+    are the same bits either way.
 
-    The default (off) follows the measurements in ``bench/results/twolayer.md``: on the
-    shared 2-core machine the chunk threads were never faster under load.
+    Outside such a block, a lone network of at least ``PARALLEL_CHUNKS_MIN``
+    multiply-adds per step times both modes on short probes and runs the faster one
+    (on the shared 2-core bench machine, two threads lose badly under load, e.g. 12x
+    slower at m = 64, and gain on an idle machine; see ``bench/results/twolayer.md``).
     """
-    global PARALLEL_CHUNKS_MIN
+    global _CHUNK_MODE
     enabled = as_bool(enabled, "enabled")
-    old = PARALLEL_CHUNKS_MIN
-    PARALLEL_CHUNKS_MIN = 0 if enabled else float("inf")
+    old = _CHUNK_MODE
+    _CHUNK_MODE = enabled
     try:
         yield
     finally:
-        PARALLEL_CHUNKS_MIN = old
+        _CHUNK_MODE = old
 
 
-def _groups(widths, n_groups):
-    """Split member indices into <= n_groups groups of similar total width (largest first)."""
-    loads = [0] * n_groups
-    groups = [[] for _ in range(n_groups)]
-    for k in sorted(range(len(widths)), key=lambda k: -widths[k]):
-        g = int(np.argmin(loads))
-        groups[g].append(k)
-        loads[g] += widths[k]
-    return [sorted(g) for g in groups if g]
+class _ModeChooser:
+    """Runs a lone network's segments serially or on numba threads (an ensemble's members
+    on one thread or on the pool), whichever was faster.
+
+    Both modes compute the same bits, so the choice only affects speed. Every
+    ``RUN_SECONDS`` of running, each mode is timed again on a probe of about
+    ``PROBE_SECONDS`` (sized by that mode's own last time per step, the first
+    threaded probe one step), as the load of a shared machine changes; the run
+    continues in the faster mode. A threaded probe is preceded by one untimed
+    threaded step, so that waking the sleeping threads is not charged to it. A probe
+    cut short by the end of a segment is finished in the next one.
+    """
+
+    PROBE_SECONDS = 0.02
+    RUN_SECONDS = 2.0
+    THREADS_MARGIN = 0.9
+
+    def __init__(self, step_guess):
+        self.per_step = {False: step_guess, True: float("inf")}
+        self.best = False
+        self.left = 0  # steps to run before the next probe
+        self.pending = [False, True]  # modes still to time in the current probe
+        self.warm = False  # the threads have run the step just before
+        self.steps = {False: 0, True: 0}
+
+    def _run(self, run_steps, k, p, mode):
+        run_steps(k, p, mode)
+        self.steps[mode] += p
+        return k + p
+
+    def advance(self, run_steps, k, nsteps):
+        """Steps k .. k + nsteps by calls ``run_steps(k, n, threaded)``."""
+        end = k + nsteps
+        if nsteps == 0:
+            run_steps(k, 0, self.best)
+            return
+        while k < end:
+            if self.left == 0 and self.pending:
+                mode = self.pending[0]
+                if mode and not self.warm:
+                    k = self._run(run_steps, k, 1, True)
+                    self.warm = True
+                    continue
+                p = min(end - k, max(1, int(min(self.PROBE_SECONDS / self.per_step[mode], 1e6))))
+                t0 = time.perf_counter()
+                k = self._run(run_steps, k, p, mode)
+                self.per_step[mode] = max(time.perf_counter() - t0, 1e-9) / p
+                self.pending.pop(0)
+                self.warm = mode
+                if not self.pending:
+                    # threads only when clearly faster: a short probe on a loaded machine is noisy
+                    self.best = self.per_step[True] < self.THREADS_MARGIN * self.per_step[False]
+                    self.left = max(1, int(self.RUN_SECONDS / self.per_step[self.best]))
+                continue
+            p = min(end - k, self.left)
+            k = self._run(run_steps, k, p, self.best)
+            self.warm = self.best
+            self.left -= p
+            if self.left == 0:
+                self.pending = [False, True]
 
 
 class _Group:
-    """The stacked arrays of a group of members that run as one fused kernel."""
+    """The stacked arrays of members that run in one kernel call (runs use one member
+    per group, see :func:`_run_members`; the kernels accept several)."""
 
-    def __init__(self, X, starts, n_rec, parallel):
+    def __init__(self, X, starts, n_rec, n_buf):
         n, d = X.shape
         self.lay = _Layout([s["W"].shape[0] for s in starts], n)
+        self.XTB, self.tasks = self.lay.input_blocks(X)
         self.W = np.ascontiguousarray(np.concatenate([s["W"] for s in starts]))
         self.W0 = np.ascontiguousarray(np.concatenate([s["W0"] for s in starts]))
         self.a = np.concatenate([s["a"] for s in starts])
         self.cum = np.array([s["cum_loss"] for s in starts], dtype=np.float64)
-        self.scratch = _scratch(self.lay, n, d, parallel)
+        self.scratch = _scratch(self.lay, n, d, n_buf)
         self.metrics = np.full((n_rec, self.lay.n_members, _k.N_METRICS), np.nan)
         self.f = np.empty((self.lay.n_members, n))
+        self.have_forward = False  # the scratch holds the forward pass of W (after a segment)
 
-    def advance(self, X, XT, tg, rec, k, nsteps, lr, temperature, radius, parallel):
-        _k.drive(self.W, self.W0, X, XT, self.a, self.lay.chunks, self.lay.members, tg.code, tg.tgt, tg.tp, tg.tq,
-                 tg.labels, temperature, lr, radius, k, nsteps, self.cum, rec, self.metrics, self.f, self.scratch,
-                 parallel)
+    def advance(self, X, tg, rec, k, nsteps, lr, temperature, radius, parallel):
+        _k.drive(self.W, self.W0, X, self.XTB, self.a, self.tasks, self.lay.chunks, self.lay.members, tg.code,
+                 tg.tgt, tg.tp, tg.tq, tg.labels, temperature, lr, radius, k, nsteps, self.cum, rec, self.metrics,
+                 self.f, self.scratch, parallel, self.have_forward)
+        self.have_forward = True
 
     def results(self, n_valid):
         mlo, mhi = self.lay.members[0], self.lay.members[1]
@@ -288,11 +377,16 @@ class _Group:
 def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads, progress):
     """Run the members ``starts`` (dicts W, W0, a, step, cum_loss; one common step).
 
-    With several members and threads, the members are split into groups of similar
-    total width, one per thread, each group one fused serial kernel on its own
-    thread (no synchronisation between steps). A lone group of total size
-    >= PARALLEL_CHUNKS_MIN (off by default) runs its chunks on numba threads instead. Each member's
-    arithmetic is the same in every case. The run goes in segments
+    Each member is one kernel call per segment on its own arrays. With several
+    members and threads, the members go to a pool of ``threads`` threads, widest
+    first, each call serial and without the GIL: the threads take the next member
+    when they finish one, so they stay busy without any synchronisation inside a
+    segment, and a member's memory stays in its thread's cache for the whole
+    segment. A lone network with threads > 1 and at least PARALLEL_CHUNKS_MIN
+    multiply-adds per step can run its tasks on numba threads instead. Both are
+    timed against one thread (:class:`_ModeChooser`; on a loaded machine a second
+    thread can lose), unless ``chunk_threads`` forces a lone network's choice.
+    Each member's arithmetic is the same in every case. The run goes in segments
     (:func:`sims.engine.run_segments`: progress bar, Ctrl-C stops cleanly).
 
     Returns (rec_steps, per-member result dicts, end step, run info, interrupted).
@@ -300,35 +394,52 @@ def _run_members(X, tg, starts, steps, lr, temperature, radius, record, threads,
     n, d = X.shape
     step0 = starts[0]["step"]
     rec = record_steps(record, step0, step0 + steps)
-    XT = np.ascontiguousarray(X.T)
     widths = [s["W"].shape[0] for s in starts]
-    index = _groups(widths, min(threads, len(starts)))
-    parallel = len(index) == 1 and threads > 1 and sum(widths) * n * d >= PARALLEL_CHUNKS_MIN
-    groups = [_Group(X, [starts[k] for k in g], rec.size, parallel) for g in index]
+    mode = _CHUNK_MODE if len(starts) == 1 and threads > 1 else False
+    if mode is None and widths[0] * n * d < PARALLEL_CHUNKS_MIN:
+        mode = False
+    nets = [_Group(X, [s], rec.size, threads if mode is not False else 1) for s in starts]
+    order = sorted(range(len(nets)), key=lambda k: -widths[k])
+    workers = min(threads, len(nets))
+    # a lone network may time its threaded kernel against the serial one; an ensemble
+    # times its members on `workers` threads against all on one thread
+    if len(nets) > 1 and workers > 1:
+        mode = None
+    step_guess = sum(widths) * n * d * 4 / 2e10
+    chooser = _ModeChooser(step_guess) if mode is None else None
     rad = np.inf if radius is None else radius
-    with ThreadScope(threads) as scope, ThreadPoolExecutor(max(1, len(groups) - 1)) as pool:
+    with ThreadScope(threads) as scope, ThreadPoolExecutor(workers) as pool:
+        def run_steps(k, nsteps, threaded):
+            if len(nets) == 1:
+                nets[0].advance(X, tg, rec, k, nsteps, lr, temperature, rad, threaded)
+            elif not threaded:
+                for j in order:
+                    nets[j].advance(X, tg, rec, k, nsteps, lr, temperature, rad, False)
+            else:
+                futs = [pool.submit(nets[j].advance, X, tg, rec, k, nsteps, lr, temperature, rad, False)
+                        for j in order]
+                for fu in futs:
+                    fu.result()
+
         def advance(k, nsteps):
-            if len(groups) == 1:
-                groups[0].advance(X, XT, tg, rec, k, nsteps, lr, temperature, rad, parallel)
-                return
-            # the first group on this thread, the others on the pool's threads
-            futs = [pool.submit(g.advance, X, XT, tg, rec, k, nsteps, lr, temperature, rad, False)
-                    for g in groups[1:]]
-            groups[0].advance(X, XT, tg, rec, k, nsteps, lr, temperature, rad, False)
-            for fu in futs:
-                fu.result()
+            if chooser is not None:
+                chooser.advance(run_steps, k, nsteps)
+            else:
+                run_steps(k, nsteps, bool(mode))
 
         t0 = time.perf_counter()
         end, interrupted = run_segments(advance, step0, step0 + steps, progress=progress, desc="two-layer GD")
         seconds = time.perf_counter() - t0
         numba_threads, blas_threads = scope.numba_threads, scope.blas_threads
     n_valid = int(np.searchsorted(rec, end, side="right"))
-    results = [None] * len(starts)
-    for g, grp in zip(index, groups):
-        for k, res in zip(g, grp.results(n_valid)):
-            results[k] = res
+    results = [net.results(n_valid)[0] for net in nets]
+    # steps run threaded: a lone network's tasks on numba threads, or the members on the pool
+    threaded_steps = int(end - step0) if mode else (chooser.steps[True] if chooser else 0)
     info = {"kernel_seconds": seconds, "threads": int(threads), "numba_threads": numba_threads,
-            "blas_threads": blas_threads, "groups": len(groups), "parallel_chunks": bool(parallel),
+            "blas_threads": blas_threads, "groups": workers,
+            "parallel_chunks": len(nets) == 1 and threaded_steps > (end - step0) / 2,
+            "chunk_mode": {None: "timed", True: "threads", False: "serial"}[mode],
+            "threaded_steps": threaded_steps,
             "ensemble_members": len(starts), "total_width": int(sum(widths))}
     return rec[:n_valid], results, end, info, interrupted
 
@@ -471,7 +582,7 @@ class TwoLayerEnsemble:
 
     def extend(self, steps, X, targets, *, labels=None, record=None, threads=None, normalize=False,
                progress=None):
-        """Continue every member for ``steps`` more steps in one fused call."""
+        """Continue every member for ``steps`` more steps in one call."""
         return _resume_many(self.members, steps, X, targets, labels, record, threads, normalize, progress,
                             grid=(self.seeds, self.widths))
 
@@ -479,7 +590,7 @@ class TwoLayerEnsemble:
 def run_ensemble(X, targets, widths, seeds, steps, lr, *, kind="hard", init="standard", temperature=1.0,
                  project_radius=None, labels=None, record=None, normalize=False, threads=None, params=None,
                  progress=None):
-    r"""Train every (seed, width) network of a grid together, in one fused kernel.
+    r"""Train every (seed, width) network of a grid in one call, side by side on threads.
 
     All members share X, the targets, the loss, lr, temperature and projection
     radius; member (seed, width) starts from ``init_two_layer(d, width, seed, init)``

@@ -42,6 +42,7 @@ MODULES = (
     "theory.ntp", "theory.ntp_svm", "theory.maxmargin", "theory.margin",
     "theory.ntp_asymptotics", "theory.transfer", "theory.fitting", "theory.ntk",
     "sims.gd", "sims.transfer", "sims.twolayer", "sims.engine", "sims.store", "sims.paper",
+    "sims.transfer_gd",
 )
 
 # ----------------------------------------------------------------------------- fixtures
@@ -50,6 +51,7 @@ from sims import gd as GD  # noqa: E402
 from sims import paper as PA  # noqa: E402
 from sims import store as ST  # noqa: E402
 from sims import transfer as STR  # noqa: E402
+from sims import transfer_gd as STG  # noqa: E402
 from sims import twolayer as TL  # noqa: E402
 from theory import fitting as F  # noqa: E402
 from theory import margin as M  # noqa: E402
@@ -222,6 +224,24 @@ valid("theory.transfer.upper_bound_ce_ful_hp", T.upper_bound_ce_ful_hp, 3, 20, 0
       range={"S": [0, -1], "n": [-1], "delta": [0.0, 1.5]}, skip=REAL_N)
 valid("theory.transfer.upper_bound_ce_ful_expectation", T.upper_bound_ce_ful_expectation, 3, 20,
       range={"S": [0, -1], "n": [-1]}, skip=REAL_N)
+# theory.transfer: the learners trained by GD
+_LR = {"lr": [0.0, -1.0]}
+valid("theory.transfer.gd_ntp_weights", T.gd_ntp_weights, "ce_sgl", COUNTS, INST.pi_star,
+      range={"learner": ["sel_ptl", "nope"], "counts": [-COUNTS, 0 * COUNTS]})
+valid("theory.transfer.gd_population_weights", T.gd_population_weights, "ce_ptl", INST.pi_star, INST.rho,
+      range={"learner": ["sel_ptl"], "rho": [-INST.rho], "pi_star": [INST.pi_star * 2]})
+for _f in ("gd_loss", "gd_loss_gradient"):
+    valid(f"theory.transfer.{_f}", getattr(T, _f), "sel_ptl", COUNTS, INST.pi_star, np.zeros((3, 4)),
+          range={"learner": ["nope"], "counts": [-COUNTS]})
+for _f in ("unobserved_mass_constant", "gd_relaxation_steps", "gd_contraction"):
+    valid(f"theory.transfer.{_f}", getattr(T, _f), "ce_sgl", COUNTS, INST.pi_star, 1.0,
+          range={"learner": ["sel_ptl"], "counts": [-COUNTS], **_LR})
+valid("theory.transfer.gd_policy_prediction", T.gd_policy_prediction, "ce_sgl", COUNTS, INST.pi_star, 1.0, 10.0,
+      range={"learner": ["sel_ptl"], "counts": [-COUNTS], "k": [0.5, -1.0], **_LR})
+valid("theory.transfer.sel_ptl_gd_limit", T.sel_ptl_gd_limit, COUNTS, INST.pi_star, np.zeros((3, 4)),
+      range={"counts": [-COUNTS]}, none_ok=("init_logits",))
+valid("theory.transfer.sel_ptl_relaxation_steps", T.sel_ptl_relaxation_steps, COUNTS, INST.pi_star, 1.0,
+      np.zeros((3, 4)), range={"counts": [-COUNTS], **_LR}, none_ok=("init_logits",))
 # theory.fitting
 for _f in ("loglog_slope", "semilog_slope", "linear_fit"):
     valid(f"theory.fitting.{_f}", getattr(F, _f), GRID, LINE, none_ok=("window",),
@@ -313,6 +333,12 @@ valid("sims.gd.Trajectory", GD.Trajectory, None, None, None, None, None,
       skip={"*": (("*",), "a result container the engine builds, not user input")})
 valid("sims.gd.RunInterrupted", GD.RunInterrupted, None,
       skip={"*": (("*",), "an exception type carrying a partial trajectory")})
+# sims.transfer_gd
+valid("sims.transfer_gd.train_student", STG.train_student, "sel_ptl", COUNTS, INST.pi_star, 5, 1.0,
+      range={"learner": ["nope"], "counts": [-COUNTS], "steps": [-1], "lr": [0.0, -1.0]},
+      none_ok=("init_logits", "record", "resume"))
+valid("sims.transfer_gd.policies_from_logits", STG.policies_from_logits, np.zeros((3, 4)),
+      skip={"logits": (("shape:extra_axis",), "documented: logits of shape (..., S, A), a stack is valid")})
 # sims.transfer
 valid("sims.transfer.simulate_risk", STR.simulate_risk, INST, "ce_ful", 10, 20, 0,
       range={"learner": ["nope"], "n": [0, -1], "repeats": [0, -1], "method": ["nope"], "seed": [-1]},

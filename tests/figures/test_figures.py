@@ -19,6 +19,7 @@ import pytest
 
 from figures import FIGURES, build_figure
 from figures._common import TAG_PREFIX, plt
+from tests.helpers.layout import hidden_points, text_collisions
 from sims.experiment import load_runs
 from sims.store import ResultStore
 from sims.sweep import run_experiment
@@ -39,6 +40,8 @@ TINY = {
                           "teacher_width": 64, "teacher_steps": 100, "map_k": 2},
     "transfer_fig1": {"panels": (("a", 10, 5, 10, 50),), "n_points": 3, "repeats": 20},
     # n = 1e3, 3162, 1e4 lie in the fit window of Instance 2 at (10, 11) (n >= 5 S (A - 1) = 500)
+    # two n per panel, k = 100 and 1000, one SEL_ptl random start of at most 2000 steps
+    "transfer_gd": {"n_points": 2, "repeats": 3, "steps": (100, 1000), "sel_repeats": 1, "sel_max_steps": 2000},
     "transfer_fig2": {"panels": (("c", "instance2", 10, 11),), "n_min": 100, "n_max": 1e4, "n_points": 5,
                       "repeats": 50},
 }
@@ -149,3 +152,133 @@ def test_a_value_one_ulp_off_is_caught(tiny_store, name):
         assert _foreign_points(artist, spec, runs) == (1 if "x" in spec else M.size)
     finally:
         plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- layout
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_layout_has_no_collisions(tiny_store, name):
+    """No two texts overlap (titles, axis and tick labels, notes, legends) and no legend or
+    note hides a plotted point, at the size the figure is saved."""
+    fig, _ = build_figure(name, tiny_store)
+    try:
+        assert text_collisions(fig) == [], f"{name}: overlapping texts"
+        assert hidden_points(fig) == [], f"{name}: legends or notes over plotted points"
+        # a page is ~7.5 in wide: wider figures would be shrunk and their 7-9 pt text with them
+        assert fig.get_figwidth() <= 7.6, f"{name}: {fig.get_figwidth():.1f} in wide"
+    finally:
+        plt.close(fig)
+
+
+def test_layout_checks_can_fail():
+    """The checks see a title on a tick label and a legend over a point."""
+    fig, (a, b) = plt.subplots(2, 1, figsize=(3, 3), layout="none")
+    fig.subplots_adjust(hspace=0.0)  # b's title sits on a's x tick labels
+    b.set_title("a title as wide as the axes above")
+    a.plot([0.0, 1.0], [0.0, 1.0], "o", label="points")
+    a.legend(loc="lower left", bbox_to_anchor=(-0.02, -0.05))  # over the point (0, 0)
+    try:
+        assert any("a title" in pair[0] + pair[1] for pair in text_collisions(fig)), text_collisions(fig)
+        assert hidden_points(fig) and hidden_points(fig)[0][1] == "legend"
+    finally:
+        plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- missing results
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_missing_results_name_the_run_command(tmp_path, name):
+    """With nothing stored, a figure raises LookupError naming `ibl run <experiment>` and
+    writes nothing to the store (it never runs a simulation itself)."""
+    store = ResultStore(tmp_path / "empty")
+    with pytest.raises(LookupError) as info:
+        build_figure(name, store)
+    assert any(f"ibl run {exp}" in str(info.value) for exp in FIGURES[name].experiments), str(info.value)
+    assert not store.root.exists() or not any(store.root.rglob("*")), "the figure wrote to the store"
+    plt.close("all")
+
+
+def test_cli_missing_results_say_what_to_run(tmp_path, capsys):
+    from sims.cli import main
+
+    store, out = tmp_path / "empty", tmp_path / "out"
+    assert main(["figures", "transfer_fig1", "--store", str(store), "--outdir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "transfer_fig1: no complete sweep" in err and "ibl run transfer_fig1" in err
+    gallery = (out / "README.md").read_text()
+    section = gallery.split("## transfer_fig1\n", 1)[1].split("\n## ", 1)[0]
+    assert "No image in this folder yet" in section and "ibl run transfer_fig1" in section
+    assert f"ibl run transfer_fig1 --quick --store {store}" in section
+
+
+# ----------------------------------------------------------------------------- gallery
+def _check_gallery(out, store, capsys, rerun: bool = True) -> None:
+    """OUTDIR/README.md lists every figure with an existing image, its caption and commands;
+    the `ibl run` commands name exactly the stored sweeps (rerunning them computes nothing)."""
+    import shlex
+
+    from sims.cli import main
+
+    gallery = (out / "README.md").read_text()
+    sections = dict(s.split("\n", 1) for s in gallery.split("\n## ")[1:])
+    assert set(sections) == set(FIGURES)
+    for name, body in sections.items():
+        images = [line[line.index("](") + 2:-1] for line in body.splitlines() if line.startswith("![")]
+        assert images == [f"{name}.png"] and (out / images[0]).stat().st_size > 0, name
+        assert f"[PDF]({name}.pdf)" in body and (out / f"{name}.pdf").exists()
+        assert FIGURES[name].caption and FIGURES[name].caption in body, name
+        commands = body.split("```sh\n", 1)[1].split("```", 1)[0].split("\n")[:-1]
+        assert commands[-1] == f"ibl figures {name} --store {store.root} --outdir {out}", commands
+        for exp, command in zip(FIGURES[name].experiments, commands[:-1]):
+            argv = shlex.split(command)
+            assert argv[:3] == ["ibl", "run", exp], command
+            if rerun:
+                capsys.readouterr()
+                assert main(argv[1:] + ["--no-progress"]) == 0
+                assert ", 0 computed" in capsys.readouterr().out, command
+
+
+def test_gallery_lists_every_figure(tiny_store, tmp_path, capsys):
+    """The gallery of one `ibl figures` call: the drawn figure's image is real; the others'
+    images are stand-ins (drawing all of them is the slow test below)."""
+    from sims.cli import main
+
+    out = tmp_path / "gallery"
+    out.mkdir()
+    for name in FIGURES:
+        if name != "transfer_fig1":
+            (out / f"{name}.png").write_bytes(b"png")
+            (out / f"{name}.pdf").write_bytes(b"pdf")
+    assert main(["figures", "transfer_fig1", "--store", str(tiny_store.root), "--outdir", str(out)]) == 0
+    assert (out / "transfer_fig1.png").read_bytes()[:4] == b"\x89PNG"
+    _check_gallery(out, tiny_store, capsys)
+
+
+@pytest.mark.slow
+def test_cli_figures_writes_a_complete_gallery(tiny_store, tmp_path, capsys):
+    """`ibl figures` draws every figure, then the gallery lists them all."""
+    from sims.cli import main
+
+    out = tmp_path / "gallery"
+    assert main(["figures", "--store", str(tiny_store.root), "--outdir", str(out)]) == 0
+    _check_gallery(out, tiny_store, capsys, rerun=False)
+
+
+def test_gallery_bad_input(tmp_path):
+    from figures import figure_info, regenerate_commands, render_gallery
+    from figures._common import series_style
+
+    with pytest.raises(TypeError, match="outdir"):
+        render_gallery(3)
+    with pytest.raises(TypeError, match="store"):
+        render_gallery(tmp_path, store=str(tmp_path))
+    with pytest.raises(ValueError, match="problems names unknown figure 'nope'"):
+        render_gallery(tmp_path, ResultStore(tmp_path / "s"), {"nope": "why"})
+    with pytest.raises(TypeError, match=r"problems\['ntp_toy'\]"):
+        render_gallery(tmp_path, ResultStore(tmp_path / "s"), {"ntp_toy": 3})
+    with pytest.raises(ValueError, match="unknown figure 'nope'; known figures: ntp_"):
+        regenerate_commands("nope", ResultStore(tmp_path / "s"))
+    with pytest.raises(TypeError, match="name must be a figure name"):
+        figure_info(None)
+    with pytest.raises(ValueError, match="i must be"):
+        series_style(-1)
+    with pytest.raises(TypeError, match="i must be"):
+        series_style("0")

@@ -11,7 +11,7 @@ import pytest
 
 from sims.experiment import get_experiment
 from sims.store import ResultStore
-from sims.sweep import code_dependencies, experiment_code, load_sweep_runs, run_experiment
+from sims.sweep import code_dependencies, experiment_code, load_sweep_runs, run_experiment, source_code_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,8 +85,24 @@ def _copy_package(tmp_path):
 
 
 def _append_comment(path):
+    # a statement (not a comment: comments and docstrings do not enter the digest)
     with open(path, "a") as fh:
-        fh.write("\n# an edit that changes no number, only the code's digest\n")
+        fh.write("\n_IBL_DIGEST_EDIT = 1  # an edit that changes no number, only the code's digest\n")
+
+
+def test_comments_docstrings_and_layout_do_not_change_the_code_hash():
+    src = b'"""Module doc."""\nimport math\n\n\ndef f(x):\n    """Doc."""\n    return math.sqrt(x)  # root\n'
+    edited = (b'"""Another module doc."""\n# a comment\nimport math\n\ndef f(x):\n    """Other doc,\n    two lines."""\n'
+              b'    return math.sqrt(x)\n')
+    assert source_code_hash(src) == source_code_hash(edited)
+    # any change of code does change it: a constant, an operator, a name, a new statement
+    for changed in (src.replace(b"sqrt(x)", b"sqrt(2 * x)"), src.replace(b"sqrt", b"exp"),
+                    src + b"y = 1\n", src.replace(b'"""Doc."""\n    ', b'"""Doc."""\n    x = -x\n    ')):
+        assert source_code_hash(changed) != source_code_hash(src), changed
+    # a function whose body is only a docstring still hashes (and differs from one with code)
+    assert source_code_hash(b'def g():\n    """Doc."""\n') != source_code_hash(b'def g():\n    return 1\n')
+    # a file that does not parse is hashed byte for byte
+    assert source_code_hash(b"def (") != source_code_hash(b"def  (")
 
 
 def test_editing_a_dependency_flags_the_runs_and_nothing_else(tmp_path):

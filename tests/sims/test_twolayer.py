@@ -175,3 +175,57 @@ def test_ctrl_c_gives_a_resumable_partial_run(rng):
     done = part.extend(300, X, y)
     whole = tl.run(X, y, 16, k + 300, 0.5, seed=4)
     assert np.array_equal(done.W, whole.W) and done.state["cum_loss"] == whole.state["cum_loss"]
+
+
+def test_sample_blocks_match_numpy_loop_and_are_bitwise_in_every_mode(rng):
+    # n = 800: networks of one row chunk (here widths 48 and 130) cut their samples
+    # into 2 blocks and sum the partial gradients; wider ones (600) have several chunks
+    from sims.twolayer._kernels import member_blocks, member_chunks
+
+    X, y = _data(rng, n=800)
+    assert len(member_blocks(48, 800)) == 2 and len(member_blocks(130, 800)) == 2
+    assert len(member_chunks(600, 800)) > 1 and len(member_blocks(600, 800)) == 1
+    p = _soft_targets(rng, X)
+    steps = 300
+    for kind, targets, radius in (("hard", y, None), ("soft", p, 0.5)):
+        traj = tl.run(X, targets, 48, steps, 1.0, kind=kind, seed=5, project_radius=radius, record=[steps])
+        W_ref, losses = tl.reference_numpy_run(X, targets, tl.init_two_layer(5, 48, 5), steps, 1.0, kind=kind,
+                                               project_radius=radius)
+        # as in test_kernel_matches_numpy_loop: rounding ~1e-16 per step, not amplified
+        assert rel_err(traj.W, W_ref) < 1e-12 and rel_err(traj.W, traj.W0) > 1e-3
+        np.testing.assert_allclose(traj.loss[-1], losses[-1], rtol=1e-12, atol=1e-14)
+    # one member's tasks are the same alone, in an ensemble, serial, on threads and timed
+    ens = tl.run_ensemble(X, y, [48, 130, 600], [1, 2], 40, 1.0, threads=2, record=[40])
+    for w in (48, 130, 600):
+        lone = {}
+        for mode in (False, True, None):
+            if mode is None:
+                lone[mode] = tl.run(X, y, w, 40, 1.0, seed=2, threads=2, record=[40])
+            else:
+                with tl.chunk_threads(mode):
+                    lone[mode] = tl.run(X, y, w, 40, 1.0, seed=2, threads=2, record=[40])
+        assert lone[True].info["segments"][0]["chunk_mode"] == "threads"
+        assert lone[False].info["segments"][0]["threaded_steps"] == 0
+        for tr in (lone[True], lone[None], ens.member(2, w)):
+            assert np.array_equal(tr.W, lone[False].W), w
+            np.testing.assert_array_equal(tr.loss, lone[False].loss)
+
+
+def test_timed_mode_probes_both_modes(rng, monkeypatch):
+    # a lone network above PARALLEL_CHUNKS_MIN times the serial and the threaded kernel
+    # on probes and runs the faster; both compute the same bits
+    from sims.twolayer import _train
+
+    X, y = _data(rng, n=800)
+    # probes of one step each, and a new probe after every step
+    monkeypatch.setattr(_train._ModeChooser, "RUN_SECONDS", 0.0)
+    monkeypatch.setattr(_train._ModeChooser, "PROBE_SECONDS", 0.0)
+    traj = tl.run(X, y, 600, 30, 1.0, seed=3, threads=2, record=[30])
+    seg = traj.info["segments"][0]
+    assert seg["chunk_mode"] == "timed" and 0 < seg["threaded_steps"] < 30
+    with tl.chunk_threads(False):
+        serial = tl.run(X, y, 600, 30, 1.0, seed=3, threads=2, record=[30])
+    assert np.array_equal(traj.W, serial.W)
+    # below the threshold, or with one thread, a lone network runs serially
+    assert tl.run(X, y, 8, 5, 1.0, threads=2).info["segments"][0]["chunk_mode"] == "serial"
+    assert tl.run(X, y, 600, 5, 1.0, threads=1).info["segments"][0]["chunk_mode"] == "serial"

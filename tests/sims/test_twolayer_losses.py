@@ -113,3 +113,24 @@ def test_kl_is_exactly_the_degenerate_cases():
         assert kl_bernoulli_logit(1.0, 0.0, np.inf, g) == pytest.approx(np.logaddexp(0.0, -g), rel=1e-15)
         assert kl_bernoulli_logit(0.0, 1.0, -np.inf, g) == pytest.approx(np.logaddexp(0.0, g), rel=1e-15)
     assert kl_bernoulli_logit(0.25, 0.75, np.log(1 / 3), np.log(1 / 3)) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_gradient_of_sample_blocks_matches_central_differences(kind, rng):
+    # n = 800: a narrow network's samples are cut into blocks whose partial
+    # gradients the kernel sums (the path of narrow networks at realistic n)
+    from sims.twolayer._kernels import member_blocks
+
+    X, y = _data(rng, n=1200)
+    params = tl.init_two_layer(X.shape[1], 8, int(rng.integers(2**31)))
+    params = tl.TwoLayerParams(params.W + 0.3 * rng.standard_normal(params.W.shape), params.a)
+    # keep 800 samples at least 1e-5 from every ReLU kink, so that h = 1e-6 crosses none
+    keep = np.flatnonzero(np.abs(X @ params.W.T).min(axis=1) > 1e-5)[:800]
+    X, y = X[keep], y[keep]
+    assert len(member_blocks(8, X.shape[0])) == 2
+    targets = y if kind == "hard" else rng.uniform(0, 1, size=y.size)
+    loss, grad = tl.loss_and_grad(params, X, targets, kind, 1.0)
+    fd = _fd_gradient(params, X, targets, kind, 1.0, 1e-6)
+    # as above: truncation ~h^2 |L'''| plus rounding ~eps |L| / h, both < 1e-9
+    assert rel_err(grad, fd) < 1e-7
+    assert np.linalg.norm(grad) > 1e-3

@@ -51,6 +51,7 @@ def activation_overlap(X, X2=None) -> np.ndarray:
     ndarray, shape (n, n2)
         Entries in [0, 1/2]. A zero input is never active (entry 0).
     """
+    _precheck_gram_memory(X, X2, "activation_overlap")
     X = _as_inputs(X, "X")
     X2 = X if X2 is None else _as_inputs(X2, "X2", X.shape[1])
     _check_gram_memory(X, X2, "activation_overlap")
@@ -62,6 +63,14 @@ def _check_gram_memory(X: np.ndarray, X2: np.ndarray, what: str) -> None:
     n, n2 = X.shape[0], X2.shape[0]
     check_memory(32.0 * n * n2, f"{what} of X with {n} rows and X2 with {n2} rows",
                  hint="use fewer rows of X (and X2)")
+
+
+def _precheck_gram_memory(X, X2, what: str) -> None:
+    # Refuse an (n, n2) result that cannot fit before converting the inputs (a huge
+    # broadcast view would otherwise be copied and scanned first).
+    X2 = X if X2 is None else X2
+    if all(isinstance(a, np.ndarray) and a.ndim == 2 for a in (X, X2)):
+        _check_gram_memory(X, X2, what)
 
 
 def _nonzero(X: np.ndarray, X2: np.ndarray) -> np.ndarray:
@@ -124,6 +133,7 @@ def first_layer_kernel(X, X2=None) -> np.ndarray:
     >>> float(first_layer_kernel(np.array([[1.0, 0.0]]))[0, 0])
     0.5
     """
+    _precheck_gram_memory(X, X2, "first_layer_kernel")
     X = _as_inputs(X, "X")
     X2 = X if X2 is None else _as_inputs(X2, "X2", X.shape[1])
     _check_gram_memory(X, X2, "first_layer_kernel")

@@ -41,7 +41,9 @@ reads :math:`x(1-x)^n \le 4/(9n)`, not :math:`(4/9)n`.
 
 The package is split by topic: ``_instances`` (instances and where they exist),
 ``_learners`` (learners, TV risk), ``_exact`` (exact expected risks), ``_limits``
-(large-n limits) and ``_bounds`` (minimax bounds and their ranges of validity).
+(large-n limits) and ``_bounds`` (minimax bounds and their ranges of validity) and ``_gd`` (the learners
+trained by gradient descent on tabular logits: their NTP form, the mass GD keeps on
+unobserved labels, the SEL_ptl limit; derivation in ``paper/transfer_gd.md``).
 
 Contents: the instances of [ZZ23] section 6 (:func:`instance0` ... :func:`instance3`,
 :func:`build_instance` by name) and where they exist (:func:`instance_min_n`,
@@ -103,6 +105,19 @@ from theory.transfer._exact import (
     expected_risk_ce_ptl,
     expected_risk_ce_sgl,
     expected_risk_sel_ptl_instance2,
+)
+from theory.transfer._gd import (
+    GD_CE_LEARNERS,
+    gd_ntp_weights,
+    gd_population_weights,
+    gd_loss,
+    gd_loss_gradient,
+    unobserved_mass_constant,
+    gd_relaxation_steps,
+    gd_policy_prediction,
+    gd_contraction,
+    sel_ptl_gd_limit,
+    sel_ptl_relaxation_steps,
 )
 from theory.transfer._instances import (
     INSTANCE_KINDS,
@@ -171,4 +186,15 @@ __all__ = [
     "upper_bound_sel_ptl_hp",
     "upper_bound_ce_ful_hp",
     "upper_bound_ce_ful_expectation",
+    "GD_CE_LEARNERS",
+    "gd_ntp_weights",
+    "gd_population_weights",
+    "gd_loss",
+    "gd_loss_gradient",
+    "unobserved_mass_constant",
+    "gd_relaxation_steps",
+    "gd_policy_prediction",
+    "gd_contraction",
+    "sel_ptl_gd_limit",
+    "sel_ptl_relaxation_steps",
 ]
