@@ -29,12 +29,26 @@ from pathlib import Path
 import matplotlib.ticker
 import numpy as np
 
-from figures._common import draw_with, integer_log_axis, load_runs, plt, style, tag
+from figures._common import (LABELS, MARKERS, PALETTE, draw_with, figure_legend, integer_log_axis, load_runs, plt,
+                              series_style, style, tag, value_log_axis)
 from theory.fitting import loglog_slope
 from theory.ntk import crossover_gamma
 
 DESCRIPTION = "Soft- vs hard-label neuron requirements m*(eps, gamma), the gamma sweep and lazy movement"
 EXPERIMENTS = ("softhard_width",)
+CAPTION = (
+    r"Neuron requirements of soft- and hard-label gradient descent on the circle, $y = \mathrm{sign}(\sin k\theta)$, "
+    r"and on two clusters. Top left: $m^*(\varepsilon)$, the smallest width (interpolated between grid widths) whose "
+    r"median average loss over the prescribed budget $T(\varepsilon)$ reaches $\varepsilon$, against $\varepsilon$ "
+    r"(reversed axis), one colour and marker per dataset, soft labels solid and hard labels dashed; an open triangle "
+    r"marks a censored value ($\varepsilon$ already met at the smallest width), a cross a budget cut by the step "
+    r"cap, and a missing point means no width reached $\varepsilon$. Top right: the margin sweep on two clusters, "
+    r"$m^*$ against the NTK margin $\gamma$ (reversed axis), one colour per $\varepsilon$, with the predicted "
+    r"soft/hard crossover $\gamma_\times(\varepsilon)$ dotted and the fitted slopes in $1/\gamma$ in the legend. "
+    r"Bottom left: the median average loss at the smallest target's budget against the width $m$, with the targets "
+    r"$\varepsilon$ dotted. Bottom right: the lazy movement $\sqrt{m} \max_{s,t} \|w_s(t) - w_s(0)\|$ against "
+    "$m$, with the bound $4\\lambda/\\gamma$ of Ji and Telgarsky in the title."
+)
 
 
 def _usable(res) -> np.ndarray:
@@ -81,6 +95,11 @@ def fit_numbers(runs) -> dict:
     return out
 
 
+def _dataset_style(i: int) -> dict:
+    """Colour and marker of dataset ``i``; past the palette's length the marker shifts, so no two datasets match."""
+    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[(i + i // len(PALETTE)) % len(MARKERS)]}
+
+
 def _marks(ax, res, colour):
     cen = np.asarray(res.censored, bool)
     cap = np.asarray(res.budget_capped, bool) & np.isfinite(res.m_star)
@@ -90,38 +109,43 @@ def _marks(ax, res, colour):
         ax.plot(res.eps[cap], res.m_star[cap], "x", color=colour, ms=7)
 
 
+def _legend_below(ax, ncol: int = 2):
+    """The axes' legend under its x label: clear of the data (constrained layout makes room)."""
+    return ax.legend(fontsize=6, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+
+
 def make(store):
     """Four panels and the fitted numbers."""
+    from matplotlib.lines import Line2D
+
     style()
     manifest, runs = load_runs(store, "softhard_width")
     runs = sorted(runs, key=lambda r: (r.point.family, r.point.k, r.point.gap, r.point.kind))
     datasets = sorted({(r.point.family, r.point.k, r.point.gap) for r in runs})
-    cmap = plt.get_cmap("tab10" if len(datasets) <= 10 else "tab20")
-    colour = {d: cmap(i % cmap.N) for i, d in enumerate(datasets)}
+    dstyle = {d: _dataset_style(i) for i, d in enumerate(datasets)}
     ls = {"soft": "-", "hard": "--"}
-    fig, axes = plt.subplots(2, 2, figsize=(11.0, 8.0))
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 7.4))
     (a1, a2), (a3, a4) = axes
     for r in runs:
         res, p = r.result, r.point
-        c = colour[(p.family, p.k, p.gap)]
-        tag(a1.loglog(res.eps, res.m_star, ls[p.kind], marker="o", ms=4, color=c, label=f"{p.kind}, {_label(p)}")[0],
+        st = dstyle[(p.family, p.k, p.gap)]
+        tag(a1.loglog(res.eps, res.m_star, ls[p.kind], ms=4, label=f"{p.kind}, {_label(p)}", **st)[0],
             r, "result.m_star", "result.eps")
-        _marks(a1, res, c)
-        tag(a4.loglog(res.widths, res.lazy_max, ls[p.kind], marker=".", color=c, label=f"{p.kind}, {_label(p)}")[0],
+        _marks(a1, res, st["color"])
+        tag(a4.loglog(res.widths, res.lazy_max, ls[p.kind], ms=3, label=f"{p.kind}, {_label(p)}", **st)[0],
             r, "result.lazy_max", "result.widths")
         med = np.median(res.avg_loss, axis=0)[:, -1]
-        a3.loglog(res.widths, med, ls[p.kind], marker=".", color=c)
+        a3.loglog(res.widths, med, ls[p.kind], ms=3, **st)
     a1.invert_xaxis()
-    a1.set_xlabel(r"target $\varepsilon$ (1/$\varepsilon$ grows $\rightarrow$)")
+    a1.set_xlabel(LABELS["eps"] + r" ($1/\varepsilon$ grows $\rightarrow$)")
     a1.set_ylabel(r"$m^*(\varepsilon)$ (median over seeds, interpolated)")
-    a1.set_title(r"$\triangledown$ censored ($m^*\leq m_{min}$), $\times$ budget capped", fontsize="small")
-    a1.legend(fontsize="xx-small", ncol=2)
+    a1.set_title(r"$m^*$ against the target $\varepsilon$")
     eps = runs[0].result.eps
-    for j, e in enumerate(eps):
-        a3.axhline(e, color="grey", ls=":", lw=0.8)
-    a3.set_xlabel("width m")
-    a3.set_ylabel(rf"median avg. loss at $T(\varepsilon={eps[-1]:g})$")
-    a3.set_title(r"dotted: the targets $\varepsilon$", fontsize="small")
+    for e in eps:
+        a3.axhline(e, color="0.5", ls=":", lw=0.8)
+    a3.set_xlabel(LABELS["width"])
+    a3.set_ylabel(rf"median average loss at $T(\varepsilon$ = {eps[-1]:g})")
+    a3.set_title(r"loss against width; dotted: the targets $\varepsilon$")
     # the gamma sweep (two clusters): m* against gamma, one colour per eps, crossover on the same axes
     numbers = fit_numbers(runs)
     clusters = [r for r in runs if r.point.family == "clusters"]
@@ -135,35 +159,46 @@ def make(store):
                 fit = numbers["gamma_slopes"].get(f"{kind}/eps={e:g}")
                 slope = "" if fit is None else f", slope {fit['slope']:.2f}"
                 m = np.array([r.result.m_star[j] for r in sel])
-                a2.loglog(g, m, ls[kind], marker="o", ms=4, color=f"C{j % 10}",
-                          label=rf"{kind}, $\varepsilon$={e:g}{slope}")
+                sj = series_style(j)
+                a2.loglog(g, m, ls[kind], ms=4, label=rf"{kind}, $\varepsilon$ = {e:g}{slope}", **sj)
                 cen = np.array([bool(r.result.censored[j]) for r in sel])
                 if cen.any():
-                    a2.plot(g[cen], m[cen], "v", color=f"C{j % 10}", ms=7, mfc="none")
+                    a2.plot(g[cen], m[cen], "v", color=sj["color"], ms=7, mfc="none")
         gx = [float(crossover_gamma(e)) for e in eps]
         lo, hi = min(g_all + gx) / 1.3, min(1.0, max(g_all + gx) * 1.3)
         for j, x in enumerate(gx):
-            a2.axvline(x, color=f"C{j % 10}", ls=":", lw=1.2)
+            a2.axvline(x, color=series_style(j)["color"], ls=":", lw=1.2)
         a2.set_xlim(hi, lo)
         ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if lo <= t <= hi]
         a2.set_xticks(ticks, [f"{t:g}" for t in ticks])
         a2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        a2.set_title(r"two clusters; dotted: crossover $\gamma_\times(\varepsilon)$ (soft wins left of it)",
-                     fontsize="small")
-        a2.legend(fontsize="xx-small", ncol=2)
-    a2.set_xlabel(r"NTK margin $\gamma$ (1/$\gamma$ grows $\rightarrow$)")
+        a2.set_title("two clusters; dotted: the crossover\n"
+                     r"$\gamma_\times(\varepsilon)$ (soft wins to its left)")
+        _legend_below(a2)
+    a2.set_xlabel(r"NTK margin $\gamma$ ($1/\gamma$ grows $\rightarrow$)")
     a2.set_ylabel(r"$m^*$")
     bound = min(float(np.min(r.result.lazy_bound)) for r in runs)
-    a4.set_xlabel("width m")
+    a4.set_xlabel(LABELS["width"])
     a4.set_ylabel(r"$\sqrt{m}\,\max_{s,t}\|w_s(t)-w_s(0)\|$")
-    a4.set_title(rf"[JT20] bound $4\lambda/\gamma\geq${bound:.3g}", fontsize="small")
-    fig.suptitle("Soft- vs hard-label neuron requirements: circle y = sign(sin k theta) and two clusters",
-                 fontsize="small")
+    a4.set_title(rf"lazy movement; [JT20] bound $4\lambda/\gamma\geq${float(f'{bound:.3g}'):g}")
+    a4.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    a4.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    fig.suptitle(r"Soft- vs hard-label neuron requirements: circle $y = \mathrm{sign}(\sin k\theta)$ and two "
+                 "clusters")
+    # one legend for the datasets (colour, marker), the losses (line style) and the marks of the left panel
+    handles = [Line2D([], [], ls="none", **dstyle[d]) for d in datasets]
+    labels = [(rf"circle $k$ = {k}" if fam == "circle" else f"clusters, gap {gap:g}") for fam, k, gap in datasets]
+    handles += [Line2D([], [], color="0.3", ls=ls[kind]) for kind in ls]
+    labels += ["soft labels", "hard labels"]
+    handles += [Line2D([], [], color="0.3", ls="none", marker="v", ms=7, mfc="none"),
+                Line2D([], [], color="0.3", ls="none", marker="x", ms=7)]
+    labels += [r"censored ($m^*\leq m_{min}$)", "budget capped"]
+    figure_legend(fig, handles, labels, ncol=4)
+    value_log_axis(a1, eps, "x", fmt="g")
     integer_log_axis(a1, "y")
     integer_log_axis(a2, "y")
     integer_log_axis(a3, "x")
     integer_log_axis(a4, "x")
-    fig.tight_layout()
     numbers["sweep_key"] = manifest["sweep_key"]
     numbers["quick"] = manifest["quick"]
     return fig, numbers
