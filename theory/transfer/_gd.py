@@ -242,7 +242,7 @@ def unobserved_mass_constant(learner: str, counts, pi_star, lr) -> np.ndarray:
     .. math:: C_s=\frac{t_s(A-t_s)}{A\,\eta\,\hat\pi_s}
 
     with :math:`t_s` the number of labels in the support of :math:`\hat p_s`; it is the
-    orthonormal case of [T24]/``paper/ntp_w_tilde.md`` (every off-support pair active,
+    orthonormal case of [T24] and of the paper's Sec. "Beyond the paper: the second-order term of NTP training" (every off-support pair active,
     :math:`\lambda_{sv}=t_s/A`, :math:`k\eta\hat\pi_s\mathbb S_v\to\lambda_{sv}`). Zero
     where :math:`t_s=A` (unique minimiser) and at unseen inputs (no gradient there).
 
