@@ -209,6 +209,51 @@ def _m_star_count(which: str) -> Callable[[Any], int]:
     return count
 
 
+def _transfer_gd_specs() -> list[Spec]:
+    """Numbers of the section on the [ZZ23] learners trained by GD (experiment and figure ``transfer_gd``).
+
+    GD slopes are read at the smallest and the largest step count of the full-mode configuration
+    (a quick sweep records fewer step counts: the largest one is then "n/a").
+    """
+    from sims.experiments.transfer_gd import LEARNERS, TransferGDConfig
+
+    cfg_steps = TransferGDConfig().steps
+    ends = {"kmin": int(min(cfg_steps)), "kmax": int(max(cfg_steps))}
+    f, e = "transfer_gd", "transfer_gd"
+    s: list[Spec] = [
+        _runs("tg.nmin", e, lambda r: min(x.point.n for x in r), "int", "smallest sample size n of transfer_gd"),
+        _runs("tg.nmax", e, lambda r: max(x.point.n for x in r), "int", "largest sample size n of transfer_gd"),
+        _runs("tg.npoints", e, lambda r: len({x.point.n for x in r}), "int", "sample sizes per panel of transfer_gd",
+              "a"),
+        _runs("tg.repeats", e, lambda r: r[0].point.repeats, "int", "data sets per point of transfer_gd"),
+        _runs("tg.lr", e, lambda r: r[0].point.lr, "sig2", "GD step size eta of transfer_gd"),
+        _runs("tg.kmin", e, lambda r: int(min(r[0].point.steps)), "sci", "smallest step count k recorded"),
+        _runs("tg.kmax", e, lambda r: int(max(r[0].point.steps)), "sci", "largest step count k recorded"),
+        _runs("tg.ksteps", e, lambda r: len(r[0].point.steps), "int", "step counts k recorded per run"),
+        _runs("tg.sel_repeats", e, lambda r: r[0].point.sel_repeats, "int",
+              "data sets of the SEL_ptl random-start check"),
+        _runs("tg.sel_steps", e, lambda r: max(int(x.result.sel_steps) for x in r), "sci",
+              "largest step count of a SEL_ptl random-start run"),
+    ]
+    for p in "ab":
+        s += [
+            _fig(f"tg.{p}.S", f, f"panels.{p}.S", "int", f"panel ({p}): number of inputs |S|", p),
+            _fig(f"tg.{p}.A", f, f"panels.{p}.A", "int", f"panel ({p}): number of labels |A|", p),
+            _runs(f"tg.{p}.instance", e, lambda r: r[0].point.instance.removeprefix("instance"), "text",
+                  f"panel ({p}): instance of [ZZ23] Sec. 6", p),
+        ]
+        for learner in LEARNERS:
+            if learner != "ce_ful":  # the closed-form CE_ful risk reaches 0 (exponential decay): no slope
+                s.append(_fig(f"tg.{p}.{learner}.closed", f, f"panels.{p}.fits.{learner}.closed.slope", "slope",
+                              f"panel ({p}), {learner}: log-log slope in n of the closed form's mean risk "
+                              "(whole n grid)", p))
+            for end, k in ends.items():
+                s.append(_fig(f"tg.{p}.{learner}.{end}", f, f"panels.{p}.fits.{learner}.gd.{k}.slope", "slope",
+                              f"panel ({p}), {learner}: log-log slope in n of the GD student's mean risk at k = {k} "
+                              "(whole n grid)", p))
+    return s
+
+
 #: The classes of m* points (sims.experiments.softhard): all, usable for a fit, censored at the
 #: smallest width, with a budget capped by steps_max (m* found), and not reached at any width.
 _M_STAR_COUNTS = (
@@ -252,6 +297,7 @@ def _specs() -> list[Spec]:
         _theory("zz.toy.tv", _toy_limit(None), "theory.transfer.tv_risk(partial_ce_limit(pi), pi, [1])",
                 "sig4", "TV between the CE_ptl limit and pi* = (0.6, 0.3, 0.1)"),
     ]
+    s += _transfer_gd_specs()
     # ---------------- NTP (Thrampoulidis), App. A.2
     a2 = "ntp_overparam"
     s += [
