@@ -236,6 +236,14 @@ def _support_sizes(P: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return seen, t, A - t
 
 
+def _lr_and_weights(learner, counts, pi_star, lr) -> tuple[float, np.ndarray, np.ndarray]:
+    """Checked step size and the NTP weights ``(P, pi)`` of :func:`gd_ntp_weights`."""
+    learner = _ce_learner(learner)
+    lr = as_real(lr, "lr", low=0, low_open=True)
+    P, pi = gd_ntp_weights(learner, counts, pi_star)
+    return lr, P, pi
+
+
 def unobserved_mass_constant(learner: str, counts, pi_star, lr) -> np.ndarray:
     r""":math:`C_s=\lim_k k\,\varepsilon_s(k)` for GD from :math:`\theta=0` (module docstring).
 
@@ -258,9 +266,7 @@ def unobserved_mass_constant(learner: str, counts, pi_star, lr) -> np.ndarray:
     -------
     ndarray, shape (S,)
     """
-    learner = _ce_learner(learner)
-    lr = as_real(lr, "lr", low=0, low_open=True)
-    P, pi = gd_ntp_weights(learner, counts, pi_star)
+    lr, P, pi = _lr_and_weights(learner, counts, pi_star, lr)
     seen, t, u = _support_sizes(P, pi)
     A = P.shape[1]
     return np.where(seen, t * u / (A * lr * np.where(seen, pi, 1.0)), 0.0)
@@ -280,9 +286,7 @@ def gd_relaxation_steps(learner: str, counts, pi_star, lr) -> np.ndarray:
     -------
     ndarray, shape (S,)
     """
-    learner = _ce_learner(learner)
-    lr = as_real(lr, "lr", low=0, low_open=True)
-    P, pi = gd_ntp_weights(learner, counts, pi_star)
+    lr, P, pi = _lr_and_weights(learner, counts, pi_star, lr)
     pmin = np.min(np.where(P > 0, P, np.inf), axis=1)
     with np.errstate(divide="ignore"):
         return np.where(pi > 0, 1.0 / (lr * pi * np.where(np.isfinite(pmin), pmin, 1.0)), np.inf)
@@ -317,10 +321,8 @@ def gd_policy_prediction(learner: str, counts, pi_star, lr, k) -> np.ndarray:
     -------
     ndarray, shape (S, A)
     """
-    learner = _ce_learner(learner)
-    lr = as_real(lr, "lr", low=0, low_open=True)
     k = as_real(k, "k", low=1)
-    P, pi = gd_ntp_weights(learner, counts, pi_star)
+    lr, P, pi = _lr_and_weights(learner, counts, pi_star, lr)
     seen, t, u = _support_sizes(P, pi)
     A = P.shape[1]
     eps = np.where(seen, t * u / (A * lr * np.where(seen, pi, 1.0)), 0.0) / k
@@ -351,9 +353,7 @@ def gd_contraction(learner: str, counts, pi_star, lr) -> np.ndarray:
     -------
     ndarray, shape (S,)
     """
-    learner = _ce_learner(learner)
-    lr = as_real(lr, "lr", low=0, low_open=True)
-    P, pi = gd_ntp_weights(learner, counts, pi_star)
+    lr, P, pi = _lr_and_weights(learner, counts, pi_star, lr)
     out = np.full(P.shape[0], np.nan)
     for s in np.flatnonzero(pi > 0):
         p = P[s][P[s] > 0]
