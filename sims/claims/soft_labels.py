@@ -282,7 +282,8 @@ def _claims() -> list[Claim]:
               horizon=_HARD_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_HARD_STEPS),
         Claim(id="m25.crossover.ordering", source="[M25] abstract (soft better when gamma <= eps); check S.9",
               statement="m*_soft < m*_hard exactly when gamma < gamma_x(eps) = sqrt(eps ln(1/eps)) (C_soft = C_hard = 1)",
-              experiment=_W, quantity="fraction of (dataset, eps) pairs ordered on the predicted side",
+              experiment=_W, quantity="fraction of (dataset, eps) pairs ordered on the predicted side (each loss's m* "
+                                      "at its own budget: hard at the [JT20]-shaped one)",
               predict=lambda inputs: 1,
               prediction_source="theory.ntk.crossover_gamma gives each pair's side; check S.9: all pairs",
               measure=_crossover, comparison="at_least",
