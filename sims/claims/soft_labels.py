@@ -326,7 +326,8 @@ def _standard_twin(point):
 def _log2_ratio(variant: str, kind: str):
     """Mean over (dataset, eps) of log2(m*_variant / m*_standard), pairs where both are finite and not both censored.
 
-    A pair where one side reaches eps and the other does not has no finite ratio: counted in the note.
+    A pair where one side reaches eps and the other does not has no finite ratio: counted in the note. A side
+    censored at the smallest width enters at that width (an upper bound on its m*): counted in the note too.
     """
     def measure(store):
         base, var = _latest(store, _W), _latest(store, variant)
@@ -336,7 +337,7 @@ def _log2_ratio(variant: str, kind: str):
         (_, bruns), (manifest, vruns) = base, var
         twin = {r.point: r for r in bruns if r.point.kind == kind}
         per, used = [], []
-        only_variant = only_standard = neither = both_censored = 0
+        only_variant = only_standard = neither = both_censored = one_censored = 0
         for r in (r for r in vruns if r.point.kind == kind):
             b = twin.get(_standard_twin(r.point))
             if b is None:
@@ -349,13 +350,15 @@ def _log2_ratio(variant: str, kind: str):
                     if r.result.censored[j] and b.result.censored[j]:
                         both_censored += 1
                     else:
+                        one_censored += int(bool(r.result.censored[j]) or bool(b.result.censored[j]))
                         per.append((f"{_label(r.point)} eps={e:g}", float(np.log2(mv / mb)), 0))  # a deterministic pair
                 else:
                     only_variant += int(fv and not fb)
                     only_standard += int(fb and not fv)
                     neither += int(not fv and not fb)
         counts = (f"{only_variant} pairs reached only by {variant.split('_')[-1]}, {only_standard} only by standard, "
-                  f"{neither} by neither, {both_censored} censored on both sides")
+                  f"{neither} by neither, {both_censored} censored on both sides, {one_censored} of the pairs used "
+                  "censored on one side (entered at the smallest width, an upper bound)")
         if not used:
             return Missing(f"no {kind} point of the latest {variant} sweep has a standard twin in the latest {_W} "
                            "sweep (rerun both with the same settings)")
