@@ -186,7 +186,7 @@ def hard_label_budget(gamma, eps, n, delta, *, eta: float = 1.0, budget_constant
     :func:`jt_width_bound`'s ``iterations`` with ``margin_divisor=1`` and
     ``iteration_constant`` :math:`=c_H`. [JT20]'s own T is :math:`c_H=2c_3^2=32`.
 
-    Why this normalisation [derived]: :math:`\bar\lambda` is the logit a reference
+    Why this normalisation (derived here): :math:`\bar\lambda` is the logit a reference
     :math:`U=W_0+\bar\lambda\,\bar v/\gamma` reaches on every sample (the initial output
     plus :math:`\ln(c_2/\varepsilon)`, so its logistic loss is below ε/2 for the default
     :math:`c_2`), and the convex-GD bound
