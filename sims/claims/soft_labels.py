@@ -365,7 +365,9 @@ def _log2_ratio(variant: str, kind: str):
         if not per:
             return Missing(f"{kind}: no (dataset, eps) pair with finite m* on both sides ({counts})")
         v = np.array([x for _, x, _ in per])
-        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.inf
+        if v.size < 2:  # no spread to give an interval
+            return Missing(f"{kind}: one (dataset, eps) pair only ({per[0][0]}: log2 ratio {v[0]:.3g}); need 2")
+        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size))
         return Measurement(value=float(v.mean()), uncertainty=half,
                            uncertainty_kind="1.96 x stderr over (dataset, eps) pairs", horizon=float(_STEPS),
                            per_seed=tuple(per), per_seed_kind="settings",
@@ -400,7 +402,9 @@ def _log2_loss_ratio(variant: str, kind: str):
             return Missing(f"no {kind} point of the latest {variant} sweep has a standard twin in the latest {_W} "
                            "sweep (rerun both with the same settings)")
         v = np.array([x for _, x, _ in per])
-        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.inf
+        if v.size < 2:  # no spread to give an interval
+            return Missing(f"{kind}: one (dataset, eps) pair only ({per[0][0]}: log2 ratio {v[0]:.3g}); need 2")
+        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size))
         return Measurement(value=float(v.mean()), uncertainty=half,
                            uncertainty_kind="1.96 x stderr over (dataset, eps) pairs", horizon=float(_STEPS),
                            per_seed=tuple(per), per_seed_kind="settings",

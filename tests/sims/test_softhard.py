@@ -300,3 +300,41 @@ def test_soft_requirement_exponents_full_protocol(tmp_path):
         assert not hasattr(m, "reason"), f"{cid}: {m.reason}"
         status = claim_status(c, m, c.predict(m.inputs))
         assert status.category == "reproduced", f"{cid}: {status}"
+
+
+def test_settings_rows_compare_each_point_with_its_standard_twin(tmp_path):
+    # the coupled / projected claim rows pair each point with the standard point that differs only in init or
+    # projection: recompute their values from the stored m* and losses, pair by pair (tiny sweeps, 2 datasets)
+    from sims.claims.soft_labels import CLAIMS
+    from sims.experiment import load_runs
+    from sims.store import ResultStore
+    from sims.sweep import run_experiment
+
+    store = ResultStore(tmp_path / "store")
+    tiny = {"ks": (1,), "gaps": (0.8,), "widths": (2, 4, 8), "n_seeds": 2, "eps": (0.4, 0.2, 0.1), "steps_max": 300,
+            "hard_steps_max": 300, "n_features": 300, "n": 16}
+    for name in ("softhard_width", "softhard_width_coupled", "softhard_width_projected"):
+        run_experiment(name, overrides=tiny, store=store, progress=False)
+    _, base = load_runs(store, "softhard_width")
+    by = {c.id: c for c in CLAIMS}
+    for cid, exp, kind, field in [("mosw22.coupled.hard_loss", "softhard_width_coupled", "hard", "loss"),
+                                  ("m25.coupled.soft_loss", "softhard_width_coupled", "soft", "loss"),
+                                  ("m25.projected.soft_width", "softhard_width_projected", "soft", "m_star")]:
+        _, var = load_runs(store, exp)
+        expect = []
+        for r in (r for r in var if r.point.kind == kind):
+            (b,) = [x for x in base if x.point == dataclasses.replace(r.point, init="standard", project_constant=0.0)]
+            if field == "loss":
+                lv, lb = np.median(r.result.avg_loss, axis=0), np.median(b.result.avg_loss, axis=0)
+                expect += list(np.mean(np.log2(lv / lb), axis=0))
+            else:
+                for j in range(len(r.result.eps)):
+                    mv, mb = r.result.m_star[j], b.result.m_star[j]
+                    if np.isfinite(mv) and np.isfinite(mb) and not (r.result.censored[j] and b.result.censored[j]):
+                        expect.append(np.log2(mv / mb))
+        m = by[cid].measure(store)
+        if len(expect) < 2:  # nothing (or one pair, no spread) to compare: the row says so
+            assert field == "m_star" and hasattr(m, "reason"), cid  # the loss rows always pair every point
+            continue
+        assert m.value == pytest.approx(np.mean(expect), rel=1e-12, abs=1e-15), cid
+        assert len(m.per_seed) == len(expect)
