@@ -72,7 +72,8 @@ is 1.8-3.0 times the common one; :math:`c_H=1` (the convex-GD normalisation, see
 5 seeds, up to :math:`4\cdot10^5` steps) :math:`c_H=0.03` puts the average loss at the
 largest widths at 0.5-1.1 ε over ε = 0.1..0.01, flat in the width from m = 2 on; on the circle
 with k = 3 and 4 no width up to 512 reached ε = 0.1 within :math:`2\cdot10^5` steps
-(average loss 2.3 ε at m = 512), so those hard m* are "not reached" at any affordable budget.
+(average loss over them 0.12 and 0.19 at m = 512), so those hard m* are "not reached" at any
+affordable budget.
 Widths: powers of 2 from 2; seeds: 5 (quick: 3). No projection by default
 (R = ∞, the first of the protocol's R ∈ {∞, c'/γ}; ``project_constant`` = c' > 0 sets
 :math:`R=c'/\gamma_2`, the kernel teacher's RKHS norm times c'). Standard
