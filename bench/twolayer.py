@@ -47,7 +47,11 @@ function, lr = 1, standard initialisation), at widths m = 64 ... 16384:
   (arithmetic negligible), timed like the rest (runs of about 0.3 s, interleaved,
   best and median), for the kernel, PyTorch and JAX; the **overhead fraction** at a
   width is that time per step x the framework's steps per second there (best with
-  best), the share of its step that does no arithmetic at n = 1000, d = 64;
+  best), the share of its step that does no arithmetic at n = 1000, d = 64. At the
+  tiny size the frameworks run each op on one thread, so this is the dispatch cost
+  per step (Python and op dispatch for PyTorch, the compiled loop's per-op cost for
+  JAX); waking threads for the larger ops is not in it (it shows in the gap between
+  a framework and the DGEMM bound, which no fixed cost explains);
 * a seeds-by-widths ensemble (4 seeds x widths 64, 256, 1024, 4096, 20 steps) in
   one ``run_ensemble`` call against the same 16 runs one by one with ``run``
   (wall time of the calls, interleaved, best and median of ``repeats``).
@@ -390,7 +394,9 @@ def fmt_ratio(x):
 
 
 def fmt_pct(x):
-    return "n/a" if x is None else f"{x:.0%}"
+    if x is None:
+        return "n/a"
+    return f"{x:.1%}" if x < 0.1 else f"{x:.0%}"
 
 
 def goals(rows, ens):
