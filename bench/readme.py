@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     ap.add_argument("names", nargs="*",
                     help=f"benches to render (default: all of {', '.join(BENCHES)})")
     ap.add_argument("--check", action="store_true", help="do not write; exit 1 if a block differs")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     names = tuple(as_choice(n, "name", BENCHES) for n in args.names) or BENCHES
     if args.check:
         text = args.readme.read_text()
