@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: main test test-slow bench paper claims claims-store
+.PHONY: main test test-slow bench bench-readme paper claims claims-store
 
 # Create the virtual environment and install the package with its test and dask extras.
 $(STAMP): pyproject.toml
@@ -33,8 +33,17 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m slow
 
+# One benchmark (make bench BENCH=transfer|gd|ntp_svm|ntk_margin|twolayer), which writes bench/results/$(BENCH).md
+# and re-renders its README block. `env -u` removes, for this command alone, the variables that pin OpenBLAS to
+# older kernels on some machines (the benches refuse pinned kernels on an AVX-512 CPU); tests and CI keep them.
+# The twolayer and gd benches compare with PyTorch and JAX where installed (pip install torch==2.13.0 jax).
+BENCH ?= transfer
 bench: $(STAMP)
-	$(VENV)/bin/python -m bench.transfer
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(VENV)/bin/python -m bench.$(BENCH) --readme README.md
+
+# Re-render every README bench block from the committed bench/results/*.md.
+bench-readme: $(STAMP)
+	$(VENV)/bin/python -m bench.readme README.md
 
 # The manuscript's PDF (paper/main.pdf) from paper/generated/ and paper/figures/, which `make main` writes:
 # its numbers and its claims table (paper/generated/claims/) come from one store, the one `ibl paper` last read.

@@ -1,8 +1,10 @@
 """Benchmark of the GD engine (sims.gd) against a NumPy loop and JAX, and the DGEMM rate.
 
-Run as ``python -m bench.gd`` (or ``python bench/gd.py``); prints a Markdown
-table and writes it to ``bench/results/gd.md``. Options: ``--quick`` (shorter
-timings), ``--no-write``.
+Run as ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m bench.gd`` (the
+``env -u`` unpins OpenBLAS for this command alone: ``bench.environment``); prints a
+Markdown table and writes it to ``bench/results/gd.md``. Options: ``--quick`` (shorter
+timings), ``--no-write``, ``--readme README.md`` (re-render the README block from the
+results file, :func:`readme_block`), ``--allow-pinned-blas``.
 
 What is measured (single process, float64, full-batch GD with a constant step):
 
@@ -37,21 +39,34 @@ import platform
 import sys
 import time
 import types
-from pathlib import Path
 
 import numpy as np
 
-try:  # jax must be configured before first use
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-
-    HAVE_JAX = True
-except Exception:  # noqa: BLE001 (any import failure means: no JAX column)
-    HAVE_JAX = False
-
+from bench import environment, readme
 from sims import gd
+
+# JAX is optional and imported by load_jax() (not at import: the README test renders this
+# bench's block without it)
+jax = jnp = None
+HAVE_JAX = False
+
+RESULTS = readme.results_path("gd")
+
+
+def load_jax():
+    """Import JAX with ``jax_enable_x64`` (before first use) if installed; returns whether it is."""
+    global jax, jnp, HAVE_JAX
+    try:
+        import jax as _jax  # noqa: PLC0415
+
+        _jax.config.update("jax_enable_x64", True)
+        import jax.numpy as _jnp  # noqa: PLC0415
+
+        jax, jnp, HAVE_JAX = _jax, _jnp, True
+    except Exception:  # noqa: BLE001 (any import failure means: no JAX column)
+        HAVE_JAX = False
+    return HAVE_JAX
+
 
 SIZES = [(3, 2, 5), (20, 10, 30), (200, 100, 300), (1000, 256, 1000)]
 
@@ -183,7 +198,13 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="short timings (about 0.2 s per cell)")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/gd.md")
     ap.add_argument("--repeats", type=int, default=3)
+    environment.add_blas_argument(ap)
+    readme.add_readme_argument(ap)
     args = ap.parse_args(argv)
+    if args.readme is not None and args.no_write:
+        ap.error("--readme renders the results file: it cannot be combined with --no-write")
+    blas = environment.check_openblas(args.allow_pinned_blas)
+    load_jax()
     seconds = 0.2 if args.quick else 1.0
     load0 = load()
     rows = []
@@ -225,6 +246,8 @@ def main(argv=None):
                  + f". Best of {args.repeats} runs after warm-up; float64; GD with a constant step. "
                  f"Interpreter: `{sys.executable}`.")
     lines.append("")
+    lines.append(f"BLAS: {blas}.")
+    lines.append("")
     lines.append("| (m, d, V) | engine steps/s | NumPy loop steps/s | JAX steps/s | engine / NumPy | "
                  "engine / JAX | engine GFLOP/s (4mdV) | engine kernel |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|---|")
@@ -249,10 +272,29 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        out = Path(__file__).resolve().parent / "results" / "gd.md"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        from sims.store import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(RESULTS, text)
+        if args.readme is not None:
+            readme.update_readme(args.readme, ["gd"])
     return 0
+
+
+#: The README's columns: (column of the results table, header shown in the README).
+README_COLUMNS = (
+    ("(m, d, V)", "(m, d, V)"), ("engine steps/s", "engine steps/s"), ("NumPy loop steps/s", "NumPy loop"),
+    ("JAX steps/s", "JAX jit + fori_loop"), ("engine / NumPy", "engine / NumPy"), ("engine / JAX", "engine / JAX"),
+    ("engine kernel", "engine kernel"),
+)
+
+
+def readme_block(results_text: str) -> str:
+    """The README block, from the text of ``bench/results/gd.md`` alone (its first table and lines)."""
+    parts = [readme.line_starting(results_text, "Machine: "), readme.blas_line(results_text),
+             readme.select_columns(readme.markdown_tables(results_text)[0], README_COLUMNS),
+             readme.line_starting(results_text, "DGEMM rate"),
+             readme.line_starting(results_text, "1e6 GD steps")]
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":

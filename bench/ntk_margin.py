@@ -2,7 +2,10 @@
 
 Run as ``python -m bench.ntk_margin`` (or ``python bench/ntk_margin.py``); prints a
 Markdown table and writes it to ``bench/results/ntk_margin.md``. Options: ``--no-write``,
-``--n-features K`` (default 1000), ``--clarabel-timeout SECONDS`` (default 2400).
+``--n-features K`` (default 1000), ``--clarabel-timeout SECONDS`` (default 2400), ``--readme
+README.md`` (re-render the README block from the results file, :func:`readme_block`),
+``--allow-pinned-blas``. Run it as ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m
+bench.ntk_margin`` (unpins OpenBLAS for this command alone: ``bench.environment``).
 
 Instance: :func:`theory.ntk.digits_pair` (3 vs 8, centred, scaled into the unit ball:
 n = 357, d = 64) and K Gaussian directions from seed 0, so both solvers get the same
@@ -32,7 +35,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import environment, readme  # noqa: E402
 from theory.ntk import FIRST_ORDER_OPTIONS, digits_pair, ntk_margin  # noqa: E402
+
+RESULTS = readme.results_path("ntk_margin")
 
 DIGITS = (3, 8)
 SEED = 0
@@ -75,7 +81,12 @@ def main(argv=None) -> int:
     ap.add_argument("--n-features", type=int, default=1000)
     ap.add_argument("--clarabel-timeout", type=float, default=2400.0)
     ap.add_argument("--no-write", action="store_true")
+    environment.add_blas_argument(ap)
+    readme.add_readme_argument(ap)
     args = ap.parse_args(argv)
+    if args.readme is not None and args.no_write:
+        ap.error("--readme renders the results file: it cannot be combined with --no-write")
+    blas = environment.check_openblas(args.allow_pinned_blas)
     load0 = os.getloadavg()[0]
     fo = timed_margin(args.n_features, "first-order")
     cl = run_with_timeout(args.n_features, "clarabel", args.clarabel_timeout)
@@ -99,14 +110,30 @@ def main(argv=None) -> int:
                   f"sqrt(2 ln(2(n+1)/delta)/K) is {fo['error']:.3g} (delta = 0.05), "
                   f"{fo['error'] / fo['gap']:.0f} times the first-order gap."]
     lines += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs); load average "
-              f"{load0:.2f} before, {load1:.2f} after. Python {platform.python_version()}, NumPy {np.__version__}."]
+              f"{load0:.2f} before, {load1:.2f} after. Python {platform.python_version()}, NumPy {np.__version__}.",
+              "", f"BLAS: {blas}."]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        out = Path(__file__).resolve().parent / "results" / "ntk_margin.md"
-        out.write_text(text)
-        print(f"wrote {out}")
+        from sims.store import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(RESULTS, text)
+        print(f"wrote {RESULTS}")
+        if args.readme is not None:
+            readme.update_readme(args.readme, ["ntk_margin"])
     return 0
+
+
+def readme_block(results_text: str) -> str:
+    """The README block, from the text of ``bench/results/ntk_margin.md`` alone."""
+    parts = [readme.line_starting(results_text, "digits_pair"), readme.markdown_tables(results_text)[0]]
+    parts[1] = readme.select_columns(parts[1], [(h, h) for h in parts[1][0]])
+    try:
+        parts.append(readme.line_starting(results_text, "Brackets consistent"))
+    except ValueError:  # Clarabel stopped by its time-out
+        pass
+    parts += [readme.line_starting(results_text, "Machine: "), readme.blas_line(results_text)]
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Run as ``python -m bench.ntp_svm`` (or ``python bench/ntp_svm.py``); prints a Markdown
 table and writes it to ``bench/results/ntp_svm.md``. Options: ``--no-write``,
-``--clarabel-timeout SECONDS`` (default 300), ``--skip-timeout-probe``.
+``--clarabel-timeout SECONDS`` (default 300), ``--skip-timeout-probe``, ``--readme
+README.md`` (re-render the README block from the results file, :func:`readme_block`),
+``--allow-pinned-blas``. Run it as ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m
+bench.ntp_svm`` (unpins OpenBLAS for this command alone: ``bench.environment``).
 
 Instances (seed 0): m distinct contexts with embeddings h_j ~ N(0, I_d / d) (rows of H),
 every support of size S_j = 6 drawn uniformly without replacement from the V tokens,
@@ -42,7 +45,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import environment, readme  # noqa: E402
 from theory.ntp_svm import max_margin_direction  # noqa: E402
+
+RESULTS = readme.results_path("ntp_svm")
 
 SIZES = ((50, 60, 10), (200, 201, 100), (1000, 1001, 1000))
 PROBE = (400, 401, 200)
@@ -94,7 +100,12 @@ def main(argv=None) -> str:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--clarabel-timeout", type=float, default=300.0)
     ap.add_argument("--skip-timeout-probe", action="store_true")
+    environment.add_blas_argument(ap)
+    readme.add_readme_argument(ap)
     args = ap.parse_args(argv)
+    if args.readme is not None and args.no_write:
+        ap.error("--readme renders the results file: it cannot be combined with --no-write")
+    blas = environment.check_openblas(args.allow_pinned_blas)
     load0 = os.getloadavg()
     rows = []
     for size in SIZES:
@@ -174,14 +185,38 @@ def main(argv=None) -> str:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs); "
         f"load average {load0[0]:.2f} before, {load1[0]:.2f} after. "
         f"Python {platform.python_version()}, NumPy {np.__version__}.",
+        "",
+        f"BLAS: {blas}.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        out_dir = Path(__file__).resolve().parent / "results"
-        out_dir.mkdir(exist_ok=True)
-        (out_dir / "ntp_svm.md").write_text(text)
+        from sims.store import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(RESULTS, text)
+        if args.readme is not None:
+            readme.update_readme(args.readme, ["ntp_svm"])
     return text
+
+
+#: The README's columns: (column of the results table, header shown in the README).
+README_COLUMNS = (
+    ("m", "m"), ("d", "d"), ("V", "V"), ("ineq.", "inequalities"), ("dual [s]", "dual solver [s]"),
+    ("Clarabel [s]", "Clarabel via cvxpy [s]"), ("diff", "rel. difference, polished"),
+    ("diff raw", "rel. difference, Clarabel unpolished"),
+)
+
+
+def readme_block(results_text: str) -> str:
+    """The README block, from the text of ``bench/results/ntp_svm.md`` alone."""
+    parts = [readme.select_columns(readme.markdown_tables(results_text)[0], README_COLUMNS)]
+    try:
+        parts.append(readme.line_starting(results_text, "Clarabel probe"))
+    except ValueError:  # the run skipped the probe
+        pass
+    parts += [readme.line_starting(results_text, "Where cvxpy stops"), readme.line_starting(results_text, "diff compares"),
+              readme.line_starting(results_text, "Machine: "), readme.blas_line(results_text)]
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ every grid point for a small number of repeats (as many as fit in
 the full repeat count (per-repeat cost is constant at a given point). Timings are
 wall-clock on a shared machine and therefore noisy; the load average is printed.
 
-Usage::
+Usage (``--readme README.md`` also re-renders the README block from the results file,
+:func:`readme_block`)::
 
     python -m bench.transfer                 # full workload (~2-3 min for the kernel)
     python -m bench.transfer --repeats 4000  # smaller kernel run (all columns per 64k)
@@ -39,6 +40,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from bench import environment, readme
 from sims import transfer as ST
 from theory import transfer as T
 
@@ -93,7 +95,14 @@ def main(argv=None) -> str:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "transfer.md",
                         help="also write the table here ('-' to skip)")
+    environment.add_blas_argument(parser)
+    readme.add_readme_argument(parser)
     args = parser.parse_args(argv)
+    if args.readme is not None and (str(args.out) == "-" or args.out.resolve() != readme.results_path("transfer")):
+        parser.error("--readme renders bench/results/transfer.md: keep the default --out")
+    # the count kernel and the NumPy baselines make no BLAS calls worth timing: the BLAS
+    # kernels are recorded, never refused
+    blas = environment.check_openblas(args.allow_pinned_blas, uses_blas=False)
 
     # compile (or load the cached) kernels outside the timings
     ST.simulate_risks(T.instance0(3, 3), None, 10, 10, 0)
@@ -147,14 +156,36 @@ def main(argv=None) -> str:
         f"over 2 worker processes. Machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} at the end "
         f"(shared machine: timings are noisy). numpy {np.__version__}, numba {numba.__version__}.",
+        "",
+        f"BLAS: {blas} (not used by the timed code).",
     ]
     table = "\n".join(lines)
     print()
     print(table)
     if str(args.out) != "-":
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table + "\n")
+        from sims.store import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(args.out, table + "\n")
+        if args.readme is not None:
+            readme.update_readme(args.readme, ["transfer"])
     return table
+
+
+#: The README's columns: (column of the results table, header shown in the README).
+README_COLUMNS = (
+    ("panel", "panel"), ("(S, A)", "(S, A)"), ("points", "points"), ("kernel (s)", "kernel (s)"),
+    ("numpy multinomial (s, extrap.)", "numpy multinomial (s, extrap.)"),
+    ("per-sample numpy (s, extrap.)", "per-sample numpy (s, extrap.)"), ("per-sample / kernel", "per-sample / kernel"),
+)
+
+
+def readme_block(results_text: str) -> str:
+    """The README block, from the text of ``bench/results/transfer.md`` alone."""
+    parts = [readme.line_starting(results_text, "Figure-2 workload"),
+             readme.select_columns(readme.markdown_tables(results_text)[0], README_COLUMNS),
+             readme.line_starting(results_text, "Kernel total"), readme.blas_line(results_text)]
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":
