@@ -2,7 +2,9 @@ r"""Claims of [M25] and [JT20] on soft- vs hard-label training (paper, Sec. 'Sof
 training of two-layer ReLU networks'; checks S.5, S.8-S.10 of the appendix 'Checks').
 
 Measured on the full-mode ``softhard_width`` sweep (circle k = 1..4, the two-cluster γ
-sweep) and ``softhard_accuracy`` (the calibration map). Exponents are log-log slopes
+sweep; the fixed-budget protocol), ``softhard_accuracy`` (the calibration map) and
+``softhard_floor`` (the soft floor to convergence, ``m25.soft.floor_*``: the protocol on
+which the width binds, check S.8, last bullet). Exponents are log-log slopes
 (:func:`theory.fitting.loglog_slope`, 95% CI) of :math:`m^*` over the points that are a
 measurement: finite, not censored at the smallest width, budget not capped (see
 :mod:`sims.experiments.softhard`). Several datasets (or targets ε) give one fit each;

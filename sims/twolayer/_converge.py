@@ -24,6 +24,13 @@ minimiser of that cell's convex problem. The certificate is the gradient norm
 :math:`\|\nabla L(W)\|_F` (``converged`` when it is at most ``gtol``) and the Newton
 decrement :math:`\frac12 g^\top H^+g`, the second-order estimate of how much the loss
 could still fall inside the cell (computed by conjugate gradients on H).
+
+What the certificate does not give. L has kinks where a unit's activation on a sample
+changes, and a minimiser often sits on one: there the gradient need not vanish, the
+trust region shrinks ("A bad approximation caused failure to predict improvement") and
+the decrement, computed for the quadratic model of one cell, over-states the decrease
+that is still possible across the kink. The remaining decrease then lies between 0 and
+the decrement; the floor returned is an upper estimate within that margin.
 """
 
 from __future__ import annotations
