@@ -481,6 +481,8 @@ def _specs() -> list[Spec]:
         _fig("sf.certified", f, "certified_fraction", "sig2", "fraction of floor solves certified (decrement)"),
         _fig("sf.gd_over_floor", f, "gd_over_floor_min", "sig3",
              "smallest ratio of GD's loss after gd_steps to the converged floor"),
+        _fig("sf.gd_over_floor_wmax", f, "gd_over_floor_wmax_min", "sig2",
+             "GD's loss after gd_steps over the floor at the largest width (median over seeds, smallest gap)"),
     ]
     return s
 
