@@ -45,9 +45,9 @@ proven for it. (ii) The Monte-Carlo choice of Δ is one feasible point; the opti
 random-feature fit can fall faster than 1/m when g is smooth relative to the features
 (in low dimension: d = 2 reduces the net to a function of one angle). The scaling
 :math:`L_\infty(m)\propto1/(\gamma_2^2m)`, i.e. log-log slopes 1 in 1/m and 2 in
-:math:`1/\gamma_2`, and :math:`m^*\propto1/(\gamma^2\varepsilon)`, is the spec's
-prediction for the floor "once optimisation error is negligible" (check S.8, [M25]'s
-order), not a theorem about the network. (iii) A floor measured on n training points
+:math:`1/\gamma_2`, and :math:`m^*\propto1/(\gamma^2\varepsilon)`, is check S.8's
+prediction for the floor "once optimisation error is negligible" ([M25]'s order), not a
+theorem about the network. (iii) A floor measured on n training points
 is an approximation floor only when :math:`n\gg md` (m d parameters interpolate n
 generic targets otherwise, floor 0), and on data whose γ is set by a gap, not by n.
 """
