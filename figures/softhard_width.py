@@ -2,7 +2,8 @@ r"""Neuron requirements of soft- and hard-label GD ([M25]; checks S.8-S.9).
 
 Top left: :math:`m^*(\varepsilon)`, the smallest width (interpolated log-log between grid
 widths) whose median average loss over the prescribed :math:`T(\varepsilon)` is
-:math:`\le\varepsilon`, against ε (axis reversed, so 1/ε grows to the right), one colour
+:math:`\le\varepsilon` (soft: :math:`c_T/(\gamma_2^2\varepsilon)`; hard: the run's
+``hard_budget`` rule, by default the [JT20]-shaped :func:`theory.ntk.hard_label_budget`), against ε (axis reversed, so 1/ε grows to the right), one colour
 per dataset, soft (solid) and hard (dashed); a triangle marks a censored value (ε already
 met at the smallest width: only :math:`m^*\le m_{min}` is known), a cross a budget cut
 by ``steps_max``; a missing point means no width reached ε. Top right: the γ sweep on two
@@ -16,7 +17,7 @@ near the grid floor. Bottom right: lazy movement :math:`\sqrt m\max_{s,t\le T}\|
 (max over seeds) against width, with the [JT20] bound :math:`4\lambda/\gamma` in the title.
 
 Numbers (``paper/numbers/softhard_width.json``): log-log slopes
-(:func:`theory.fitting.loglog_slope`, 95% CI) of :math:`m^*` in 1/ε per (dataset, loss)
+(:func:`theory.fitting.loglog_slope`, 95% CI) of :math:`m^*` in 1/ε and in ln(1/ε) per (dataset, loss)
 and in 1/γ per (ε, loss) on the cluster sweep, over the usable points only (finite, not
 censored, budget not capped; at least 3); the [M25] orders are 1 and 2 for soft; the
 hard slopes are reported, not predicted. Lazy movement against the bound.
@@ -39,7 +40,9 @@ EXPERIMENTS = ("softhard_width",)
 CAPTION = (
     r"Neuron requirements of soft- and hard-label gradient descent on the circle, $y = \mathrm{sign}(\sin k\theta)$, "
     r"and on two clusters. Top left: $m^*(\varepsilon)$, the smallest width (interpolated between grid widths) whose "
-    r"median average loss over the prescribed budget $T(\varepsilon)$ reaches $\varepsilon$, against $\varepsilon$ "
+    r"median average loss over the prescribed budget $T(\varepsilon)$ reaches $\varepsilon$ ($c_T/(\gamma_2^2"
+    r"\varepsilon)$ for soft labels, the budget $c_H\bar\lambda^2/(\gamma_2^2\varepsilon)$ shaped like Ji and "
+    r"Telgarsky's for hard labels), against $\varepsilon$ "
     r"(reversed axis), one colour and marker per dataset, soft labels solid and hard labels dashed; an open triangle "
     r"marks a censored value ($\varepsilon$ already met at the smallest width), a cross a budget cut by the step "
     r"cap, and a missing point means no width reached $\varepsilon$. Top right: the margin sweep on two clusters, "
@@ -68,14 +71,16 @@ def _label(p) -> str:
 
 def fit_numbers(runs) -> dict:
     """Slopes of m* in 1/eps per (dataset, kind) and in 1/gamma per (eps, kind); lazy movement vs bound."""
-    out = {"eps_slopes": {}, "gamma_slopes": {}, "gamma2_slopes": {}, "lazy": {}, "usable": {}}
+    out = {"eps_slopes": {}, "ln_eps_slopes": {}, "gamma_slopes": {}, "gamma2_slopes": {}, "lazy": {}, "usable": {}}
     for r in runs:
         res, key = r.result, f"{r.point.kind}/{r.point.family}/{_label(r.point)}"
         out["eps_slopes"][key] = _slope(1.0 / res.eps, res.m_star, _usable(res))
+        out["ln_eps_slopes"][key] = _slope(np.log(1.0 / res.eps), res.m_star, _usable(res))
         out["usable"][key] = {"m_star": [None if not np.isfinite(v) else float(v) for v in res.m_star],
                               "censored": [bool(c) for c in res.censored],
                               "budget_capped": [bool(c) for c in res.budget_capped],
                               "budgets": [int(t) for t in res.budgets], "trivial_loss": res.trivial_loss,
+                              "hard_budget": r.point.hard_budget if r.point.kind == "hard" else "common",
                               "gamma": res.gamma, "gamma2": res.gamma2}
         out["lazy"][key] = {"max_measured": float(np.max(res.lazy_max)),
                             "bound_4lambda_over_gamma": float(np.min(res.lazy_bound))}
@@ -144,7 +149,7 @@ def make(store):
     for e in eps:
         a3.axhline(e, color="0.5", ls=":", lw=0.8)
     a3.set_xlabel(LABELS["width"])
-    a3.set_ylabel(rf"median average loss at $T(\varepsilon$ = {eps[-1]:g})")
+    a3.set_ylabel(rf"median average loss at $T(\varepsilon$ = {eps[-1]:g})" + "\n(each loss's budget)")
     a3.set_title(r"loss against width; dotted: the targets $\varepsilon$")
     # the gamma sweep (two clusters): m* against gamma, one colour per eps, crossover on the same axes
     numbers = fit_numbers(runs)

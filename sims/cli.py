@@ -7,10 +7,16 @@
     ibl run NAME [--quick] [--set k=v ...] [--jobs N] [--scheduler local|local:N|tcp://H:P] [--force]
     ibl figures [NAME ...] [--outdir DIR]  redraw figures from stored results, then the gallery DIR/README.md
     ibl status                             what is stored, what is missing
-    ibl claims [--from-store|--from-measurements] [--readme README.md]
-                                           measure every claim, write paper/claims/*
-    ibl paper [--paper-dir paper]          the manuscript's generated numbers and the claims table
+    ibl claims [--from-store|--from-measurements] [--outdir DIR] [--readme README.md]
+                                           measure every claim, write paper/generated/claims/*
+    ibl paper [--paper-dir paper]          the manuscript's generated numbers and its claims table
     ibl all [--quick] [--jobs N]           every experiment, every figure, the claims, the paper's numbers
+
+Only git-ignored files are written by default (``results/``, ``paper/figures/``,
+``paper/numbers/``, ``paper/generated/``). The committed claims tables ``paper/claims/*`` and
+the README's claims block change only when asked for: ``ibl claims --store DIR --outdir
+paper/claims --readme README.md`` (``make claims STORE=DIR``, the maintainer's command, on a
+store of full-mode runs).
 
 ``--store DIR`` (or ``$IBL_STORE``) picks the result store, default ``./results``; it may be
 given before or after the subcommand.
@@ -34,6 +40,8 @@ from pathlib import Path
 from sims.store import CorruptResult, ResultStore
 
 DEBUG_ENV = "IBL_DEBUG"
+#: Default folder of ``ibl claims`` (git-ignored; ``sims.claims.GENERATED_DIR``, spelled here to keep --help light).
+GENERATED_CLAIMS = Path("paper") / "generated" / "claims"
 
 
 class _Terminated(KeyboardInterrupt):
@@ -250,14 +258,14 @@ def cmd_all(args) -> int:
         print(f"{report.experiment}: {report.computed} computed, {report.cached} cached ({report.wall_time_s:.1f} s)")
     args.names = []
     rc = cmd_figures(args)
-    # the README's claims table is this output: keep it in step with the tables just written
-    readme = args.claims_readme if args.claims_readme and Path(args.claims_readme).exists() else None
-    claims_args = argparse.Namespace(store=args.store, outdir=args.claims_outdir, from_measurements=False,
-                                     readme=readme)
+    # claims and numbers go to PAPER_DIR/generated/ (git-ignored), never to the committed paper/claims/ or README:
+    # the main command leaves a clone clean, and the manuscript's claims table comes from the same store as its numbers
+    claims_dir = Path(args.paper_dir) / "generated" / "claims"
+    claims_args = argparse.Namespace(store=args.store, outdir=str(claims_dir), from_measurements=False, readme=None)
     rc = cmd_claims(claims_args) or rc
     # the manuscript's numbers, from the same store and the measurements just written (not the PDF: make paper)
     if (Path(args.paper_dir) / "main.tex").is_file():
-        paper_args = argparse.Namespace(store=args.store, paper_dir=args.paper_dir, outdir=args.claims_outdir,
+        paper_args = argparse.Namespace(store=args.store, paper_dir=args.paper_dir, outdir=str(claims_dir),
                                         from_measurements=True, readme=None)
         rc = cmd_paper(paper_args) or rc
     else:  # e.g. an installed package run outside the repository
@@ -266,20 +274,33 @@ def cmd_all(args) -> int:
     return rc
 
 
+def _is_committed_claims_dir(outdir: Path) -> bool:
+    """Whether ``outdir`` is the committed ``paper/claims`` (of the working directory or of this package's checkout)."""
+    from sims.claims import COMMITTED_DIR
+
+    here = outdir.resolve()
+    return here in {(Path.cwd() / COMMITTED_DIR).resolve(), (Path(__file__).resolve().parents[1] / COMMITTED_DIR)}
+
+
 def cmd_claims(args) -> int:
     """Measure every claim (``--from-store``, default) or re-render from measurements.json; write the tables."""
-    from sims.claims import CLAIMS, load_measurements, measure_all, render_markdown, evaluate, update_readme, \
-        write_outputs
+    from sims.claims import CLAIMS, committed_measurements, evaluate, load_measurements, measure_all, \
+        render_markdown, update_readme, write_outputs
 
     outdir = Path(args.outdir)
     measurements = (load_measurements(outdir / "measurements.json") if args.from_measurements
                     else measure_all(CLAIMS, _store(args)))
+    if _is_committed_claims_dir(outdir):  # the committed tables name no store path of the maintainer's machine
+        measurements = committed_measurements(measurements)
     for p in write_outputs(CLAIMS, measurements, outdir):
         print(f"claims: wrote {p}")
     rows = evaluate(CLAIMS, measurements)
     if args.readme:
         update_readme(Path(args.readme), render_markdown(rows, measurements))
         print(f"claims: updated {args.readme}")
+        if "store" in measurements:
+            print(f"claims: note: the claims block of {args.readme} now shows the measurements of {outdir}, not the "
+                  "committed paper/claims (tests/sims/test_claims.py checks that they agree)", file=sys.stderr)
     for r in rows:
         print(f"  {r.claim.id:<34} {r.status}")
     return 0
@@ -294,9 +315,17 @@ def cmd_paper(args) -> int:
     if not (paper_dir / "main.tex").is_file():
         raise ValueError(f"--paper-dir {paper_dir}: no main.tex there; give the folder of the manuscript")
     store = _store(args)
-    outdir = Path(args.outdir)
+    included = paper_dir / "generated" / "claims"  # the table main.tex includes (sections/claims.tex)
+    outdir = Path(args.outdir) if args.outdir else included
+    if outdir.resolve() != included.resolve():
+        print(f"paper: note: the manuscript includes the claims table of {included}, not {outdir}")
     if args.from_measurements:
         measurements = load_measurements(outdir / "measurements.json")
+        measured_from = measurements.get("store")
+        if measured_from is None or Path(measured_from).resolve() != store.root.resolve():
+            print(f"paper: warning: the claims in {outdir / 'measurements.json'} were measured from "
+                  f"{measured_from or 'an unrecorded store (the committed measurements)'}, the numbers come from "
+                  f"{store.root}; rerun without --from-measurements to measure both from one store", file=sys.stderr)
     else:
         claims_args = argparse.Namespace(store=args.store, outdir=str(outdir), from_measurements=False,
                                          readme=args.readme)
@@ -377,43 +406,60 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="what is stored and what is missing", parents=[common]).set_defaults(
         func=cmd_status)
 
-    c = sub.add_parser("claims", help="measure every claim and write the claims tables", parents=[common])
+    c = sub.add_parser(
+        "claims", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="measure every claim and write the claims tables",
+        description="Measure every claim of the registry (sims.claims) from the store and write measurements.json,\n"
+                    "claims.md, claims.tex and claims.json into OUTDIR (default paper/generated/claims, git-ignored).\n"
+                    "Tables written anywhere but the committed paper/claims name the store in their caption.",
+        epilog="The committed tables and the README's claims block are the maintainer's, from full-mode runs:\n"
+               "  ibl claims --store DIR --outdir paper/claims --readme README.md   # = make claims STORE=DIR\n"
+               "  ibl claims --from-measurements --outdir paper/claims --readme README.md  # re-render only")
     src = c.add_mutually_exclusive_group()
     src.add_argument("--from-store", dest="from_measurements", action="store_false",
                      help="re-measure from the store (default)")
     src.add_argument("--from-measurements", dest="from_measurements", action="store_true",
                      help="re-render from OUTDIR/measurements.json (no store)")
-    c.add_argument("--outdir", dest="outdir", default="paper/claims")
+    c.add_argument("--outdir", dest="outdir", default=str(GENERATED_CLAIMS),
+                   help=f"folder of the tables (default {GENERATED_CLAIMS}; the committed ones: paper/claims)")
     c.add_argument("--readme", default=None, help="also replace the claims block of this README")
     c.set_defaults(func=cmd_claims, from_measurements=False)
 
     pp = sub.add_parser(
         "paper", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="write the manuscript's generated numbers (paper/generated/) and the claims table from the store",
-        description="Measure every claim (paper/claims/*) and write paper/generated/numbers.tex, provenance.tex "
-                    "and numbers.json: every number the manuscript prints as \\IBL{key}, read from the store "
-                    "(typed runs, the figures' fitted numbers, the claims' measurements), each with its experiment, "
-                    "sweep, runs, code digest and quick/full mode. Numbers of experiments missing from the store "
-                    "print as n/a and are listed with the command that computes them. A figure's fitted numbers "
-                    "are read from PAPER_DIR/numbers/<figure>.json when `ibl figures` wrote them for the same store, "
-                    "sweeps and code (its stamp says so); otherwise the figure is drawn again to compute them.",
+        help="write the manuscript's generated numbers and claims table (paper/generated/) from the store",
+        description="Measure every claim into PAPER_DIR/generated/claims/ (the table the manuscript includes) and\n"
+                    "write PAPER_DIR/generated/numbers.tex, provenance.tex and numbers.json: every number the\n"
+                    "manuscript prints as \\IBL{key}, read from the store (typed runs, the figures' fitted numbers,\n"
+                    "the claims' measurements), each with its experiment, sweep, runs, code digest and quick/full\n"
+                    "mode; claims and numbers come from the one store. Numbers of experiments missing from the store\n"
+                    "print as n/a and are listed with the command that computes them. A figure's fitted numbers are\n"
+                    "read from PAPER_DIR/numbers/<figure>.json when `ibl figures` wrote them for the same store,\n"
+                    "sweeps and code (its stamp says so); otherwise the figure is drawn again to compute them.\n"
+                    "Only PAPER_DIR/generated/ (git-ignored) is written, unless --outdir or --readme say otherwise.",
         epilog="The PDF is not built here: `make paper` runs latexmk (needs TeX Live, see the README).\n"
                "Examples:\n  ibl paper                          # from ./results (what `make main` wrote)\n"
                "  ibl paper --store /path/to/fullstore  # full-mode runs")
     pp.add_argument("--paper-dir", default="paper", help="folder of main.tex (default: paper)")
-    pp.add_argument("--outdir", default="paper/claims", help="where the claims tables go (default: paper/claims)")
+    pp.add_argument("--outdir", default=None,
+                    help="where the claims tables go (default: PAPER_DIR/generated/claims, the one the manuscript "
+                         "includes)")
     pp.add_argument("--from-measurements", action="store_true",
-                    help="take the claims from OUTDIR/measurements.json instead of measuring them from the store")
+                    help="take the claims from OUTDIR/measurements.json instead of measuring them from the store "
+                         "(warns when they were measured from another store)")
     pp.add_argument("--readme", default=None, help="also replace the claims block of this README")
     pp.set_defaults(func=cmd_paper)
 
-    a = sub.add_parser("all", help="run every experiment, draw every figure, then the claims and the paper's numbers",
-                       parents=[common])
-    a.add_argument("--quick", action="store_true")
-    a.add_argument("--outdir", default="paper/figures")
-    a.add_argument("--claims-outdir", default="paper/claims", help="where `ibl claims` writes its tables")
-    a.add_argument("--claims-readme", default="README.md", help="README whose claims block is replaced ('' for none)")
-    a.add_argument("--paper-dir", default="paper", help="folder of main.tex whose generated numbers are written")
+    a = sub.add_parser(
+        "all", parents=[common], help="run every experiment, draw every figure, then the claims and the paper's numbers",
+        description="Run every experiment into the store, draw every figure (OUTDIR), then measure the claims into "
+                    "PAPER_DIR/generated/claims/ and write the manuscript's numbers into PAPER_DIR/generated/, all "
+                    "from that one store. Only git-ignored files are written: the committed claims tables "
+                    "(paper/claims/) and the README's claims block are left alone (maintainer: make claims STORE=DIR).")
+    a.add_argument("--quick", action="store_true", help="quick (smoke-scale) settings")
+    a.add_argument("--outdir", default="paper/figures", help="folder of the figures (default paper/figures)")
+    a.add_argument("--paper-dir", default="paper",
+                   help="folder of main.tex; its generated/ receives the claims and the numbers (default paper)")
     sweep_opts(a)
     a.set_defaults(func=cmd_all)
     return p

@@ -4,9 +4,12 @@ Each :class:`Claim` names its source, statement, experiment and quantity, a ``pr
 that calls :mod:`theory`, a ``measure`` that reads typed runs from the store, a
 :class:`Tolerance` with its provenance, a horizon and seeds. :func:`claim_status`
 computes the status (never typed). ``ibl claims`` measures every record
-(:func:`measure_all`), writes ``paper/claims/measurements.json`` and renders the tables
-(:func:`write_outputs`); :func:`update_readme` puts the Markdown table into README.md
-between ``<!-- claims:begin -->`` and ``<!-- claims:end -->``.
+(:func:`measure_all`), writes ``measurements.json`` and renders the tables
+(:func:`write_outputs`) into ``paper/generated/claims/`` (git-ignored; the manuscript
+includes it). The committed tables ``paper/claims/*`` and the README's claims block
+(between ``<!-- claims:begin -->`` and ``<!-- claims:end -->``, :func:`update_readme`) are
+rendered only by the maintainer command ``make claims STORE=DIR``, from a store of
+full-mode runs.
 
 One file of records per model family: :mod:`sims.claims.transfer` (Zhao & Zhu),
 :mod:`sims.claims.ntp` ([T24]), :mod:`sims.claims.onehot` (Soudry et al.),
@@ -32,7 +35,11 @@ from sims.claims._record import (
     format_number,
 )
 from sims.claims._render import (
+    COMMITTED_DIR,
+    GENERATED_DIR,
     Row,
+    caption,
+    committed_measurements,
     evaluate,
     latex_escape,
     load_measurements,
@@ -44,8 +51,9 @@ from sims.claims._render import (
 )
 
 __all__ = [
-    "CLAIMS", "COMPARISONS", "README_BEGIN", "README_END", "REFUTE_FACTOR", "STATUSES", "Claim", "Measurement",
-    "Missing", "Row", "Status", "Tolerance", "claim_status", "evaluate", "format_number", "latex_escape",
+    "CLAIMS", "COMMITTED_DIR", "COMPARISONS", "GENERATED_DIR", "README_BEGIN", "README_END", "REFUTE_FACTOR",
+    "STATUSES", "Claim", "Measurement", "Missing", "Row", "Status", "Tolerance", "caption", "claim_status",
+    "committed_measurements", "evaluate", "format_number", "latex_escape",
     "load_measurements", "measure_all", "readme_section", "render_json", "render_latex", "render_markdown",
     "update_readme", "write_outputs",
 ]

@@ -3,6 +3,15 @@
 ``measurements.json`` holds what :func:`measure_all` read from the store; every table is
 rendered from it alone (:func:`evaluate`), so the committed tables can be checked
 without a store or a simulation.
+
+Two places hold rendered tables. ``paper/claims/`` (:data:`COMMITTED_DIR`) is committed: the
+maintainer renders it from a store of full-mode runs (``make claims STORE=DIR``), and the
+README's claims block is its Markdown. ``paper/generated/claims/`` (:data:`GENERATED_DIR`,
+git-ignored) is what ``ibl claims``, ``ibl paper`` and ``ibl all`` write by default, from
+whatever store they read; the manuscript includes that one, so its claims table comes from
+the same store as its other numbers. The measurements keep the store they were read from
+(``"store"``), and the caption of a table says it; the committed measurements carry no
+store (:func:`committed_measurements`), and their caption says they are the committed ones.
 """
 
 from __future__ import annotations
@@ -14,9 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sims.claims._record import Claim, Measurement, Missing, Status, claim_status, format_number
+from sims.store import atomic_write_text
 
-__all__ = ["Row", "evaluate", "latex_escape", "load_measurements", "measure_all", "render_json",
-           "render_latex", "render_markdown", "write_outputs"]
+__all__ = ["COMMITTED_DIR", "GENERATED_DIR", "Row", "caption", "committed_measurements", "evaluate", "latex_escape",
+           "load_measurements", "measure_all", "render_json", "render_latex", "render_markdown", "write_outputs"]
+
+#: The committed tables (relative to the repository root): rendered only by the maintainer command.
+COMMITTED_DIR = Path("paper") / "claims"
+#: The tables the commands write by default (git-ignored), which the manuscript includes.
+GENERATED_DIR = Path("paper") / "generated" / "claims"
 
 
 @dataclass(frozen=True)
@@ -28,8 +43,20 @@ class Row:
 
 
 def measure_all(claims, store) -> dict:
-    """``{"claims": {id: measurement dict}}`` read from ``store`` (JSON-ready)."""
-    return {"claims": {c.id: c.measure(store).to_dict() for c in claims}}
+    """``{"store": path, "claims": {id: measurement dict}}`` read from ``store`` (JSON-ready)."""
+    return {"store": str(store.root), "claims": {c.id: c.measure(store).to_dict() for c in claims}}
+
+
+def committed_measurements(measurements: dict) -> dict:
+    """``measurements`` without the store they were read from: what ``paper/claims/measurements.json`` holds.
+
+    The committed tables say they are rendered from the committed measurements, not from a
+    store path of the maintainer's machine.
+    """
+    if not isinstance(measurements, dict) or not isinstance(measurements.get("claims"), dict):
+        raise TypeError(f"measurements must be the dict of sims.claims.measure_all (with a 'claims' dict), got "
+                        f"{type(measurements).__name__}")
+    return {k: v for k, v in measurements.items() if k != "store"}
 
 
 def _from_dict(d: dict):
@@ -59,15 +86,22 @@ def evaluate(claims, measurements: dict) -> list[Row]:
     return rows
 
 
-def caption(rows: list[Row]) -> str:
-    """One line: where the numbers come from, and which experiments ran in quick or full mode."""
+def caption(rows: list[Row], measurements: dict | None = None) -> str:
+    """One line: where the numbers come from, and which experiments ran in quick or full mode.
+
+    Measurements that record their store (``measurements["store"]``, :func:`measure_all`) are
+    captioned with that store and as not the committed table; the committed ones
+    (:func:`committed_measurements`) as the committed measurements.
+    """
     modes: dict[str, set] = {}
     for r in rows:
         if isinstance(r.measurement, Measurement):
             modes.setdefault("quick" if r.measurement.quick else "full", set()).add(r.claim.experiment)
     parts = [f"{mode} mode: {', '.join(sorted(names))}" for mode, names in sorted(modes.items())]
-    return ("Rendered by `ibl claims` from the committed measurements (paper/claims/measurements.json); "
-            f"{'; '.join(parts) or 'nothing measured'}.")
+    store = (measurements or {}).get("store")
+    origin = ("the committed measurements (paper/claims/measurements.json)" if store is None
+              else f"measurements of the store {store} (a generated table, not the committed one in paper/claims/)")
+    return f"Rendered by `ibl claims` from {origin}; {'; '.join(parts) or 'nothing measured'}."
 
 
 def _measured(row: Row) -> str:
@@ -99,7 +133,7 @@ HEADER = ["id", "source", "claim", "experiment: quantity", "prediction", "measur
 def render_markdown(rows: list[Row], measurements: dict) -> str:
     def esc(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", " ")
-    lines = [caption(rows), "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines = [caption(rows, measurements), "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for r in rows:
         lines.append("| " + " | ".join(esc(x) for x in _cells(r)) + " |")
     return "\n".join(lines) + "\n"
@@ -141,7 +175,7 @@ def render_latex(rows: list[Row], measurements: dict) -> str:
     header = " & ".join(r"\textbf{" + latex_escape(h) + "}" for h in HEADER) + r" \\ \hline"
     lines = [r"% generated by `ibl claims`; do not edit (needs \usepackage{longtable,array})",
              r"\begin{longtable}{" + cols + "}",
-             r"\caption{" + latex_escape(caption(rows)) + r"}\\",
+             r"\caption{" + latex_escape(caption(rows, measurements)) + r"}\\",
              header, r"\endfirsthead", header, r"\endhead"]
     for r in rows:
         lines.append(" & ".join(_latex_cell(x) for x in _cells(r)) + r" \\")
@@ -150,7 +184,7 @@ def render_latex(rows: list[Row], measurements: dict) -> str:
 
 
 def render_json(rows: list[Row], measurements: dict) -> str:
-    out = {"caption": caption(rows), "claims": []}
+    out = {"caption": caption(rows, measurements), "claims": []}
     for r in rows:
         c, m = r.claim, r.measurement
         out["claims"].append({
@@ -183,6 +217,6 @@ def write_outputs(claims, measurements: dict, outdir) -> list[Path]:
     paths = []
     for name, text in texts.items():
         p = outdir / name
-        p.write_text(text)
+        atomic_write_text(p, text)
         paths.append(p)
     return paths

@@ -17,6 +17,7 @@ reported with the status the rule gives; the hard order is an upper bound of one
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -31,7 +32,8 @@ __all__ = ["CLAIMS"]
 
 _W = "softhard_width"
 _A = "softhard_accuracy"
-_STEPS = WidthConfig().steps_max  # full-mode cap of the budgets T(eps)
+_STEPS = WidthConfig().steps_max  # full-mode cap of the budgets T(eps) (soft)
+_HARD_STEPS = WidthConfig().hard_steps_max  # full-mode cap of the hard budgets ([JT20]-shaped by default)
 _ACC_STEPS = max(AccuracyConfig().steps)
 _Z95 = 1.959963984540054  # from: the normal 97.5% quantile (95% two-sided interval of a pooled mean)
 _LOG_WHY = ("an order-level exponent: a ln(1/eps) (or ln(1/gamma)) factor hidden in O(.) tilts a log-log slope "
@@ -69,19 +71,20 @@ def _fit_ok(x, y) -> bool:
 
 
 def _eps_exponent(kind: str):
-    """Slope of log m* against log(1/eps), per dataset, pooled."""
+    """Slope of log m* against log(1/eps), per dataset, pooled (the note adds the slope against ln(1/eps))."""
     def measure(store):
         got = _latest(store, _W)
         if isinstance(got, Missing):
             return got
         manifest, runs = got
         sel = [r for r in runs if r.point.kind == kind]
-        fits, used, skipped = [], [], []
+        fits, ln_fits, used, skipped = [], [], [], []
         for r in sel:
             ok = _usable(r.result)
             x, y = 1 / r.result.eps[ok], r.result.m_star[ok]
             if _fit_ok(x, y):
                 fits.append((_label(r.point), loglog_slope(x, y)))
+                ln_fits.append((_label(r.point), loglog_slope(np.log(x), y)))
                 used.append(r)
             else:
                 skipped.append(f"{_label(r.point)} ({int(ok.sum())} usable)")
@@ -89,51 +92,66 @@ def _eps_exponent(kind: str):
             return Missing(f"no {kind} dataset has 3 usable m* (finite, uncensored, budget not capped): "
                            + ", ".join(skipped))
         value, half = _pool(fits)
+        ln_value, ln_half = _pool(ln_fits)
         lo = min(f.window[0] for _, f in fits)
         hi = max(f.window[1] for _, f in fits)
         return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
                            horizon=float(max(int(r.result.budgets.max()) for r in used)),
-                           inputs={"eps_low": 1 / hi, "eps_high": 1 / lo},
+                           inputs={"eps_low": 1 / hi, "eps_high": 1 / lo, "ln_slope": ln_value,
+                                   "ln_slope_halfwidth": ln_half},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                            per_seed_kind="settings",
-                           note=f"1/eps window [{lo:.3g}, {hi:.3g}]; skipped: {', '.join(skipped) or 'none'}",
+                           note=f"1/eps window [{lo:.3g}, {hi:.3g}]; slope in ln(1/eps) {ln_value:.3g} +- "
+                                f"{ln_half:.2g} (95% CI; [M25]'s order: 1); skipped: {', '.join(skipped) or 'none'}",
                            **provenance(manifest, used))
     return measure
 
 
-def _gamma_exponent(kind: str):
-    """Slope of log m* against log(1/gamma) over the cluster gaps, one fit per eps, pooled."""
+def _gamma_exponent(kind: str, families=("clusters",), horizon: float = _STEPS):
+    """Slope of log m* against log(1/gamma), one fit per (family, eps), pooled.
+
+    ``families``: the two-cluster gap sweep (gamma over a decade) and, for the hard rows,
+    also the circle's k sweep (gamma falls with k, by a factor of about 2).
+    """
     def measure(store):
         got = _latest(store, _W)
         if isinstance(got, Missing):
             return got
         manifest, runs = got
-        sel = [r for r in runs if r.point.kind == kind and r.point.family == "clusters"]
-        if not sel:
-            return Missing("the latest softhard_width sweep has no two-cluster (gamma sweep) runs")
-        fits, reasons = [], []
-        g = np.array([r.result.gamma for r in sel])
-        for j, e in enumerate(sel[0].result.eps):
-            ok = np.array([_usable(r.result)[j] for r in sel])
-            m = np.array([r.result.m_star[j] for r in sel])
-            if _fit_ok(g[ok], m[ok]):
-                fits.append((f"eps={e:g}", loglog_slope(1 / g[ok], m[ok])))
-            else:
-                cens = sum(bool(r.result.censored[j]) for r in sel)
-                nan = sum(not np.isfinite(r.result.m_star[j]) for r in sel)
-                cap = sum(bool(r.result.budget_capped[j]) for r in sel)
-                reasons.append(f"eps={e:g}: {int(ok.sum())} usable of {len(sel)} ({cens} censored at the smallest "
-                               f"width, {nan} not reached, {cap} capped)")
-        span = f"gamma {g.min():.3g}..{g.max():.3g} (factor {g.max() / g.min():.3g})"
+        fits, reasons, spans, used, g_all = [], [], [], [], []
+        for fam in families:
+            sel = [r for r in runs if r.point.kind == kind and r.point.family == fam]
+            if not sel:
+                reasons.append(f"{fam}: no runs")
+                continue
+            used += sel
+            g = np.array([r.result.gamma for r in sel])
+            g_all += list(g)
+            spans.append(f"{fam}: gamma {g.min():.3g}..{g.max():.3g} (factor {g.max() / g.min():.3g})")
+            for j, e in enumerate(sel[0].result.eps):
+                ok = np.array([_usable(r.result)[j] for r in sel])
+                m = np.array([r.result.m_star[j] for r in sel])
+                if _fit_ok(g[ok], m[ok]):
+                    fits.append((f"{fam} eps={e:g}", loglog_slope(1 / g[ok], m[ok])))
+                else:
+                    cens = sum(bool(r.result.censored[j]) for r in sel)
+                    nan = sum(not np.isfinite(r.result.m_star[j]) for r in sel)
+                    cap = sum(bool(r.result.budget_capped[j]) for r in sel)
+                    reasons.append(f"{fam} eps={e:g}: {int(ok.sum())} usable of {len(sel)} ({cens} censored at the "
+                                   f"smallest width, {nan} not reached, {cap} capped)")
+        if not used:
+            return Missing(f"the latest softhard_width sweep has no {kind} runs of {', '.join(families)}")
+        span = "; ".join(spans)
         if not fits:
-            return Missing(f"{kind}: no eps with 3 usable m* over the gamma sweep, {span}: " + "; ".join(reasons))
+            return Missing(f"{kind}: no eps with 3 usable m* over the gamma sweep ({span}): " + "; ".join(reasons))
         value, half = _pool(fits)
         return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
-                           horizon=float(_STEPS), inputs={"gamma_low": float(g.min()), "gamma_high": float(g.max())},
+                           horizon=float(horizon),
+                           inputs={"gamma_low": float(min(g_all)), "gamma_high": float(max(g_all))},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                            per_seed_kind="settings",
                            note=f"{span}; " + ("; ".join(reasons) or "every eps fitted"),
-                           **provenance(manifest, sel))
+                           **provenance(manifest, used))
     return measure
 
 
@@ -185,9 +203,9 @@ def _crossover(store):
                             f"censored); C_soft = C_hard = 1", **provenance(manifest, used))
 
 
-def _lazy(store):
+def _lazy(store, experiment: str = _W):
     """max over runs and widths of sqrt(m) max_{s,t} ||w_s(t) - w_s(0)|| / (4 lambda / gamma)."""
-    got = _latest(store, _W)
+    got = _latest(store, experiment)
     if isinstance(got, Missing):
         return got
     manifest, runs = got
@@ -245,23 +263,29 @@ def _claims() -> list[Claim]:
               horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
         Claim(id="m25.hard.eps_exponent",
               source="[M25] abstract: O(ln(1/eps)/gamma^4) (hard; an upper bound, check S.8)",
-              statement="hard labels: m*(eps) grows at most like ln(1/eps) (reported, not asserted)",
-              experiment=_W, quantity="pooled log-log slope of result.m_star in 1/eps (usable points)",
+              statement="hard labels: m*(eps) grows at most like ln(1/eps) at the [JT20]-shaped budget "
+                        "T = c_H lambda_bar^2/(gamma_2^2 eps) (reported, not asserted)",
+              experiment=_W, quantity="pooled log-log slope of result.m_star in 1/eps (usable points); the note "
+                                      "gives the slope in ln(1/eps)",
               predict=lambda inputs: _order_slope_eps(hard_label_neurons, inputs),
               prediction_source="theory.ntk.hard_label_neurons (slope of ln(1/eps) over the window)",
               measure=_eps_exponent("hard"), comparison="at_most", tolerance=Tolerance(0.3, _LOG_WHY),
-              horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
+              horizon=_HARD_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_HARD_STEPS),
         Claim(id="m25.hard.gamma_exponent",
               source="[M25] abstract: O(ln(1/eps)/gamma^4) (hard; an upper bound, check S.8)",
-              statement="hard labels: the 1/gamma exponent of m* is at most 4 (reported, not asserted; 2 by [MOSW22])",
-              experiment=_W, quantity="pooled log-log slope of result.m_star in 1/result.gamma, per eps",
+              statement="hard labels: the 1/gamma exponent of m* is at most 4 (reported, not asserted; 2 by [MOSW22] "
+                        "with coupled initialisation)",
+              experiment=_W, quantity="pooled log-log slope of result.m_star in 1/result.gamma, per (family, eps): "
+                                      "cluster gaps and circle k",
               predict=lambda inputs: _order_slope_gamma(hard_label_neurons, inputs),
               prediction_source="theory.ntk.hard_label_neurons (slope in 1/gamma)",
-              measure=_gamma_exponent("hard"), comparison="at_most", tolerance=Tolerance(0.3, _LOG_WHY),
-              horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_STEPS),
+              measure=_gamma_exponent("hard", ("clusters", "circle"), _HARD_STEPS), comparison="at_most",
+              tolerance=Tolerance(0.3, _LOG_WHY),
+              horizon=_HARD_STEPS, horizon_unit="T", seeds=seeds, produce=run_w, max_horizon=_HARD_STEPS),
         Claim(id="m25.crossover.ordering", source="[M25] abstract (soft better when gamma <= eps); check S.9",
               statement="m*_soft < m*_hard exactly when gamma < gamma_x(eps) = sqrt(eps ln(1/eps)) (C_soft = C_hard = 1)",
-              experiment=_W, quantity="fraction of (dataset, eps) pairs ordered on the predicted side",
+              experiment=_W, quantity="fraction of (dataset, eps) pairs ordered on the predicted side (each loss's m* "
+                                      "at its own budget: hard at the [JT20]-shaped one)",
               predict=lambda inputs: 1,
               prediction_source="theory.ntk.crossover_gamma gives each pair's side; check S.9: all pairs",
               measure=_crossover, comparison="at_least",
@@ -288,7 +312,172 @@ def _claims() -> list[Claim]:
     ]
 
 
-CLAIMS: list[Claim] = _claims()
+# ---------------------------------------------------------------- the other settings: coupled init, projected GD
+# (softhard_width_coupled, softhard_width_projected: the standard sweep's points with one setting changed)
+
+_WC = "softhard_width_coupled"
+_PLAIN = WidthConfig().project_constant  # from: the standard protocol's setting (no projection)
+_WP = "softhard_width_projected"
+
+
+def _standard_twin(point):
+    """The standard-protocol point a coupled or projected point is compared with."""
+    return dataclasses.replace(point, init="standard", project_constant=_PLAIN)
+
+
+def _log2_ratio(variant: str, kind: str):
+    """Mean over (dataset, eps) of log2(m*_variant / m*_standard), pairs where both are finite and not both censored.
+
+    A pair where one side reaches eps and the other does not has no finite ratio: counted in the note. A side
+    censored at the smallest width enters at that width (an upper bound on its m*): counted in the note too.
+    """
+    def measure(store):
+        base, var = _latest(store, _W), _latest(store, variant)
+        for got in (base, var):
+            if isinstance(got, Missing):
+                return got
+        (_, bruns), (manifest, vruns) = base, var
+        twin = {r.point: r for r in bruns if r.point.kind == kind}
+        per, used = [], []
+        only_variant = only_standard = neither = both_censored = one_censored = 0
+        for r in (r for r in vruns if r.point.kind == kind):
+            b = twin.get(_standard_twin(r.point))
+            if b is None:
+                continue
+            used += [r, b]
+            for j, e in enumerate(r.result.eps):
+                mv, mb = r.result.m_star[j], b.result.m_star[j]
+                fv, fb = np.isfinite(mv), np.isfinite(mb)
+                if fv and fb:
+                    if r.result.censored[j] and b.result.censored[j]:
+                        both_censored += 1
+                    else:
+                        one_censored += int(bool(r.result.censored[j]) or bool(b.result.censored[j]))
+                        per.append((f"{_label(r.point)} eps={e:g}", float(np.log2(mv / mb)), 0))  # a deterministic pair
+                else:
+                    only_variant += int(fv and not fb)
+                    only_standard += int(fb and not fv)
+                    neither += int(not fv and not fb)
+        counts = (f"{only_variant} pairs reached only by {variant.split('_')[-1]}, {only_standard} only by standard, "
+                  f"{neither} by neither, {both_censored} censored on both sides, {one_censored} of the pairs used "
+                  "censored on one side (entered at the smallest width, an upper bound)")
+        if not used:
+            return Missing(f"no {kind} point of the latest {variant} sweep has a standard twin in the latest {_W} "
+                           "sweep (rerun both with the same settings)")
+        if not per:
+            return Missing(f"{kind}: no (dataset, eps) pair with finite m* on both sides ({counts})")
+        v = np.array([x for _, x, _ in per])
+        if v.size < 2:  # no spread to give an interval
+            return Missing(f"{kind}: one (dataset, eps) pair only ({per[0][0]}: log2 ratio {v[0]:.3g}); need 2")
+        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size))
+        return Measurement(value=float(v.mean()), uncertainty=half,
+                           uncertainty_kind="1.96 x stderr over (dataset, eps) pairs", horizon=float(_STEPS),
+                           per_seed=tuple(per), per_seed_kind="settings",
+                           note=f"{v.size} pairs; {counts}", **provenance(manifest, used))
+    return measure
+
+
+def _log2_loss_ratio(variant: str, kind: str):
+    """Mean over (dataset, eps) of log2 of the median average loss at T(eps), variant over standard twin.
+
+    Per (dataset, eps) the log-ratio is averaged over the width grid; measurable where m* is not (censored or
+    not reached on both sides), since it needs no crossing of eps.
+    """
+    def measure(store):
+        base, var = _latest(store, _W), _latest(store, variant)
+        for got in (base, var):
+            if isinstance(got, Missing):
+                return got
+        (_, bruns), (manifest, vruns) = base, var
+        twin = {r.point: r for r in bruns if r.point.kind == kind}
+        per, used = [], []
+        for r in (r for r in vruns if r.point.kind == kind):
+            b = twin.get(_standard_twin(r.point))
+            if b is None:
+                continue
+            used += [r, b]
+            lv = np.median(r.result.avg_loss, axis=0)
+            lb = np.median(b.result.avg_loss, axis=0)
+            for j, e in enumerate(r.result.eps):
+                per.append((f"{_label(r.point)} eps={e:g}", float(np.mean(np.log2(lv[:, j] / lb[:, j]))), 0))
+        if not per:
+            return Missing(f"no {kind} point of the latest {variant} sweep has a standard twin in the latest {_W} "
+                           "sweep (rerun both with the same settings)")
+        v = np.array([x for _, x, _ in per])
+        if v.size < 2:  # no spread to give an interval
+            return Missing(f"{kind}: one (dataset, eps) pair only ({per[0][0]}: log2 ratio {v[0]:.3g}); need 2")
+        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size))
+        return Measurement(value=float(v.mean()), uncertainty=half,
+                           uncertainty_kind="1.96 x stderr over (dataset, eps) pairs", horizon=float(_STEPS),
+                           per_seed=tuple(per), per_seed_kind="settings",
+                           note=f"{v.size} (dataset, eps) pairs, each averaged over {len(r.result.widths)} widths",
+                           **provenance(manifest, used))
+    return measure
+
+
+def _settings_claims() -> list[Claim]:
+    seeds = "5 initialisation seeds per ensemble (median), sweep seed of the config; the same seeds as the standard"
+    grid = "a factor 2 between grid widths: one grid step is log2 = 1"
+    return [
+        Claim(id="mosw22.coupled.hard_width", source="[MOSW22] (coupled initialisation: gamma^-8 -> gamma^-2 width)",
+              statement="coupled initialisation (f(.; W0) = 0) needs no more hard-label neurons than standard",
+              experiment=_WC, quantity="mean over (dataset, eps) of log2(m*_coupled / m*_standard), hard labels",
+              predict=lambda inputs: 0,
+              prediction_source="check S.8 with [MOSW22]: the coupled width requirement is smaller (log-ratio <= 0)",
+              measure=_log2_ratio(_WC, "hard"), comparison="at_most", tolerance=Tolerance(0, grid),
+              horizon=_HARD_STEPS, horizon_unit="T", seeds=seeds, produce=f"ibl run {_WC}",
+              max_horizon=_HARD_STEPS),
+        Claim(id="m25.coupled.soft_width", source="[M25] soft bound; check S.3 (coupled init: f(.; W0) = 0)",
+              statement="coupled initialisation needs no more soft-label neurons than standard (the initial output "
+                        "the student must undo is 0)",
+              experiment=_WC, quantity="mean over (dataset, eps) of log2(m*_coupled / m*_standard), soft labels",
+              predict=lambda inputs: 0,
+              prediction_source="check S.3: the initial output sqrt(2 ln(4n/delta)) (theory.ntk.initial_output_bound) "
+                                "vanishes (log-ratio <= 0)",
+              measure=_log2_ratio(_WC, "soft"), comparison="at_most", tolerance=Tolerance(0, grid),
+              horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=f"ibl run {_WC}", max_horizon=_STEPS),
+        Claim(id="mosw22.coupled.hard_loss", source="[MOSW22] (coupled initialisation); check S.3",
+              statement="coupled initialisation lowers the average hard-label loss at the prescribed budget",
+              experiment=_WC, quantity="mean over (dataset, eps) of log2(avg loss coupled / standard) at T(eps), "
+                                       "median over seeds, mean over widths",
+              predict=lambda inputs: 0,
+              prediction_source="check S.3: f(.; W0) = 0 removes the initial-output term of lambda "
+                                "(theory.ntk.initial_output_bound): log-ratio <= 0",
+              measure=_log2_loss_ratio(_WC, "hard"), comparison="at_most",
+              tolerance=Tolerance(0, "a direction, no slack; the uncertainty is the spread over datasets and eps"),
+              horizon=_HARD_STEPS, horizon_unit="T", seeds=seeds, produce=f"ibl run {_WC}",
+              max_horizon=_HARD_STEPS),
+        Claim(id="m25.coupled.soft_loss", source="[M25] soft bound; check S.3 (coupled init: f(.; W0) = 0)",
+              statement="coupled initialisation lowers the average soft-label loss at the prescribed budget",
+              experiment=_WC, quantity="mean over (dataset, eps) of log2(avg loss coupled / standard) at T(eps), "
+                                       "median over seeds, mean over widths",
+              predict=lambda inputs: 0,
+              prediction_source="check S.3: f(.; W0) = 0 removes the initial-output term of lambda "
+                                "(theory.ntk.initial_output_bound): log-ratio <= 0",
+              measure=_log2_loss_ratio(_WC, "soft"), comparison="at_most",
+              tolerance=Tolerance(0, "a direction, no slack; the uncertainty is the spread over datasets and eps"),
+              horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=f"ibl run {_WC}", max_horizon=_STEPS),
+        Claim(id="m25.projected.soft_width", source="[M25] soft analysis (projected GD, R = c'/gamma); check S.8",
+              statement="projected GD with R = 1/gamma_2 (the kernel teacher's norm) needs the same soft-label "
+                        "width as plain GD, within one grid step",
+              experiment=_WP, quantity="mean over (dataset, eps) of log2(m*_projected / m*_plain), soft labels",
+              predict=lambda inputs: 0,
+              prediction_source="check S.8: the ball contains the teacher's reference, so the [M25] order is unchanged",
+              measure=_log2_ratio(_WP, "soft"), comparison="equal", tolerance=Tolerance(1, grid),
+              horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=f"ibl run {_WP}", max_horizon=_STEPS),
+        Claim(id="jt20.lazy_movement.projected", source="[JT20] Thm 2.2 (check S.5) under projected GD",
+              statement="under projection (R = 1/gamma_2) sqrt(m) max_{s,t<T} ||w_s(t) - w_s(0)|| <= 4 lambda / gamma "
+                        "at every width",
+              experiment=_WP, quantity="max over runs of result.lazy_max / min(result.lazy_bound)",
+              predict=lambda inputs: 1,
+              prediction_source="theory.ntk.jt_width_bound movement 4 lambda/gamma (ratio 1; check S.5)",
+              measure=lambda store: _lazy(store, _WP), comparison="at_most",
+              tolerance=Tolerance(0, "the theorem's bound, no slack (it is proven only for m >= M ~ 1e15)"),
+              horizon=_STEPS, horizon_unit="T", seeds=seeds, produce=f"ibl run {_WP}", max_horizon=_STEPS),
+    ]
+
+
+CLAIMS: list[Claim] = _claims() + _settings_claims()
 
 
 # ---------------------------------------------------------------- the converged soft floor (softhard_floor)

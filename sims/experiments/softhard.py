@@ -20,8 +20,14 @@ standard initialisation, full-batch GD, η = 1):
   :math:`\sqrt m\max_s\|w_s(t)-w_s(0)\|` (max over the checkpoints :math:`t\le T`) and the
   [JT20] bound :math:`4\lambda/\gamma` (:func:`theory.ntk.jt_width_bound`) with γ from
   :func:`theory.ntk.ntk_margin`. Settings: the soft teacher (``"kernel"``,
-  ``"program"``, ``"network"``), the student initialisation (standard / coupled) and
-  projected GD (:math:`R=c'/\gamma_2`, default none).
+  ``"program"``, ``"network"``), the student initialisation (standard / coupled),
+  projected GD (:math:`R=c'/\gamma_2`, default none), the hard runs' budget rule
+  (``hard_budget``) and the losses run (``kinds``).
+* ``softhard_width_coupled`` and ``softhard_width_projected``: the same sweep with
+  coupled initialisation, and with projected GD at c' = 1 (soft runs only), registered as
+  experiments of their own so that their sweeps never stand in for the standard one
+  (each reader takes an experiment's latest sweep); the claims compare each point with its
+  standard twin.
 * ``softhard_accuracy`` (the motivating experiment and where the claim holds,
   check S.10): test accuracy (against the clean ground truth) against width, soft and
   hard, on the circle with growing k and on ``load_digits`` pairs, for each teacher
@@ -51,6 +57,23 @@ Budgets (our choice): :math:`T(\varepsilon)=\min(T_{max},\lceil c_T/(\gamma_2^2\
 (the theory's :math:`T\propto1/(\gamma^2\varepsilon)`), with
 :math:`c_T` = ``budget_constant`` (default 1) and :math:`\gamma_2` (not the random-
 feature γ) because it is deterministic and is the inverse norm of the kernel teacher.
+Hard runs use by default (``hard_budget="jt"``) the [JT20]-shaped budget
+:math:`T_{hard}(\varepsilon)=\min(T^{hard}_{max},\lceil c_H\bar\lambda(\varepsilon)^2/(\gamma_2^2\varepsilon)\rceil)`,
+:math:`\bar\lambda=\sqrt{2\ln(4n/\delta)}+\ln(4/\varepsilon)` (:func:`theory.ntk.hard_label_budget`:
+[JT20]'s :math:`T=2\lambda^2/(\eta\varepsilon)` with λ's :math:`\gamma/4` replaced by γ₂,
+so its constant 32 becomes :math:`c_H`); ``hard_budget="common"`` gives them the soft
+runs' :math:`c_T/(\gamma_2^2\varepsilon)`. Our choice :math:`c_H=0.03` (``hard_budget_constant``),
+:math:`T^{hard}_{max}=10^5` (``hard_steps_max``; soft keeps ``steps_max``; the machine time of the
+full sweep): with
+n = 64, δ = 0.1, :math:`\bar\lambda^2` is 58 at ε = 0.1 and 99 at ε = 0.01, so the hard budget
+is 1.8-3.0 times the common one; :math:`c_H=1` (the convex-GD normalisation, see
+:func:`theory.ntk.hard_label_budget`) would need up to :math:`10^7` steps on the smallest
+γ₂ and is out of reach. In a calibration on two clusters (gap 0.05 and 0.2, widths 2..512,
+5 seeds, up to :math:`4\cdot10^5` steps) :math:`c_H=0.03` puts the average loss at the
+largest widths at 0.5-1.1 ε over ε = 0.1..0.01, flat in the width from m = 2 on; on the circle
+with k = 3 and 4 no width up to 512 reached ε = 0.1 within :math:`2\cdot10^5` steps
+(average loss over them 0.12 and 0.19 at m = 512), so those hard m* are "not reached" at any
+affordable budget.
 Widths: powers of 2 from 2; seeds: 5 (quick: 3). No projection by default
 (R = ∞, the first of the protocol's R ∈ {∞, c'/γ}; ``project_constant`` = c' > 0 sets
 :math:`R=c'/\gamma_2`, the kernel teacher's RKHS norm times c'). Standard
@@ -64,8 +87,8 @@ loss carries a width-independent optimisation term (the convex-GD bound
 md ≳ n, so the width only matters at the smallest widths of the grid. The hard-label
 budget of [JT20] is :math:`T\propto\lambda^2/\varepsilon` with
 :math:`\lambda\propto\ln(1/\varepsilon)/\gamma`, larger by :math:`\ln^2(1/\varepsilon)`
-than the common :math:`T(\varepsilon)` used here for both losses; ``budget_constant``
-scales both.
+than the common :math:`T(\varepsilon)`, which both losses used before the hard runs got
+that shape (``hard_budget``, above); ``budget_constant`` scales the common one.
 """
 
 from __future__ import annotations
@@ -75,16 +98,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims import twolayer
-from sims.experiment import Experiment, Interval, Options, Settings, Tuple, register, setting
+from sims.experiment import Experiment, Interval, Options, Settings, Tuple, get_experiment, register, setting
 from theory._validation import as_choice, as_int, as_real_array
-from theory.ntk import (circle_sectors, digits_pair, first_layer_kernel, flip_labels, jt_width_bound, kernel_margin,
-                        margin_predictor, ntk_margin, two_clusters)
+from theory.ntk import (circle_sectors, digits_pair, first_layer_kernel, flip_labels, hard_label_budget, jt_width_bound,
+                        kernel_margin, margin_predictor, ntk_margin, two_clusters)
 
 __all__ = [
     "AccuracyConfig",
     "AccuracyPoint",
     "AccuracyResult",
+    "CoupledWidthConfig",
     "KernelTeacher",
+    "ProjectedWidthConfig",
     "WidthConfig",
     "WidthPoint",
     "WidthResult",
@@ -97,6 +122,7 @@ __all__ = [
     "run_width",
     "trivial_loss",
     "width_dataset",
+    "width_budgets",
     "width_points",
     "width_teacher",
 ]
@@ -177,6 +203,34 @@ def budgets(gamma2: float, eps, constant: float, steps_max: int) -> np.ndarray:
     return np.minimum(steps_max, np.maximum(1, np.ceil(constant / (gamma2 ** 2 * e)))).astype(np.int64)
 
 
+def width_budgets(kind: str, gamma2: float, eps, *, rule: str = "common", constant: float = 1.0,
+                  hard_constant: float = 1.0, n: int = 64, delta: float = 0.1, steps_max: int = 40_000):
+    r"""The budgets :math:`T(\varepsilon)` of one neuron-requirement point and whether each was capped.
+
+    ``rule="common"`` (or a soft point): :func:`budgets`,
+    :math:`\min(T_{max},\lceil c_T/(\gamma_2^2\varepsilon)\rceil)`. ``rule="jt"`` for a hard
+    point: :func:`theory.ntk.hard_label_budget` with :math:`c_H` = ``hard_constant``,
+    :math:`\lceil c_H\bar\lambda(\varepsilon)^2/(\gamma_2^2\varepsilon)\rceil` (η = 1),
+    capped at ``steps_max``.
+
+    Returns
+    -------
+    T : ndarray of int64, shape (n_eps,)
+    capped : ndarray of bool, shape (n_eps,)
+        The rule's budget exceeded ``steps_max``.
+    """
+    kind = as_choice(kind, "kind", ("soft", "hard"))
+    rule = as_choice(rule, "rule", ("common", "jt"))
+    e = as_real_array(eps, "eps", ndim=1)
+    steps_max = as_int(steps_max, "steps_max", low=1)
+    if kind == "hard" and rule == "jt":
+        raw = np.array([hard_label_budget(gamma2, x, n, delta, budget_constant=hard_constant) for x in e],
+                       dtype=np.int64)
+    else:
+        raw = budgets(gamma2, e, constant, np.iinfo(np.int64).max)
+    return np.minimum(raw, steps_max).astype(np.int64), raw > steps_max
+
+
 def neuron_requirement(widths, avg_loss, eps, *, interpolate: bool = False):
     r""":math:`m^*(\varepsilon_j)`: the smallest width whose median over seeds of ``avg_loss[:, w, j]`` is <= ε_j.
 
@@ -238,6 +292,7 @@ def _test_logits(teacher_obj, Xt):
 _FAMILY_W = Options(str, ("circle", "clusters"))
 _TEACHER_W = Options(str, ("kernel", "program", "network"))
 _INIT = Options(str, ("standard", "coupled"))
+_HARD_BUDGET = Options(str, ("common", "jt"))
 
 
 def width_dataset(family: str, k: int, gap: float, n: int, data_seed: int):
@@ -285,7 +340,11 @@ class WidthPoint(Settings):
     n_seeds: int = setting(5, _POS_INT, "initialisation seeds (median over them)")
     eps: tuple = setting((0.1, 0.05, 0.02, 0.01), Tuple(_EPS, length=(2, None)), "loss targets")
     budget_constant: float = setting(1.0, _POS_REAL, "c_T in T(eps) = c_T / (gamma_2^2 eps)")
-    steps_max: int = setting(40_000, _POS_INT, "cap on T(eps)")
+    hard_budget: str = setting("jt", _HARD_BUDGET, "hard runs' budget: common c_T/(gamma_2^2 eps) or [JT20]-shaped "
+                                                   "c_H lambda_bar^2/(gamma_2^2 eps)")
+    hard_budget_constant: float = setting(0.03, _POS_REAL, "c_H of the [JT20]-shaped hard budget")
+    steps_max: int = setting(40_000, _POS_INT, "cap on T(eps) (soft runs)")
+    hard_steps_max: int = setting(100_000, _POS_INT, "cap on T(eps) (hard runs)")
     temperature: float = setting(1.0, _POS_REAL, "teacher temperature tau (soft)")
     n_features: int = setting(20_000, _POS_INT, "random features K of the NTK margin gamma (and program teacher)")
     delta: float = setting(0.1, Interval(float, 0.0, 1.0 / 3.0, closed="neither"), "delta of [JT20] lambda")
@@ -395,8 +454,9 @@ def run_width(point: WidthPoint, rng: np.random.Generator) -> WidthResult:
     X, y = width_dataset(point.family, point.k, point.gap, point.n, point.data_seed)
     gamma2, _, ksolver = kernel_margin(X, y)
     margin = ntk_margin(X, y, point.n_features, rng)
-    T = budgets(gamma2, point.eps, point.budget_constant, point.steps_max)
-    capped = T < np.ceil(point.budget_constant / (gamma2 ** 2 * np.asarray(point.eps)))
+    T, capped = width_budgets(point.kind, gamma2, point.eps, rule=point.hard_budget, constant=point.budget_constant,
+                              hard_constant=point.hard_budget_constant, n=point.n, delta=point.delta,
+                              steps_max=point.steps_max if point.kind == "soft" else point.hard_steps_max)
     seeds = [int(s) for s in rng.integers(0, 2**31, point.n_seeds)]
     radius = point.project_constant / gamma2 if point.project_constant > 0 else None
     if point.kind == "soft":
@@ -461,7 +521,12 @@ class WidthConfig(Settings):
     n_seeds: int = setting(5, _POS_INT, "seeds per ensemble")
     eps: tuple = setting((0.1, 0.05, 0.02, 0.01), Tuple(_EPS, length=(2, None)), "loss targets")
     budget_constant: float = setting(1.0, _POS_REAL, "c_T in T(eps) = c_T / (gamma_2^2 eps)")
-    steps_max: int = setting(40_000, _POS_INT, "cap on T(eps)")
+    hard_budget: str = setting("jt", _HARD_BUDGET, "hard runs' budget: common c_T/(gamma_2^2 eps) or [JT20]-shaped "
+                                                   "c_H lambda_bar^2/(gamma_2^2 eps)")
+    hard_budget_constant: float = setting(0.03, _POS_REAL, "c_H of the [JT20]-shaped hard budget")
+    steps_max: int = setting(40_000, _POS_INT, "cap on T(eps) (soft runs)")
+    hard_steps_max: int = setting(100_000, _POS_INT, "cap on T(eps) (hard runs)")
+    kinds: tuple = setting(("soft", "hard"), Tuple(_KIND, length=(1, 2)), "losses to run (soft, hard)")
     temperature: float = setting(1.0, _POS_REAL, "teacher temperature tau")
     n_features: int = setting(20_000, _POS_INT, "random features of the NTK margin")
     teacher_width: int = setting(4096, _POS_INT, "network teacher width")
@@ -480,9 +545,13 @@ def width_points(cfg: WidthConfig) -> list[WidthPoint]:
                   widths=cfg.widths, n_seeds=cfg.n_seeds, eps=cfg.eps, budget_constant=cfg.budget_constant,
                   steps_max=cfg.steps_max, temperature=cfg.temperature, n_features=cfg.n_features,
                   teacher_width=cfg.teacher_width, teacher_steps=cfg.teacher_steps)
-    pts = [WidthPoint(family="circle", k=k, kind=kind, **common) for k in cfg.ks for kind in ("soft", "hard")]
-    pts += [WidthPoint(family="clusters", gap=g, data_seed=cfg.data_seed, kind=kind, **common)
-            for g in cfg.gaps for kind in ("soft", "hard")]
+    # the hard-budget rule goes to the hard points only: a soft run's key does not depend on it
+    extra = {"soft": {}, "hard": dict(hard_budget=cfg.hard_budget, hard_budget_constant=cfg.hard_budget_constant,
+                                      hard_steps_max=cfg.hard_steps_max)}
+    kinds = [k for k in ("soft", "hard") if k in cfg.kinds]
+    pts = [WidthPoint(family="circle", k=k, kind=kind, **common, **extra[kind]) for k in cfg.ks for kind in kinds]
+    pts += [WidthPoint(family="clusters", gap=g, data_seed=cfg.data_seed, kind=kind, **common, **extra[kind])
+            for g in cfg.gaps for kind in kinds]
     return pts
 
 
@@ -496,8 +565,67 @@ register(
         points=width_points,
         run=run_width,
         quick={"ks": (1, 2), "gaps": (0.2, 0.8), "widths": (2, 4, 8, 16, 32, 64), "n_seeds": 3,
-               "eps": (0.1, 0.05, 0.02), "steps_max": 6000, "n_features": 5000},
+               "eps": (0.1, 0.05, 0.02), "steps_max": 6000, "hard_steps_max": 6000, "n_features": 5000},
         figures=("softhard_width",),
+    )
+)
+
+
+# The other settings of the protocol as experiments of their own: the store keeps each
+# experiment's sweeps apart, and every reader (figures, claims, paper) takes the latest
+# sweep of an experiment, so a coupled or projected sweep never stands in for the
+# standard one. Same points, run function and result; only the defaults differ.
+
+@dataclass(frozen=True)
+class CoupledWidthConfig(WidthConfig):
+    """``softhard_width`` with coupled ("symmetric") initialisation ([MOSW22]): pairs (w, a), (w, -a), f(.; W0) = 0."""
+
+    init: str = setting("coupled", _INIT, "student initialisation")
+
+
+@dataclass(frozen=True)
+class ProjectedWidthConfig(WidthConfig):
+    r"""``softhard_width`` with projected GD onto :math:`\|W-W_0\|_F\le R=c'/\gamma_2`, c' = 1 (our choice).
+
+    c' = 1 makes R the kernel teacher's RKHS norm :math:`1/\gamma_2`, the distance the
+    soft student travels to reach it (check S.7); a hard student needs
+    :math:`\sim\ln(1/\varepsilon)/\gamma` and is held below it (its margins stay O(c'),
+    so no ε below about :math:`\ln(1+e^{-c'})` is reachable): soft runs only by default
+    (``kinds``), [M25]'s soft analysis being the one that projects.
+    """
+
+    project_constant: float = setting(1.0, Interval(float, 0.0, None), "projected GD: R = c'/gamma_2 (0: none)")
+    kinds: tuple = setting(("soft",), Tuple(_KIND, length=(1, 2)), "losses to run (soft, hard)")
+
+
+# quick: the cheapest of softhard_width's quick datasets (its twins in the claims' comparison)
+_VARIANT_QUICK = {**get_experiment("softhard_width").quick, "ks": (), "gaps": (0.8,)}
+
+register(
+    Experiment(
+        name="softhard_width_coupled",
+        description="softhard_width with coupled initialisation (f(.; W0) = 0): m* soft and hard against standard",
+        config=CoupledWidthConfig,
+        point=WidthPoint,
+        result=WidthResult,
+        points=width_points,
+        run=run_width,
+        quick=_VARIANT_QUICK,
+        figures=(),
+    )
+)
+
+register(
+    Experiment(
+        name="softhard_width_projected",
+        description="softhard_width with projected GD (R = c'/gamma_2): m* and lazy movement against plain GD",
+        config=ProjectedWidthConfig,
+        point=WidthPoint,
+        result=WidthResult,
+        points=width_points,
+        run=run_width,
+        quick=_VARIANT_QUICK,
+        figures=(),
     )
 )
 

@@ -209,6 +209,47 @@ def _m_star_count(which: str) -> Callable[[Any], int]:
     return count
 
 
+def _hard_budget_ratio(which) -> Callable[[Any], float]:
+    """T_hard(eps) gamma_2^2 eps of the first hard run at its largest or smallest eps: c_H lambda_bar(eps)^2."""
+    def get(runs) -> float:
+        from theory.ntk import hard_label_budget
+
+        p, res = runs[0].point, runs[0].result
+        e = which(res.eps)
+        return hard_label_budget(res.gamma2, e, p.n, p.delta, budget_constant=p.hard_budget_constant) \
+            * res.gamma2 ** 2 * e
+    return get
+
+
+def _hard_budget_specs() -> list[Spec]:
+    """The hard runs' budget rule (sims.experiments.softhard, hard_budget) and the other settings' sweeps."""
+    hard = (lambda r: r.point.kind == "hard")
+    s = [
+        _runs("sh.hard.rule", "softhard_width", lambda r: r[0].point.hard_budget, "text",
+              "budget rule of the hard-label width runs (jt: [JT20]-shaped)", select=hard),
+        _runs("sh.hard.c", "softhard_width", lambda r: r[0].point.hard_budget_constant, "sig2",
+              "c_H of the hard budget c_H lambda_bar^2/(gamma_2^2 eps)", select=hard),
+        _runs("sh.hard.tmax", "softhard_width", lambda r: r[0].point.hard_steps_max, "sci",
+              "cap of the hard budgets", select=hard),
+        _runs("sh.soft.tmax", "softhard_width", lambda r: r[0].point.steps_max, "sci",
+              "cap of the soft budgets", select=(lambda r: r.point.kind == "soft")),
+        _runs("sh.hard.ratio_lo", "softhard_width", _hard_budget_ratio(max), "sig2",
+              "hard over common budget at the largest eps: c_H lambda_bar^2", select=hard),
+        _runs("sh.hard.ratio_hi", "softhard_width", _hard_budget_ratio(min), "sig2",
+              "hard over common budget at the smallest eps: c_H lambda_bar^2", select=hard),
+        _runs("sh.projected.c", "softhard_width_projected", lambda r: r[0].point.project_constant, "sig2",
+              "c' of the projected sweep's radius R = c'/gamma_2"),
+    ]
+    for exp, tag, kinds in (("softhard_width_coupled", "coupled", ("soft", "hard")),
+                            ("softhard_width_projected", "projected", ("soft",))):
+        for kind in kinds:
+            sel = (lambda kk: (lambda r: r.point.kind == kk))(kind)
+            for what, count, text in _M_STAR_COUNTS:
+                s.append(_runs(f"sh.{tag}.{kind}.{what}", exp, count, "int",
+                               f"{tag} sweep, {kind} labels: (dataset, eps) points {text}", select=sel))
+    return s
+
+
 def _transfer_gd_specs() -> list[Spec]:
     """Numbers of the section on the [ZZ23] learners trained by GD (experiment and figure ``transfer_gd``).
 
@@ -454,6 +495,7 @@ def _specs() -> list[Spec]:
         for what, count, text in _M_STAR_COUNTS:
             s.append(_runs(f"sh.{kind}.{what}", "softhard_width", count, "int",
                            f"{kind} labels: (dataset, eps) points of the width runs {text}", select=sel))
+    s += _hard_budget_specs()
     s += [
         _fig("sh.acc.soft_some", "softhard_accuracy", "soft_wins_somewhere", "int",
              "configurations where soft labels win at some width (count)"),

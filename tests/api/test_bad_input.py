@@ -290,6 +290,9 @@ valid("theory.ntk.unique_patterns", K.unique_patterns, np.array([[1, 0], [1, 0],
       np.ones(3) / 3)
 valid("theory.ntk.jt_width_bound", K.jt_width_bound, 0.1, 0.1, 10, 0.1,
       range={"gamma": [0.0, -1.0], "eps": [0.0, -1.0], "n": [0, -1], "delta": [0.0, 1.5], "eta": [0.0, -1.0]})
+valid("theory.ntk.hard_label_budget", K.hard_label_budget, 0.1, 0.1, 10, 0.1,
+      range={"gamma": [0.0, -1.0], "eps": [0.0, -1.0], "n": [0, -1], "delta": [0.0, 1.5], "eta": [0.0, -1.0],
+             "budget_constant": [0.0, -1.0]})
 valid("theory.ntk.initial_output_bound", K.initial_output_bound, 10, 0.1,
       range={"n": [0, -1], "delta": [0.0, 1.5]})
 valid("theory.ntk.soft_label_neurons", K.soft_label_neurons, 0.1, 0.1,

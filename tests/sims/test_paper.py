@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sims.claims import CLAIMS, measure_all
-from sims.cli import main
+from sims.claims import CLAIMS, GENERATED_DIR, load_measurements, measure_all, write_outputs
+from sims.cli import build_parser, main
 from sims.experiment import load_runs
 from sims.experiments.transfer import fig2_fit_mask
 from sims.paper import (ALLOWED_CONSTANTS, check_numbers, check_references, collect_numbers, declared_keys,
@@ -48,6 +48,7 @@ def small(tmp_path_factory):
     numbers = collect_numbers(store, measurements)
     outdir = root / "generated"
     write_numbers(numbers, outdir, used=used_keys(PAPER), source=str(store.root))
+    write_outputs(CLAIMS, measurements, outdir / "claims")  # where `ibl paper` puts the table the PDF includes
     return store, measurements, numbers, outdir
 
 
@@ -196,11 +197,14 @@ def test_ibl_paper_writes_the_generated_files_and_the_claims(small, tmp_path, ca
         dest = paper / p.relative_to(PAPER)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(p, dest)
-    claims = tmp_path / "claims"
-    assert main(["paper", "--store", str(store.root), "--paper-dir", str(paper), "--outdir", str(claims)]) == 0
+    claims = paper / "generated" / "claims"  # the default: the table main.tex includes
+    assert main(["paper", "--store", str(store.root), "--paper-dir", str(paper)]) == 0
     out = capsys.readouterr().out
     assert "paper: wrote" in out and "not computed from this store" in out
     assert (claims / "claims.tex").is_file() and (claims / "measurements.json").is_file()
+    # the claims table names the store of the numbers, and says it is not the committed one
+    assert load_measurements(claims / "measurements.json")["store"] == str(store.root)
+    assert f"store {store.root} (a generated table, not the committed one" in (claims / "claims.md").read_text()
     assert check_numbers(paper / "generated", store) == []
     assert read_numbers(paper / "generated")["zz.fig2.a.slope"]["text"] == \
         read_numbers(outdir)["zz.fig2.a.slope"]["text"]
@@ -210,9 +214,90 @@ def test_ibl_paper_writes_the_generated_files_and_the_claims(small, tmp_path, ca
     assert r"zz.\allowbreak{}fig2.\allowbreak{}a.\allowbreak{}slope" in provenance  # long keys can break
     # a manuscript using a number no spec produces fails
     (paper / "sections" / "extra.tex").write_text("\\IBL{no.such.number}\n")
-    assert main(["paper", "--store", str(store.root), "--paper-dir", str(paper), "--outdir", str(claims),
-                 "--from-measurements"]) == 1
-    assert "no.such.number" in capsys.readouterr().err
+    assert main(["paper", "--store", str(store.root), "--paper-dir", str(paper), "--from-measurements"]) == 1
+    err = capsys.readouterr().err
+    assert "no.such.number" in err and "measured from" not in err  # claims and numbers: one store, no warning
+
+
+def test_ibl_paper_warns_when_the_claims_come_from_another_store(small, tmp_path, capsys):
+    store = small[0]
+    paper = tmp_path / "paper"
+    for p in [PAPER / "main.tex", *PAPER.glob("sections/*.tex")]:
+        dest = paper / p.relative_to(PAPER)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, dest)
+    claims = paper / "generated" / "claims"
+    claims.mkdir(parents=True)
+    shutil.copy(PAPER / "claims" / "measurements.json", claims)  # the committed ones: no store recorded
+    assert main(["paper", "--store", str(store.root), "--paper-dir", str(paper), "--from-measurements"]) == 0
+    assert "were measured from an unrecorded store (the committed measurements), the numbers come from " \
+        f"{store.root}" in " ".join(capsys.readouterr().err.split())
+
+
+# ------------------------------------------------------------------ the main command leaves a clone clean
+
+def _ignored_by_git(paths: list[str]) -> set[str]:
+    """The repository-relative ``paths`` that this checkout's git ignores (a tracked file never is)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: cannot ask which paths it ignores")
+    proc = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--stdin"], input="\n".join(paths),
+                          capture_output=True, text=True)
+    if proc.returncode not in (0, 1):  # 0: some ignored, 1: none; else not a git checkout (an sdist)
+        pytest.skip(f"{ROOT} is not a git checkout: {proc.stderr.strip()}")
+    return set(proc.stdout.split())
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_the_main_command_writes_only_git_ignored_files(small, tmp_path, monkeypatch, capsys):
+    """`ibl all` (make main) in a copy of the checkout: the committed claims tables and README stay byte for byte,
+    every file it writes is one git ignores, and the manuscript's claims table comes from the store of its numbers.
+
+    The experiments are not run here (``list_experiments`` is emptied: the copied store already holds the small
+    sweep); the figures, claims and paper steps run exactly as the main command calls them.
+    """
+    import sims.experiment
+
+    store = small[0]
+    repo = tmp_path / "repo"
+    tracked = ["README.md", "paper/main.tex", *(p.relative_to(ROOT).as_posix() for p in PAPER.glob("sections/*.tex")),
+               *(p.relative_to(ROOT).as_posix() for p in (PAPER / "claims").iterdir())]
+    for rel in tracked:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, repo / rel)
+    shutil.copytree(store.root, repo / "results")  # the default store of the main command
+    before = _files(repo)
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("IBL_STORE", raising=False)
+    monkeypatch.setattr(sims.experiment, "list_experiments", lambda: [])
+    assert main(["all", "--quick", "--no-progress"]) in (0, 1)  # 1: figures whose experiments are not stored
+    assert "main job finished" in capsys.readouterr().out
+    after = _files(repo)
+    changed = [rel for rel in tracked if after[rel] != before[rel]]
+    assert changed == [], f"the main command rewrote committed files: {changed}"
+    written = sorted(rel for rel, data in after.items() if before.get(rel) != data)
+    assert {"paper/generated/numbers.tex", "paper/generated/claims/claims.tex",
+            "paper/generated/claims/measurements.json"} <= set(written), written
+    not_ignored = sorted(set(written) - _ignored_by_git(written))
+    assert not_ignored == [], f"the main command wrote files git does not ignore: {not_ignored}"
+    numbers = read_numbers(repo / "paper" / "generated")
+    measurements = load_measurements(repo / GENERATED_DIR / "measurements.json")
+    assert measurements["store"] == numbers["meta.store"]["value"] == "results"
+
+
+def test_the_commands_default_to_ignored_folders():
+    """`ibl claims` and `ibl paper` without --outdir, and `ibl all`, write their tables under paper/generated/."""
+    parser = build_parser()
+    claims = parser.parse_args(["claims"]).outdir
+    assert Path(claims) == GENERATED_DIR
+    assert parser.parse_args(["paper"]).outdir is None  # PAPER_DIR/generated/claims (cmd_paper)
+    assert not {"claims_outdir", "claims_readme"} & set(vars(parser.parse_args(["all"])))
+    probe = [f"{GENERATED_DIR.as_posix()}/claims.tex", "paper/generated/numbers.tex", "paper/figures/x.pdf",
+             "paper/numbers/x.json", "results/x.json"]
+    assert _ignored_by_git(probe) == set(probe)
+    assert _ignored_by_git(["paper/claims/claims.tex", "README.md"]) == set()  # committed: never ignored
 
 
 def test_generate_refuses_a_folder_without_main_tex(small, tmp_path):
@@ -251,8 +336,12 @@ def test_pdf_builds_and_shows_generated_numbers(small, tmp_path):
     assert {"zz.fig2.a.slope", "zz.fig2.a.ci_low", "sh.jt.lam"} <= {n.key for n in shown}
     missing = [n.key for n in shown if _plain(n.text) not in text]
     assert missing == [], missing
-    assert "figure transfer_fig2 not drawn yet" in " ".join(text.split())  # no figures here: boxes instead
+    flat = " ".join(text.split())
+    assert "figure transfer_fig2 not drawn yet" in flat  # no figures here: boxes instead
     assert "??" not in text  # no undefined number or reference
+    # the claims table is the one measured from the store of the numbers, and its caption says so
+    assert "Not generated yet" not in flat and "a generated table, not the committed one" in flat
+    assert "zz.fig2.a.ce" in flat
 
 
 # ------------------------------------------------------------------ reusing the numbers of `ibl figures`

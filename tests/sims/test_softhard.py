@@ -12,6 +12,9 @@ from sims import twolayer
 from sims.experiment import get_experiment, make_config
 from sims.experiments.softhard import (
     AccuracyPoint,
+    CoupledWidthConfig,
+    ProjectedWidthConfig,
+    WidthConfig,
     WidthPoint,
     budgets,
     fit_kernel_teacher,
@@ -20,9 +23,10 @@ from sims.experiments.softhard import (
     run_accuracy,
     run_width,
     trivial_loss,
+    width_budgets,
     width_points,
 )
-from theory.ntk import circle_sectors, crossover_gamma, first_layer_kernel
+from theory.ntk import circle_sectors, crossover_gamma, first_layer_kernel, hard_label_budget, two_clusters
 
 
 #: What the full protocol measured (the committed claims table has the current numbers).
@@ -55,6 +59,57 @@ def test_budgets_formula():
     # T = ceil(c / (gamma^2 eps)) = 2000, 4000, 40000 -> capped at 10000
     assert T.tolist() == [2000, 4000, 10_000]
     assert budgets(0.5, [0.5], 1e-6, 10).tolist() == [1]
+
+
+def test_hard_budget_rule():
+    eps = [0.1, 0.05, 0.01]
+    T, cap = width_budgets("hard", 0.05, eps, rule="jt", hard_constant=0.03, n=64, delta=0.1, steps_max=10 ** 9)
+    assert T.tolist() == [hard_label_budget(0.05, e, 64, 0.1, budget_constant=0.03) for e in eps]
+    assert not cap.any()
+    # against the common budget the ratio is c_H lambda_bar^2 (two-sided, to the ceiling's 1/T)
+    common, _ = width_budgets("hard", 0.05, eps, rule="common", steps_max=10 ** 9)
+    lam_bar = np.sqrt(2 * np.log(4 * 64 / 0.1)) + np.log(4 / np.asarray(eps))
+    np.testing.assert_allclose(T / common, 0.03 * lam_bar ** 2, rtol=1 / common.min())
+    # the cap: budgets above steps_max are cut and flagged
+    Tc, capc = width_budgets("hard", 0.05, eps, rule="jt", hard_constant=0.03, steps_max=int(T[1]))
+    assert Tc.tolist() == [T[0], T[1], T[1]] and capc.tolist() == [False, False, True]
+    # a soft point ignores the hard rule
+    for rule in ("common", "jt"):
+        Ts, _ = width_budgets("soft", 0.05, eps, rule=rule, hard_constant=0.03, steps_max=10 ** 9)
+        assert Ts.tolist() == budgets(0.05, eps, 1.0, 10 ** 9).tolist()
+
+
+def test_hard_budget_plumbing_on_a_tiny_run():
+    # a tiny hard point under each rule: the stored budgets are the rule's, and the stored average losses are the
+    # members' averages at those budgets (so the jt budget is what the run used, not only what it reports)
+    p = WidthPoint(family="clusters", gap=0.8, kind="hard", n=16, widths=(2, 4), n_seeds=2, eps=(0.2, 0.1),
+                   n_features=300, hard_budget="jt", hard_budget_constant=0.03, hard_steps_max=5000)
+    res = run_width(p, np.random.default_rng(4))
+    T, cap = width_budgets("hard", res.gamma2, p.eps, rule="jt", hard_constant=0.03, n=16, delta=p.delta,
+                           steps_max=5000)
+    assert res.budgets.tolist() == T.tolist() and res.budget_capped.tolist() == cap.tolist()
+    X, y = two_clusters(16, 0.8, 0, d=2)
+    traj = twolayer.run(X, y, 4, int(T[1]), 1.0, kind="hard", seed=int(res.seeds[0]), labels=y, record=[int(T[1])])
+    assert traj.avg_loss[-1] == pytest.approx(res.avg_loss[0, 1, 1], rel=1e-12)
+    common = run_width(dataclasses.replace(p, hard_budget="common"), np.random.default_rng(4))
+    assert common.budgets.tolist() == budgets(res.gamma2, p.eps, 1.0, 5000).tolist()
+    assert np.all(common.budgets < res.budgets)  # c_H lambda_bar^2 = 0.03 x (58..70) > 1 here
+
+
+def test_width_points_carry_the_hard_rule_to_hard_points_only():
+    cfg = WidthConfig(ks=(1,), gaps=(0.4,), hard_budget="common", hard_budget_constant=0.5, hard_steps_max=777)
+    pts = width_points(cfg)
+    hard = [p for p in pts if p.kind == "hard"]
+    soft = [p for p in pts if p.kind == "soft"]
+    assert len(hard) == len(soft) == 2
+    assert all(p.hard_budget == "common" and p.hard_budget_constant == 0.5 and p.hard_steps_max == 777 for p in hard)
+    # soft points keep the defaults: their store keys do not depend on the hard rule
+    assert soft == [p for p in width_points(WidthConfig(ks=(1,), gaps=(0.4,))) if p.kind == "soft"]
+    # the other settings' experiments: the same points with one setting changed
+    coupled = width_points(CoupledWidthConfig(ks=(1,), gaps=(0.4,)))
+    assert [dataclasses.replace(p, init="standard") for p in coupled] == width_points(WidthConfig(ks=(1,), gaps=(0.4,)))
+    projected = width_points(ProjectedWidthConfig(ks=(1,), gaps=(0.4,)))
+    assert [p.kind for p in projected] == ["soft", "soft"] and all(p.project_constant == 1.0 for p in projected)
 
 
 def test_neuron_requirement_against_a_loop(rng):
@@ -146,6 +201,18 @@ def test_bad_settings_are_rejected():
         WidthPoint(kind="medium")
     with pytest.raises(ValueError, match="family"):
         make_dataset("mnist", 1, 10, 10, 0)
+    with pytest.raises(ValueError, match="hard_budget.*'common', 'jt'"):
+        WidthPoint(hard_budget="jt20")
+    with pytest.raises(ValueError, match="hard_budget_constant"):
+        WidthPoint(hard_budget_constant=0.0)
+    with pytest.raises(ValueError, match="hard_steps_max"):
+        WidthConfig(hard_steps_max=0)
+    with pytest.raises(ValueError, match="kinds"):
+        WidthConfig(kinds=("soft", "medium"))
+    with pytest.raises(ValueError, match="rule must be one of"):
+        width_budgets("hard", 0.1, [0.1], rule="jt20")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        width_budgets("both", 0.1, [0.1])
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +300,41 @@ def test_soft_requirement_exponents_full_protocol(tmp_path):
         assert not hasattr(m, "reason"), f"{cid}: {m.reason}"
         status = claim_status(c, m, c.predict(m.inputs))
         assert status.category == "reproduced", f"{cid}: {status}"
+
+
+def test_settings_rows_compare_each_point_with_its_standard_twin(tmp_path):
+    # the coupled / projected claim rows pair each point with the standard point that differs only in init or
+    # projection: recompute their values from the stored m* and losses, pair by pair (tiny sweeps, 2 datasets)
+    from sims.claims.soft_labels import CLAIMS
+    from sims.experiment import load_runs
+    from sims.store import ResultStore
+    from sims.sweep import run_experiment
+
+    store = ResultStore(tmp_path / "store")
+    tiny = {"ks": (1,), "gaps": (0.8,), "widths": (2, 4, 8), "n_seeds": 2, "eps": (0.4, 0.2, 0.1), "steps_max": 300,
+            "hard_steps_max": 300, "n_features": 300, "n": 16}
+    for name in ("softhard_width", "softhard_width_coupled", "softhard_width_projected"):
+        run_experiment(name, overrides=tiny, store=store, progress=False)
+    _, base = load_runs(store, "softhard_width")
+    by = {c.id: c for c in CLAIMS}
+    for cid, exp, kind, field in [("mosw22.coupled.hard_loss", "softhard_width_coupled", "hard", "loss"),
+                                  ("m25.coupled.soft_loss", "softhard_width_coupled", "soft", "loss"),
+                                  ("m25.projected.soft_width", "softhard_width_projected", "soft", "m_star")]:
+        _, var = load_runs(store, exp)
+        expect = []
+        for r in (r for r in var if r.point.kind == kind):
+            (b,) = [x for x in base if x.point == dataclasses.replace(r.point, init="standard", project_constant=0.0)]
+            if field == "loss":
+                lv, lb = np.median(r.result.avg_loss, axis=0), np.median(b.result.avg_loss, axis=0)
+                expect += list(np.mean(np.log2(lv / lb), axis=0))
+            else:
+                for j in range(len(r.result.eps)):
+                    mv, mb = r.result.m_star[j], b.result.m_star[j]
+                    if np.isfinite(mv) and np.isfinite(mb) and not (r.result.censored[j] and b.result.censored[j]):
+                        expect.append(np.log2(mv / mb))
+        m = by[cid].measure(store)
+        if len(expect) < 2:  # nothing (or one pair, no spread) to compare: the row says so
+            assert field == "m_star" and hasattr(m, "reason"), cid  # the loss rows always pair every point
+            continue
+        assert m.value == pytest.approx(np.mean(expect), rel=1e-12, abs=1e-15), cid
+        assert len(m.per_seed) == len(expect)

@@ -12,7 +12,7 @@ re-exported here:
 * ``_arrangement``: the arcs of :math:`\{x_i^\perp\}` in d = 2 (:func:`arc_cells_2d`);
 * ``_margin``: :func:`ntk_margin`, :class:`NTKMarginResult`, :func:`uniform_dual_mc`;
 * ``_predictor``: :func:`margin_predictor`, the kernel-limit teacher from the margin program's primal;
-* ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`initial_output_bound`, :func:`soft_label_neurons`,
+* ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`initial_output_bound`, :func:`hard_label_budget`, :func:`soft_label_neurons`,
   :func:`hard_label_neurons`, :func:`crossover_gamma`, :func:`crossover_eps`;
 * ``_floor``: :func:`soft_floor_bound`, :func:`soft_floor_neurons` (the soft approximation floor at width m);
 * :mod:`theory.ntk.data`: datasets with a controllable γ.
@@ -52,6 +52,7 @@ from theory.ntk._width import (
     JTWidthBound,
     crossover_eps,
     crossover_gamma,
+    hard_label_budget,
     hard_label_neurons,
     initial_output_bound,
     jt_width_bound,
@@ -80,7 +81,7 @@ __all__ = [
     "CLARABEL_SOCP_OPTIONS", "FIRST_ORDER_OPTIONS", "MARGIN_SOLVERS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
     "project_simplex", "random_feature_patterns", "unique_patterns",
     "FLOOR_INITS", "soft_floor_bound", "soft_floor_neurons",
-    "JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
+    "JTWidthBound", "jt_width_bound", "initial_output_bound", "hard_label_budget", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
     "crossover_eps",
     "circle_sectors", "two_clusters", "noisy_two_xor", "flip_labels", "digits_pair", "breast_cancer",
 ]

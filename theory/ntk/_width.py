@@ -8,6 +8,9 @@ r"""Width and iteration bounds: [JT20] Theorem 2.2 and the soft/hard orders of [
   :math:`C_{hard}\ln(1/\varepsilon)/\gamma^4` [paper for the orders; the constants are
   not given; our choice: default 1].
 * :func:`crossover_gamma`, :func:`crossover_eps`: where the two are equal (derived here).
+* :func:`hard_label_budget`: the [JT20]-shaped iteration budget of hard-label GD,
+  :math:`T\propto\bar\lambda^2/(\gamma^2\varepsilon)` with the normalised
+  :math:`\bar\lambda=\gamma\lambda/c_3` (our normalisation, documented there).
 
 References: [JT20] Z. Ji, M. Telgarsky, *Polylogarithmic width suffices for gradient
 descent to achieve arbitrarily small test error with shallow ReLU networks*, ICLR 2020,
@@ -25,8 +28,8 @@ import scipy.special
 
 from theory._validation import as_int, as_real, as_real_array
 
-__all__ = ["JTWidthBound", "jt_width_bound", "initial_output_bound", "soft_label_neurons", "hard_label_neurons",
-           "crossover_gamma", "crossover_eps"]
+__all__ = ["JTWidthBound", "jt_width_bound", "initial_output_bound", "hard_label_budget", "soft_label_neurons",
+           "hard_label_neurons", "crossover_gamma", "crossover_eps"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,60 @@ def jt_width_bound(gamma, eps, n, delta, *, eta: float = 1.0, init_constant: flo
     return JTWidthBound(lam=lam, width=width, iterations=int(iterations),
                         movement=c["movement_constant"] * lam / gamma, probability=1.0 - 3.0 * delta,
                         gamma=gamma, eps=eps, n=n, delta=delta, eta=eta, constants=tuple(c.items()))
+
+
+def hard_label_budget(gamma, eps, n, delta, *, eta: float = 1.0, budget_constant: float = 1.0,
+                      init_constant: float = 2.0, init_log_factor: float = 4.0,
+                      loss_log_factor: float = 4.0) -> int:
+    r"""The [JT20]-shaped iteration budget of hard-label GD, normalised (our choice).
+
+    .. math::
+
+        T_{hard}(\varepsilon,\gamma)=\Big\lceil\frac{c_H\,\bar\lambda(\varepsilon)^2}{\eta\,\gamma^2\,\varepsilon}\Big\rceil,
+        \qquad\bar\lambda(\varepsilon)=\frac{\gamma\lambda}{c_3}=\sqrt{c_0\ln(c_1n/\delta)}+\ln(c_2/\varepsilon),
+
+    with λ of :func:`jt_width_bound` (the same constants :math:`c_0,c_1,c_2`): this is
+    :func:`jt_width_bound`'s ``iterations`` with ``margin_divisor=1`` and
+    ``iteration_constant`` :math:`=c_H`. [JT20]'s own T is :math:`c_H=2c_3^2=32`.
+
+    Why this normalisation (derived here): :math:`\bar\lambda` is the logit a reference
+    :math:`U=W_0+\bar\lambda\,\bar v/\gamma` reaches on every sample (the initial output
+    plus :math:`\ln(c_2/\varepsilon)`, so its logistic loss is below ε/2 for the default
+    :math:`c_2`), and the convex-GD bound
+    :math:`\frac1T\sum_{t<T}\hat R(W_t)\le\hat R(U)+\|U-W_0\|^2/(2\eta T)` puts the second
+    term at ε/2 exactly when :math:`T=\bar\lambda^2/(\eta\gamma^2\varepsilon)`, i.e.
+    :math:`c_H=1`. Against the common budget :math:`c_T/(\gamma^2\varepsilon)` of both
+    losses the ratio is :math:`(c_H/c_T)\bar\lambda^2`: the :math:`\ln^2(1/\varepsilon)`
+    (and :math:`\ln(n/\delta)`) factor of [JT20]'s :math:`T\propto\lambda^2/\varepsilon`.
+
+    Parameters
+    ----------
+    gamma : float in (0, 1]
+        The margin (the experiments pass the kernel margin :math:`\gamma_2`).
+    eps : float in (0, 1)
+        Target average logistic risk.
+    n : int >= 1
+    delta : float in (0, 1/3)
+    eta : float in (0, 1], default 1
+    budget_constant : float > 0, default 1
+        :math:`c_H`.
+    init_constant, init_log_factor, loss_log_factor : float > 0
+        :math:`c_0, c_1, c_2` of :func:`jt_width_bound`.
+
+    Returns
+    -------
+    int
+        :math:`T_{hard}` (at least 1).
+
+    Examples
+    --------
+    >>> hard_label_budget(0.2, 0.1, 64, 0.1)  # 58.5 times the common 1/(gamma^2 eps) = 250
+    14634
+    """
+    c_h = as_real(budget_constant, "budget_constant", low=0.0, low_open=True)
+    b = jt_width_bound(gamma, eps, n, delta, eta=eta, init_constant=init_constant, init_log_factor=init_log_factor,
+                       loss_log_factor=loss_log_factor, margin_divisor=1.0, iteration_constant=c_h)
+    return max(1, b.iterations)
 
 
 def _gamma_eps(gamma, eps, eps_name: str = "eps"):

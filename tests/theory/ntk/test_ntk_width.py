@@ -11,6 +11,7 @@ import sympy as sp
 from theory.ntk import (
     crossover_eps,
     crossover_gamma,
+    hard_label_budget,
     hard_label_neurons,
     initial_output_bound,
     jt_width_bound,
@@ -176,3 +177,33 @@ def test_crossover_regions():
     assert np.all(soft_label_neurons(0.9, np.geomspace(1e-9, 0.99, 50)) > hard_label_neurons(0.9, np.geomspace(1e-9, 0.99, 50)))
     with pytest.raises(ValueError, match="branch must be 0 or -1"):
         crossover_eps(0.1, branch=1)
+
+
+def test_hard_label_budget_is_the_normalised_jt_iterations():
+    # T_hard = ceil(c_H lambda_bar^2/(eta gamma^2 eps)), lambda_bar = gamma lambda/4 of jt_width_bound (same constants)
+    for gamma, eps, n in [(0.2, 0.1, 64), (0.03, 0.01, 64), (0.1, 0.02, 1000)]:
+        b = jt_width_bound(gamma, eps, n, 0.1)
+        lam_bar = gamma * b.lam / 4
+        t = hard_label_budget(gamma, eps, n, 0.1)
+        assert t == math.ceil(lam_bar ** 2 / (gamma ** 2 * eps))
+        # [JT20]'s own T is c_H = 2 * 4^2 = 32 times this one (up to the two ceilings: relative 1/t)
+        assert b.iterations / t == pytest.approx(32, rel=1 / t)
+        assert hard_label_budget(gamma, eps, n, 0.1, budget_constant=0.25) == math.ceil(0.25 * lam_bar ** 2
+                                                                                         / (gamma ** 2 * eps))
+        assert hard_label_budget(gamma, eps, n, 0.1, eta=0.5) == math.ceil(2 * lam_bar ** 2 / (gamma ** 2 * eps))
+
+
+def test_hard_label_budget_carries_the_log_squared_factor():
+    # against the common budget 1/(gamma^2 eps) the ratio is lambda_bar(eps)^2 = (sqrt(2 ln(4n/delta)) + ln(4/eps))^2:
+    # two-sided, at the precision of the ceiling (relative 1/T)
+    a = math.sqrt(2 * math.log(4 * 64 / 0.1))
+    for eps in (0.1, 0.01, 1e-4):
+        t = hard_label_budget(0.05, eps, 64, 0.1)
+        common = 1 / (0.05 ** 2 * eps)
+        assert t / common == pytest.approx((a + math.log(4 / eps)) ** 2, rel=1 / t)
+    # eps 0.1 -> 0.01 at fixed gamma: x10 from 1/eps times the squared ratio of the log terms (not x10 alone)
+    r = hard_label_budget(0.05, 0.01, 64, 0.1) / hard_label_budget(0.05, 0.1, 64, 0.1)
+    expect = 10 * ((a + math.log(400)) / (a + math.log(40))) ** 2
+    assert r == pytest.approx(expect, rel=1e-4) and r > 10 * 1.3
+    # halving gamma: x4 (lambda ~ 1/gamma)
+    assert hard_label_budget(0.025, 0.01, 64, 0.1) / hard_label_budget(0.05, 0.01, 64, 0.1) == pytest.approx(4, rel=1e-5)
