@@ -504,6 +504,28 @@ def _specs() -> list[Spec]:
         _fig("sh.acc.soft_all", "softhard_accuracy", "soft_wins_everywhere", "int",
              "configurations where soft labels win at every width (count)"),
     ]
+    # ---------------- the soft floor to convergence (softhard_floor)
+    f = "softhard_floor"
+    s += [
+        _runs("sf.n", f, lambda r: r[0].result.n, "int", "student (transfer) points of the floor runs"),
+        _runs("sf.d", f, lambda r: r[0].result.d, "int", "input dimension of the floor runs"),
+        _runs("sf.n_teacher", f, lambda r: r[0].result.n_teacher, "int", "teacher sample of the floor runs"),
+        _runs("sf.gaps", f, lambda r: len(r), "int", "gaps (datasets) of the floor runs"),
+        _runs("sf.seeds", f, lambda r: r[0].point.n_seeds, "int", "seeds per width of the floor runs"),
+        _runs("sf.wmin", f, lambda r: min(r[0].point.widths), "int", "smallest width of the floor runs"),
+        _runs("sf.wmax", f, lambda r: max(r[0].point.widths), "int", "largest width of the floor runs"),
+        _runs("sf.fit_wmin", f, lambda r: r[0].point.fit_min_width, "int", "smallest width of the 1/m fits"),
+        _runs("sf.max_iter", f, lambda r: r[0].point.max_iter, "int", "trust-region iterations at most"),
+        _runs("sf.gd_steps", f, lambda r: r[0].point.gd_steps, "int", "GD steps of the fixed-budget comparison"),
+        _fig("sf.gamma2_min", f, "gamma2_span.min", "sig2", "smallest kernel margin gamma_2 of the floor runs"),
+        _fig("sf.gamma2_max", f, "gamma2_span.max", "sig2", "largest kernel margin gamma_2 of the floor runs"),
+        _fig("sf.gamma2_ratio", f, "gamma2_span.ratio", "sig2", "largest over smallest gamma_2 of the floor runs"),
+        _fig("sf.certified", f, "certified_fraction", "sig2", "fraction of floor solves certified (decrement)"),
+        _fig("sf.gd_over_floor", f, "gd_over_floor_min", "sig3",
+             "smallest ratio of GD's loss after gd_steps to the converged floor"),
+        _fig("sf.gd_over_floor_wmax", f, "gd_over_floor_wmax_min", "sig2",
+             "GD's loss after gd_steps over the floor at the largest width (median over seeds, smallest gap)"),
+    ]
     return s
 
 

@@ -18,7 +18,8 @@ ensemble it runs in.
 
 Files: ``_model`` (the network, initialisations, input checks), ``_kernels``
 (Numba kernels), ``_train`` (runs, ensembles, loss and gradient), ``_teachers``
-(distillation targets), ``_reference`` (a plain NumPy loop for cross-checks),
+(distillation targets), ``_converge`` (the converged loss by trust-region Newton, with a
+certificate), ``_reference`` (a plain NumPy loop for cross-checks),
 ``_trajectory`` (the trajectory container on sims.engine).
 
 Examples
@@ -33,6 +34,7 @@ Examples
 True
 """
 
+from sims.twolayer._converge import ConvergedFit, converge, gauss_newton_product
 from sims.twolayer._kernels import METRIC_NAMES
 from sims.twolayer._model import INITS, KINDS, TwoLayerParams, forward, init_two_layer
 from sims.twolayer._reference import reference_numpy_run
@@ -41,6 +43,9 @@ from sims.twolayer._teachers import Teacher, kernel_teacher, teacher_from_logits
 from sims.twolayer._train import TwoLayerEnsemble, chunk_threads, loss_and_grad, run, run_ensemble
 
 __all__ = [
+    "ConvergedFit",
+    "converge",
+    "gauss_newton_product",
     "INITS",
     "KINDS",
     "METRIC_NAMES",

@@ -301,6 +301,10 @@ valid("theory.ntk.hard_label_neurons", K.hard_label_neurons, 0.1, 0.1,
       range={"gamma": [0.0, -1.0], "eps": [0.0, -1.0], "c_hard": [0.0, -1.0]})
 valid("theory.ntk.crossover_gamma", K.crossover_gamma, 0.1, range={"eps": [0.0, -1.0], "c_soft": [0.0]})
 valid("theory.ntk.crossover_eps", K.crossover_eps, 0.1, range={"gamma": [0.0, -1.0], "branch": [5]})
+valid("theory.ntk.soft_floor_bound", K.soft_floor_bound, 0.1, 8.0,
+      range={"gamma2": [0.0, -1.0], "width": [0.0, -1.0], "init": ["nope"], "input_norm": [0.0, 1.5]})
+valid("theory.ntk.soft_floor_neurons", K.soft_floor_neurons, 0.1, 0.01,
+      range={"gamma2": [0.0, -1.0], "eps": [0.0, 1.5], "init": ["nope"], "input_norm": [0.0, 1.5]})
 valid("theory.ntk.circle_sectors", K.circle_sectors, 8, 2, 0,
       range={"n": [0, -1], "k": [0, -1], "placement": ["nope"], "label_noise": [-0.1, 1.5]},
       huge={"n": 10**13})
@@ -358,6 +362,11 @@ valid("sims.transfer.RiskEstimate", STR.RiskEstimate, "ce_ful", 1, 1, 0.0, 0.0, 
       skip={"*": (("*",), "a result container the simulator builds")})
 # sims.twolayer
 valid("sims.twolayer.forward", TL.forward, PARAMS, X)
+valid("sims.twolayer.converge", TL.converge, X, np.array([0.7, 0.6, 0.3, 0.2]), PARAMS, max_iter=3,
+      range={"kind": ["nope"], "targets": [np.array([1, 2, 3, 4.0])], "temperature": [0.0, -1.0],
+             "gtol": [0.0, -1.0], "max_iter": [0, -1], "X": [X * 10]})
+valid("sims.twolayer.gauss_newton_product", TL.gauss_newton_product, PARAMS, X, np.ones((4, 2)),
+      range={"temperature": [0.0, -1.0], "V": [np.ones((2, 4))], "X": [X * 10]})
 valid("sims.twolayer.init_two_layer", TL.init_two_layer, 2, 4, 0,
       range={"d": [0, -1], "width": [0, -1], "init": ["nope"], "seed": [-1]}, huge={"width": 10**13})
 valid("sims.twolayer.kernel_teacher", TL.kernel_teacher, lambda Z: Z[:, 0], X, range={"temperature": [0.0, -1.0]})
@@ -472,6 +481,7 @@ NOT_WALKED = {
     "theory.margin.MarginPoint", "theory.margin.MarginSolution",
     "theory.ntp_asymptotics.NTPSecondOrder", "theory.fitting.SlopeFit", "theory.fitting.LinearFit",
     "theory.ntk.NTKMarginResult", "theory.ntk.MarginProgramResult", "theory.ntk.JTWidthBound",
+    "sims.twolayer.ConvergedFit",
     # abstract base and exception types
     "theory.margin.ConstraintRows", "theory.margin.MarginSolverError", "theory.margin.NotSeparableError",
     "sims.store.CorruptResult",

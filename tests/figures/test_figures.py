@@ -34,6 +34,10 @@ TINY = {
     "onehot_maxmargin": {"steps": 2000, "record": 30},
     "softhard_width": {"ks": (1, 2), "gaps": (0.4, 0.8, 1.6), "widths": (2, 4, 8), "n_seeds": 2, "eps": (0.4, 0.2, 0.1),
                        "steps_max": 300, "hard_steps_max": 300, "n_features": 500},
+    # d = 3 and n = 8 m_max d = 192: the smallest store the experiment accepts (n >= 8 m d)
+    "softhard_floor": {"gaps": (0.4, 0.8, 1.6), "d": 3, "n": 192, "n_teacher": 32, "widths": (2, 4, 8),
+                       "n_seeds": 2, "max_iter": 100, "gd_steps": 50, "fit_min_width": 2, "n_features": 500,
+                       "eps": (1e-2, 1e-3, 1e-4)},
     "softhard_accuracy": {"ks": (1, 2), "digit_pairs": (38,), "widths": (4, 8), "n_seeds": 2,
                           "temperatures": (1.0,), "steps": (50, 100), "n_train": 60, "n_test": 200,
                           "teacher_width": 64, "teacher_steps": 100, "map_k": 2},

@@ -14,6 +14,7 @@ re-exported here:
 * ``_predictor``: :func:`margin_predictor`, the kernel-limit teacher from the margin program's primal;
 * ``_width``: :func:`jt_width_bound` ([JT20] Thm 2.2), :func:`initial_output_bound`, :func:`hard_label_budget`, :func:`soft_label_neurons`,
   :func:`hard_label_neurons`, :func:`crossover_gamma`, :func:`crossover_eps`;
+* ``_floor``: :func:`soft_floor_bound`, :func:`soft_floor_neurons` (the soft approximation floor at width m);
 * :mod:`theory.ntk.data`: datasets with a controllable γ.
 
 References: [JT20] Z. Ji, M. Telgarsky, ICLR 2020, arXiv 1909.12292; [M25] S. Mandal,
@@ -22,6 +23,7 @@ X. Lin, R. Srikant, L4DC 2025 (PMLR 283:1078-1089), arXiv 2412.09579.
 
 from theory.ntk import data
 from theory.ntk._arrangement import arc_cells_2d, half_line_cells_1d
+from theory.ntk._floor import FLOOR_INITS, soft_floor_bound, soft_floor_neurons
 from theory.ntk._kernel import activation_overlap, activation_pattern, first_layer_kernel, gaussian_directions
 from theory.ntk._margin import (
     NTKMarginResult,
@@ -78,6 +80,7 @@ __all__ = [
     "MarginPredictor", "margin_predictor",
     "CLARABEL_SOCP_OPTIONS", "FIRST_ORDER_OPTIONS", "MARGIN_SOLVERS", "MarginProgramResult", "solve_margin_program", "primal_value", "dual_value",
     "project_simplex", "random_feature_patterns", "unique_patterns",
+    "FLOOR_INITS", "soft_floor_bound", "soft_floor_neurons",
     "JTWidthBound", "jt_width_bound", "initial_output_bound", "hard_label_budget", "soft_label_neurons", "hard_label_neurons", "crossover_gamma",
     "crossover_eps",
     "circle_sectors", "two_clusters", "noisy_two_xor", "flip_labels", "digits_pair", "breast_cancer",
