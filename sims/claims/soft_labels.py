@@ -5,7 +5,8 @@ Measured on the full-mode ``softhard_width`` sweep (circle k = 1..4, the two-clu
 sweep; the fixed-budget protocol), ``softhard_accuracy`` (the calibration map) and
 ``softhard_floor`` (the soft floor to convergence, ``m25.soft.floor_*``: the protocol on
 which the width binds, check S.8, last bullet). Exponents are log-log slopes
-(:func:`theory.fitting.loglog_slope`, 95% CI) of :math:`m^*` over the points that are a
+(:func:`theory.fitting.loglog_slope`; intervals of
+:data:`sims.claims._record.Z_FAMILY` standard errors, the registry's family-wise coverage) of :math:`m^*` over the points that are a
 measurement: finite, not censored at the smallest width, budget not capped (see
 :mod:`sims.experiments.softhard`). Several datasets (or targets ε) give one fit each;
 the claim's value pools them by inverse-variance weighting (the per-dataset fits are
@@ -23,7 +24,7 @@ import math
 import numpy as np
 
 from sims.claims._measure import latest_runs, provenance
-from sims.claims._record import Claim, Measurement, Missing, Tolerance
+from sims.claims._record import Z_FAMILY, Claim, Measurement, Missing, Tolerance
 from sims.experiments.softhard import AccuracyConfig, WidthConfig
 from theory.fitting import loglog_slope
 from theory.ntk import crossover_gamma, hard_label_neurons, soft_label_neurons
@@ -35,7 +36,8 @@ _A = "softhard_accuracy"
 _STEPS = WidthConfig().steps_max  # full-mode cap of the budgets T(eps) (soft)
 _HARD_STEPS = WidthConfig().hard_steps_max  # full-mode cap of the hard budgets ([JT20]-shaped by default)
 _ACC_STEPS = max(AccuracyConfig().steps)
-_Z95 = 1.959963984540054  # from: the normal 97.5% quantile (95% two-sided interval of a pooled mean)
+# the registry's family-wise coverage (sims.claims._record): Z_FAMILY standard errors per half-width
+_POOLED = f"{Z_FAMILY:.2f} x stderr of the pooled slope (family-wise)"
 _LOG_WHY = ("an order-level exponent: a ln(1/eps) (or ln(1/gamma)) factor hidden in O(.) tilts a log-log slope "
             "over one decade by log10(ln 100 / ln 10) = 0.30")
 
@@ -59,11 +61,11 @@ def _label(point) -> str:
 
 
 def _pool(fits):
-    """Inverse-variance mean of slopes (label, SlopeFit): (value, 95% half-width)."""
+    """Inverse-variance mean of slopes (label, SlopeFit): (value, family-wise half-width)."""
     se = np.array([max(f.stderr, 1e-12) for _, f in fits])  # from: floor against a zero-residual 3-point fit
     w = 1 / se ** 2
     value = float(np.sum(w * np.array([f.slope for _, f in fits])) / np.sum(w))
-    return value, float(_Z95 / math.sqrt(np.sum(w)))
+    return value, float(Z_FAMILY / math.sqrt(np.sum(w)))
 
 
 def _fit_ok(x, y) -> bool:
@@ -95,14 +97,14 @@ def _eps_exponent(kind: str):
         ln_value, ln_half = _pool(ln_fits)
         lo = min(f.window[0] for _, f in fits)
         hi = max(f.window[1] for _, f in fits)
-        return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
+        return Measurement(value=value, uncertainty=half, uncertainty_kind=_POOLED,
                            horizon=float(max(int(r.result.budgets.max()) for r in used)),
                            inputs={"eps_low": 1 / hi, "eps_high": 1 / lo, "ln_slope": ln_value,
                                    "ln_slope_halfwidth": ln_half},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                            per_seed_kind="settings",
                            note=f"1/eps window [{lo:.3g}, {hi:.3g}]; slope in ln(1/eps) {ln_value:.3g} +- "
-                                f"{ln_half:.2g} (95% CI; [M25]'s order: 1); skipped: {', '.join(skipped) or 'none'}",
+                                f"{ln_half:.2g} (family-wise interval; [M25]'s order: 1); skipped: {', '.join(skipped) or 'none'}",
                            **provenance(manifest, used))
     return measure
 
@@ -145,7 +147,7 @@ def _gamma_exponent(kind: str, families=("clusters",), horizon: float = _STEPS):
         if not fits:
             return Missing(f"{kind}: no eps with 3 usable m* over the gamma sweep ({span}): " + "; ".join(reasons))
         value, half = _pool(fits)
-        return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
+        return Measurement(value=value, uncertainty=half, uncertainty_kind=_POOLED,
                            horizon=float(horizon),
                            inputs={"gamma_low": float(min(g_all)), "gamma_high": float(max(g_all))},
                            per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
@@ -230,13 +232,13 @@ def _calibration(store):
     for r in sel:
         p = r.point
         d = (r.result.soft_accuracy - r.result.hard_accuracy).mean(axis=1)  # per seed (paired), mean over widths
-        half = _Z95 * float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
+        half = Z_FAMILY * float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
         per.append((f"{p.teacher}/tau={p.temperature:g}/noise={p.label_noise:g}/T={p.steps}", float(d.mean()),
                     half))
         gaps.append(d)
     allg = np.concatenate(gaps)
-    return Measurement(value=float(allg.mean()), uncertainty=_Z95 * float(allg.std(ddof=1) / math.sqrt(allg.size)),
-                       uncertainty_kind="1.96 x stderr over seeds and protocols", horizon=float(_ACC_STEPS),
+    return Measurement(value=float(allg.mean()), uncertainty=Z_FAMILY * float(allg.std(ddof=1) / math.sqrt(allg.size)),
+                       uncertainty_kind=f"{Z_FAMILY:.2f} x stderr over seeds and protocols (family-wise)", horizon=float(_ACC_STEPS),
                        per_seed=tuple(per), per_seed_kind="settings",
                        note=f"circle k = {k_map}; gap averaged over widths per seed",
                        **provenance(manifest, sel))
@@ -369,9 +371,9 @@ def _log2_ratio(variant: str, kind: str):
         v = np.array([x for _, x, _ in per])
         if v.size < 2:  # no spread to give an interval
             return Missing(f"{kind}: one (dataset, eps) pair only ({per[0][0]}: log2 ratio {v[0]:.3g}); need 2")
-        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size))
+        half = Z_FAMILY * float(v.std(ddof=1) / math.sqrt(v.size))
         return Measurement(value=float(v.mean()), uncertainty=half,
-                           uncertainty_kind="1.96 x stderr over (dataset, eps) pairs", horizon=float(_STEPS),
+                           uncertainty_kind=f"{Z_FAMILY:.2f} x stderr over (dataset, eps) pairs (family-wise)", horizon=float(_STEPS),
                            per_seed=tuple(per), per_seed_kind="settings",
                            note=f"{v.size} pairs; {counts}", **provenance(manifest, used))
     return measure
@@ -406,9 +408,9 @@ def _log2_loss_ratio(variant: str, kind: str):
         v = np.array([x for _, x, _ in per])
         if v.size < 2:  # no spread to give an interval
             return Missing(f"{kind}: one (dataset, eps) pair only ({per[0][0]}: log2 ratio {v[0]:.3g}); need 2")
-        half = _Z95 * float(v.std(ddof=1) / math.sqrt(v.size))
+        half = Z_FAMILY * float(v.std(ddof=1) / math.sqrt(v.size))
         return Measurement(value=float(v.mean()), uncertainty=half,
-                           uncertainty_kind="1.96 x stderr over (dataset, eps) pairs", horizon=float(_STEPS),
+                           uncertainty_kind=f"{Z_FAMILY:.2f} x stderr over (dataset, eps) pairs (family-wise)", horizon=float(_STEPS),
                            per_seed=tuple(per), per_seed_kind="settings",
                            note=f"{v.size} (dataset, eps) pairs, each averaged over {len(r.result.widths)} widths",
                            **provenance(manifest, used))
@@ -532,7 +534,7 @@ def _floor_width_exponent(store):
     value, half = _pool(fits)
     lo = min(f.window[0] for _, f in fits)
     hi = max(f.window[1] for _, f in fits)
-    return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
+    return Measurement(value=value, uncertainty=half, uncertainty_kind=_POOLED,
                        horizon=_floor_horizon(), inputs={"m_low": 1 / hi, "m_high": 1 / lo},
                        per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                        per_seed_kind="settings",
@@ -558,7 +560,7 @@ def _floor_gamma_exponent(store):
     if not fits:
         return Missing(f"no width with 3 positive median floors over the gap sweep, {span}")
     value, half = _pool(fits)
-    return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
+    return Measurement(value=value, uncertainty=half, uncertainty_kind=_POOLED,
                        horizon=_floor_horizon(), inputs={"gamma_low": float(g.min()), "gamma_high": float(g.max())},
                        per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                        per_seed_kind="settings", note=f"{span}; {_certified_note(runs)}",
@@ -586,7 +588,7 @@ def _floor_mstar_eps_exponent(store):
     value, half = _pool(fits)
     lo = min(f.window[0] for _, f in fits)
     hi = max(f.window[1] for _, f in fits)
-    return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
+    return Measurement(value=value, uncertainty=half, uncertainty_kind=_POOLED,
                        horizon=_floor_horizon(), inputs={"eps_low": 1 / hi, "eps_high": 1 / lo},
                        per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                        per_seed_kind="settings",
@@ -613,7 +615,7 @@ def _floor_mstar_gamma_exponent(store):
     if not fits:
         return Missing(f"no eps with 3 usable m* over the gap sweep, {span}: " + "; ".join(reasons))
     value, half = _pool(fits)
-    return Measurement(value=value, uncertainty=half, uncertainty_kind="95% CI of the pooled slope",
+    return Measurement(value=value, uncertainty=half, uncertainty_kind=_POOLED,
                        horizon=_floor_horizon(), inputs={"gamma_low": float(g.min()), "gamma_high": float(g.max())},
                        per_seed=tuple((lab, f.slope, f.ci_high - f.slope) for lab, f in fits),
                        per_seed_kind="settings", note=f"{span}; " + ("; ".join(reasons) or "every eps fitted"),
