@@ -19,6 +19,7 @@ reported with the status the rule gives; the hard order is an upper bound of one
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -655,45 +656,43 @@ def _floor_claims() -> list[Claim]:
     h = _floor_horizon()
     seeds = "5 initialisation seeds per gap (median), sweep seed of the config"
     src = "check S.8 (soft KL floor ~ (teacher norm)^2/m); [M25] O(1/(gamma^2 eps))"
+    # what every floor row shares: the experiment, its solver horizon, seeds and the command producing it
+    Floor = functools.partial(Claim, experiment=_F, horizon=h, horizon_unit="solver iterations", seeds=seeds,
+                              produce=run_f, max_horizon=h)
     return [
-        Claim(id="m25.soft.floor_width_exponent", source=src,
+        Floor(id="m25.soft.floor_width_exponent", source=src,
               statement="soft labels, to convergence: the floor L_inf(m) falls like 1/m (log-log slope 1)",
-              experiment=_F, quantity="pooled log-log slope of median result.floor in 1/m (m >= fit_min_width)",
+              quantity="pooled log-log slope of median result.floor in 1/m (m >= fit_min_width)",
               predict=lambda inputs: _bound_slope(inputs, "m"),
               prediction_source="theory.ntk.soft_floor_bound (slope in 1/m)",
-              measure=_floor_width_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY),
-              horizon=h, horizon_unit="solver iterations", seeds=seeds, produce=run_f, max_horizon=h),
-        Claim(id="m25.soft.floor_gamma_exponent", source=src,
+              measure=_floor_width_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY)),
+        Floor(id="m25.soft.floor_gamma_exponent", source=src,
               statement="soft labels, to convergence: the floor at fixed m grows like 1/gamma_2^2 (slope 2)",
-              experiment=_F, quantity="pooled log-log slope of median result.floor in 1/result.gamma2, per width",
+              quantity="pooled log-log slope of median result.floor in 1/result.gamma2, per width",
               predict=lambda inputs: _bound_slope(inputs, "gamma"),
               prediction_source="theory.ntk.soft_floor_bound (slope in 1/gamma_2)",
-              measure=_floor_gamma_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY),
-              horizon=h, horizon_unit="solver iterations", seeds=seeds, produce=run_f, max_horizon=h),
-        Claim(id="m25.soft.floor_eps_exponent", source=src,
+              measure=_floor_gamma_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY)),
+        Floor(id="m25.soft.floor_eps_exponent", source=src,
               statement="soft labels, to convergence: m*(eps) from the floors grows like 1/eps (slope 1)",
-              experiment=_F, quantity="pooled log-log slope of result.m_star in 1/eps (usable points)",
+              quantity="pooled log-log slope of result.m_star in 1/eps (usable points)",
               predict=lambda inputs: _bound_slope(inputs, "eps"),
               prediction_source="theory.ntk.soft_floor_neurons (slope in 1/eps)",
-              measure=_floor_mstar_eps_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY),
-              horizon=h, horizon_unit="solver iterations", seeds=seeds, produce=run_f, max_horizon=h),
-        Claim(id="m25.soft.floor_mstar_gamma_exponent", source=src,
+              measure=_floor_mstar_eps_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY)),
+        Floor(id="m25.soft.floor_mstar_gamma_exponent", source=src,
               statement="soft labels, to convergence: m*(eps) from the floors grows like 1/gamma_2^2 (slope 2)",
-              experiment=_F, quantity="pooled log-log slope of result.m_star in 1/result.gamma2, per eps",
+              quantity="pooled log-log slope of result.m_star in 1/result.gamma2, per eps",
               predict=lambda inputs: _bound_slope(inputs, "gamma"),
               prediction_source="theory.ntk.soft_floor_neurons (slope in 1/gamma_2)",
-              measure=_floor_mstar_gamma_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY),
-              horizon=h, horizon_unit="solver iterations", seeds=seeds, produce=run_f, max_horizon=h),
-        Claim(id="m25.soft.floor_below_rf_bound",
-              source="derived: random-feature student, E floor <= |x|^2/(8 gamma_2^2 m_eff) (theory.ntk._floor)",
+              measure=_floor_mstar_gamma_exponent, comparison="equal", tolerance=Tolerance(0.3, _LOG_WHY)),
+        Floor(id="m25.soft.floor_below_rf_bound",
+              source="derived: random-feature student, E floor <= |x|^2/(8 gamma_2^2 m_eff) (theory.ntk.soft_floor_bound)",
               statement="the converged network's median floor is below the random-feature bound at every width",
-              experiment=_F, quantity="max over gaps and widths of result.floor_median / result.bound",
+              quantity="max over gaps and widths of result.floor_median / result.bound",
               predict=lambda inputs: 1,
               prediction_source="theory.ntk.soft_floor_bound (ratio 1)",
               measure=_floor_below_bound, comparison="at_most",
               tolerance=Tolerance(0, "an upper bound (proven for the random-feature student, in expectation; "
-                                     "applied to the trained network as a check)"),
-              horizon=h, horizon_unit="solver iterations", seeds=seeds, produce=run_f, max_horizon=h),
+                                     "applied to the trained network as a check)")),
     ]
 
 
